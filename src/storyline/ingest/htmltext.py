@@ -1,0 +1,152 @@
+"""HTML to article text and metadata: trafilatura for the main text, lxml for the rest."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from storyline.ingest.dates import parse_published
+from storyline.records import RemovedLine
+
+_BLOCK_TAGS = (
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "figure", "figcaption", "section", "article", "header", "footer", "nav", "aside",
+    "table", "tr", "pre", "form", "dd", "dt", "address", "main",
+)  # fmt: skip
+_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
+_DATE_META = (
+    "article:published_time", "og:article:published_time", "datepublished", "pubdate",
+    "publishdate", "publish-date", "dc.date", "dc.date.issued", "dcterms.created",
+    "sailthru.date", "parsely-pub-date", "date",
+)  # fmt: skip
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+@dataclass
+class HtmlArticle:
+    text: str
+    title: str | None = None
+    url: str | None = None
+    source: str | None = None
+    published: str | None = None
+    author: str | None = None
+    flags: list[str] = field(default_factory=list)
+    removed: list[RemovedLine] = field(default_factory=list)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def fragment_paragraphs(html: str) -> list[str]:
+    """The visible text of an HTML fragment or page, one string per block element."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return [p for p in (" ".join(html.split()),) if p]
+    for bad in root.iter(*_DROP_TAGS):
+        bad.drop_tree()
+    for el in root.iter(*_BLOCK_TAGS):
+        el.tail = "\n\n" + (el.tail or "")
+        if el.text:
+            el.text = "\n\n" + el.text
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    text = root.text_content()
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        line = _SPACES.sub(" ", block).strip()
+        line = re.sub(r"\s*\n\s*", "\n", line)
+        if line:
+            paragraphs.append(line)
+    return paragraphs
+
+
+def _meta(root: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for el in root.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        value = (el.get("content") or "").strip()
+        if key and value and key not in found:
+            found[key] = value
+    for el in root.iter("link"):
+        if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
+            found.setdefault("canonical", el.get("href").strip())
+    for el in root.iter("script"):
+        if (el.get("type") or "").lower() == "application/ld+json" and el.text:
+            try:
+                data = json.loads(el.text)
+            except ValueError:
+                continue
+            items = data if isinstance(data, list) else [data]
+            for item in items:
+                if isinstance(item, dict) and item.get("datePublished"):
+                    found.setdefault("datepublished", str(item["datePublished"]))
+    for el in root.iter("time"):
+        if el.get("datetime") and (el.get("pubdate") is not None or "publish" in (el.get("class") or "")):
+            found.setdefault("time-pubdate", el.get("datetime"))
+    return found
+
+
+def extract_html(html: str, url: str | None = None) -> HtmlArticle:
+    """Main text and metadata of a news page; the page's other text blocks become removed lines."""
+    import lxml.html
+    import trafilatura
+
+    flags: list[str] = []
+    meta: dict[str, str] = {}
+    try:
+        meta = _meta(lxml.html.fromstring(html))
+    except (ValueError, lxml.etree.ParserError):
+        flags.append("html:unparsable-metadata")
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    data: dict[str, Any] = {}
+    if doc is not None:
+        data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    text = (data.get("text") or "").strip()
+    all_blocks = fragment_paragraphs(html)
+    if not text:
+        # trafilatura keeps nothing from very short pages; fall back to the page's blocks.
+        flags.append("html:fallback-extraction")
+        body_blocks = [b for b in all_blocks if len(b.split()) >= 1]
+        text = "\n\n".join(body_blocks)
+        kept = set()
+    else:
+        text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
+        kept = {_norm(line) for line in text.split("\n\n")}
+    whole = _norm(text)
+    removed = []
+    for i, block in enumerate(all_blocks, start=1):
+        n = _norm(block)
+        if n and n not in kept and n not in whole:
+            removed.append(RemovedLine(line=i, text=block, reason="page boilerplate: outside the main text"))
+    published = None
+    for key in (*_DATE_META, "datepublished", "time-pubdate"):
+        if key in meta:
+            published = parse_published(meta[key])
+            if published:
+                break
+    if published is None and data.get("date"):
+        published = parse_published(data.get("date"))
+    page_url = meta.get("og:url") or meta.get("canonical") or data.get("url") or url
+    return HtmlArticle(
+        text=text,
+        title=(data.get("title") or meta.get("og:title") or None),
+        url=page_url or None,
+        source=meta.get("og:site_name") or data.get("sitename") or None,
+        published=published,
+        author=meta.get("author") or data.get("author") or None,
+        flags=flags,
+        removed=removed,
+    )

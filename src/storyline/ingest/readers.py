@@ -1,0 +1,359 @@
+"""One reader per input format. Each streams ``RawDoc`` records and ``Problem`` notes.
+
+A reader never raises for bad content: it reports the file (and line or record) and
+what is wrong, skips that part, and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from storyline.ingest.dates import parse_published
+from storyline.ingest.decode import InputError, decode_bytes
+from storyline.ingest.htmltext import extract_html, fragment_paragraphs
+from storyline.records import Origin, Problem, RawDoc, RemovedLine
+
+Item = RawDoc | Problem
+
+_META_KEYS = {"title", "source", "outlet", "url", "published", "date", "author", "site"}
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n---[ \t]*\n", re.S)
+_HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z _-]{1,20}):[ \t]*(.+?)\s*$")
+_DATE_MARKER = re.compile(r"\A(\s*)date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*")
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _read_all(path: Path) -> bytes:
+    with _open_bytes(path) as fh:
+        try:
+            return fh.read()
+        except EOFError as exc:
+            raise InputError(f"truncated compressed file ({exc})") from exc
+        except OSError as exc:
+            raise InputError(f"corrupt compressed file ({exc})") from exc
+
+
+def _apply_meta(doc: RawDoc, meta: dict[str, Any]) -> None:
+    doc.title = doc.title or _str(meta.get("title"))
+    doc.url = doc.url or _str(meta.get("url"))
+    doc.source = doc.source or _str(meta.get("source") or meta.get("outlet") or meta.get("site"))
+    doc.author = doc.author or _str(meta.get("author"))
+    published = meta.get("published") if meta.get("published") is not None else meta.get("date")
+    if doc.published is None and published not in (None, ""):
+        doc.published = parse_published(published)
+        if doc.published is None:
+            doc.flags.append(f"published:unparsable:{published}")
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _parse_header(block: str) -> dict[str, str] | None:
+    meta: dict[str, str] = {}
+    for line in block.splitlines():
+        m = _HEADER_LINE.match(line)
+        if not m or m.group(1).strip().lower() not in _META_KEYS:
+            return None
+        meta[m.group(1).strip().lower()] = m.group(2)
+    return meta
+
+
+def read_text(path: Path, fmt: str = "txt") -> Iterator[Item]:
+    """Plain text, with optional sidecar ``NAME.meta.json``, front matter or header block."""
+    origin = Origin(str(path), format=fmt)
+    data = _read_all(path)
+    if not data.strip():
+        yield Problem(str(path), "empty file")
+        return
+    raw, encoding, flags = decode_bytes(data)
+    if not raw.strip():
+        yield Problem(str(path), "empty file (only whitespace)")
+        return
+    doc = RawDoc(raw=raw, text=raw, origin=origin, encoding=encoding, flags=list(flags))
+    body = raw.lstrip("\ufeff")
+    removed: list[RemovedLine] = []
+    fm = _FRONT_MATTER.match(body)
+    if fm:
+        meta = _parse_header(fm.group(1)) or {}
+        _apply_meta(doc, meta)
+        removed.append(RemovedLine(1, fm.group(0).strip(), "metadata header"))
+        body = body[fm.end():]
+    else:
+        head, sep, rest = body.partition("\n\n")
+        meta_block = _parse_header(head.strip()) if sep else None
+        # Two or more known keys make a header block; a lone "Source: CNN" is a credit.
+        if meta_block and len(meta_block) >= 2:
+            _apply_meta(doc, meta_block)
+            removed.append(RemovedLine(1, head.strip(), "metadata header"))
+            body = rest
+    sidecar = _sidecar(path)
+    if sidecar is not None:
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+            _apply_meta(doc, meta)
+        except (OSError, ValueError) as exc:
+            yield Problem(str(sidecar), f"sidecar metadata ignored: {exc}", severity="warning")
+    marker = _DATE_MARKER.match(body)
+    if marker:
+        if doc.published is None:
+            doc.published = parse_published(marker.group(2))
+        removed.append(RemovedLine(1, f"date {marker.group(2)}", "date marker: now the published date"))
+        body = body[marker.end():]
+    doc.text = body
+    doc.removed = removed
+    if not body.strip():
+        yield Problem(str(path), "no article text after the metadata header")
+        return
+    yield doc
+
+
+def _sidecar(path: Path) -> Path | None:
+    name = path.name
+    for suffix in (".txt.gz", ".txt", ".text", ".md", ".html", ".htm"):
+        if name.lower().endswith(suffix):
+            candidate = path.with_name(name[: -len(suffix)] + ".meta.json")
+            return candidate if candidate.exists() else None
+    return None
+
+
+def read_html(path: Path, fmt: str = "html") -> Iterator[Item]:
+    data = _read_all(path)
+    if not data.strip():
+        yield Problem(str(path), "empty file")
+        return
+    html, encoding, flags = decode_bytes(data)
+    yield from _html_doc(html, Origin(str(path), format=fmt), encoding, flags, url=None, sidecar=_sidecar(path))
+
+
+def _html_doc(
+    html: str,
+    origin: Origin,
+    encoding: str,
+    flags: list[str],
+    url: str | None,
+    sidecar: Path | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Iterator[Item]:
+    try:
+        page = extract_html(html, url=url)
+    except Exception as exc:  # a parser failure on one page must not end the run
+        yield Problem(origin.path, f"HTML could not be parsed: {exc}", line=origin.line, record=origin.record)
+        return
+    if not page.text.strip():
+        yield Problem(origin.path, "no article text found in the HTML", line=origin.line, record=origin.record)
+        return
+    doc = RawDoc(
+        raw=html, text=page.text, origin=origin, encoding=encoding, flags=[*flags, *page.flags],
+        removed=page.removed,
+    )  # fmt: skip
+    if meta:
+        _apply_meta(doc, meta)
+    if sidecar is not None:
+        try:
+            side = json.loads(sidecar.read_text(encoding="utf-8"))
+            if isinstance(side, dict):
+                _apply_meta(doc, side)
+        except (OSError, ValueError) as exc:
+            yield Problem(str(sidecar), f"sidecar metadata ignored: {exc}", severity="warning")
+    doc.title = doc.title or page.title
+    doc.url = doc.url or page.url
+    doc.source = doc.source or page.source
+    doc.published = doc.published or page.published
+    doc.author = doc.author or page.author
+    yield doc
+
+
+def read_jsonl(path: Path, fmt: str = "jsonl") -> Iterator[Item]:
+    """JSON Lines (one article per line), or a .json file holding one object or a list."""
+    name = path.name.lower()
+    if name.endswith((".json", ".json.gz")):
+        yield from _read_json_whole(path, fmt)
+        return
+    saw_any = False
+    with _open_bytes(path) as fh:
+        lineno = 0
+        while True:
+            try:
+                line = fh.readline()
+            except (EOFError, OSError) as exc:
+                yield Problem(str(path), f"truncated or corrupt compressed file ({exc})", line=lineno + 1)
+                return
+            if not line:
+                break
+            lineno += 1
+            if not line.strip():
+                continue
+            saw_any = True
+            try:
+                text, _, _ = decode_bytes(line)
+                record = json.loads(text)
+            except (InputError, ValueError) as exc:
+                yield Problem(str(path), f"malformed JSON line: {exc}", line=lineno)
+                continue
+            yield from _json_record(record, Origin(str(path), line=lineno, format=fmt))
+    if not saw_any:
+        yield Problem(str(path), "empty file")
+
+
+def _read_json_whole(path: Path, fmt: str) -> Iterator[Item]:
+    data = _read_all(path)
+    if not data.strip():
+        yield Problem(str(path), "empty file")
+        return
+    try:
+        text, _, _ = decode_bytes(data)
+        payload = json.loads(text)
+    except (InputError, ValueError) as exc:
+        yield Problem(str(path), f"malformed JSON: {exc}")
+        return
+    records = payload if isinstance(payload, list) else [payload]
+    for i, record in enumerate(records):
+        yield from _json_record(record, Origin(str(path), record=i, format=fmt))
+
+
+def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
+    where = {"line": origin.line, "record": origin.record}
+    if not isinstance(record, dict):
+        yield Problem(origin.path, "record is not a JSON object", **where)
+        return
+    text = record.get("text")
+    html = record.get("html")
+    if isinstance(html, str) and html.strip() and not (isinstance(text, str) and text.strip()):
+        yield from _html_doc(html, origin, "utf-8", [], url=_str(record.get("url")), meta=record)
+        return
+    if not isinstance(text, str) or not text.strip():
+        yield Problem(origin.path, "record has no 'text' or 'html' field with content", **where)
+        return
+    doc = RawDoc(raw=json.dumps(record, ensure_ascii=False, sort_keys=True), text=text, origin=origin)
+    _apply_meta(doc, record)
+    yield doc
+
+
+def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
+    """WARC / WARC.GZ: HTML response records become articles; other records are counted."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    ignored: dict[str, int] = {}
+    index = -1
+    responses = 0
+    with open(path, "rb") as fh:
+        try:
+            for index, rec in enumerate(ArchiveIterator(fh)):
+                if rec.rec_type != "response":
+                    ignored[rec.rec_type] = ignored.get(rec.rec_type, 0) + 1
+                    continue
+                responses += 1
+                url = rec.rec_headers.get_header("WARC-Target-URI")
+                ctype = (rec.http_headers.get_header("Content-Type") if rec.http_headers else "") or ""
+                status = rec.http_headers.get_statuscode() if rec.http_headers else "200"
+                if "html" not in ctype.lower():
+                    key = f"response {ctype.split(';')[0] or 'without content type'}"
+                    ignored[key] = ignored.get(key, 0) + 1
+                    continue
+                if status and not str(status).startswith("2"):
+                    yield Problem(str(path), f"HTTP status {status} for {url}", record=index)
+                    continue
+                body = rec.content_stream().read()
+                origin = Origin(str(path), record=index, format=fmt)
+                if not body.strip():
+                    yield Problem(str(path), f"empty response body for {url}", record=index)
+                    continue
+                charset = _charset(ctype)
+                try:
+                    if charset:
+                        html, encoding, flags = body.decode(charset), charset, []
+                    else:
+                        html, encoding, flags = decode_bytes(body)
+                except (LookupError, UnicodeDecodeError, InputError):
+                    try:
+                        html, encoding, flags = decode_bytes(body)
+                    except InputError as exc:
+                        yield Problem(str(path), f"{exc} ({url})", record=index)
+                        continue
+                yield from _html_doc(html, origin, encoding, flags, url=url)
+        except Exception as exc:  # warcio raises several types for cut or corrupt archives
+            yield Problem(
+                str(path),
+                f"truncated or corrupt WARC after record {index}: {type(exc).__name__}: {exc}",
+                record=index + 1,
+            )
+    if index < 0:
+        yield Problem(str(path), "no WARC records found")
+    if ignored:
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(ignored.items()))
+        yield Problem(str(path), f"records that are not HTML responses were not read as articles: {detail}", severity="warning")
+
+
+def _charset(content_type: str) -> str | None:
+    m = re.search(r"charset=([\w.:-]+)", content_type, re.I)
+    return m.group(1) if m else None
+
+
+def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
+    """RSS and Atom feeds: each item is an article, with its full content where present."""
+    import feedparser
+
+    data = _read_all(path)
+    if not data.strip():
+        yield Problem(str(path), "empty file")
+        return
+    parsed = feedparser.parse(io.BytesIO(data))
+    entries = parsed.get("entries") or []
+    if parsed.get("bozo") and not entries:
+        yield Problem(str(path), f"malformed feed: {parsed.get('bozo_exception')}")
+        return
+    if parsed.get("bozo"):
+        yield Problem(
+            str(path), f"feed is not well-formed, read what could be parsed: {parsed.get('bozo_exception')}",
+            severity="warning",
+        )  # fmt: skip
+    if not entries:
+        yield Problem(str(path), "feed has no items")
+        return
+    outlet = _str(parsed.get("feed", {}).get("title"))
+    for i, entry in enumerate(entries):
+        origin = Origin(str(path), record=i, format=fmt)
+        html = ""
+        flags: list[str] = []
+        if entry.get("content"):
+            html = "\n".join(c.get("value", "") for c in entry["content"])
+        elif entry.get("summary"):
+            html = entry.get("summary", "")
+            flags.append("feed:summary-only")
+        paragraphs = fragment_paragraphs(html) if html.strip() else []
+        if not paragraphs:
+            yield Problem(str(path), f"feed item {entry.get('link') or i} has no text", record=i)
+            continue
+        published = None
+        for key in ("published_parsed", "updated_parsed", "created_parsed"):
+            if entry.get(key):
+                published = parse_published(entry[key])
+                break
+        raw = json.dumps(
+            {k: entry.get(k) for k in ("title", "link", "id", "published", "updated", "author")}
+            | {"content": html},
+            ensure_ascii=False,
+            sort_keys=True,
+            default=str,
+        )
+        yield RawDoc(
+            raw=raw, text="\n\n".join(paragraphs), origin=origin, title=_str(entry.get("title")),
+            url=_str(entry.get("link")), source=outlet, published=published,
+            author=_str(entry.get("author")), flags=flags,
+        )  # fmt: skip

@@ -1,0 +1,244 @@
+"""Orchestration: a short list of named, timed stages over the store.
+
+Each stage picks up the articles that have not been through it yet, so a run on an
+existing store only does the new work, and a run killed midway is resumed by the next.
+Later stages (reuse, stories, digest) are added to ``STAGES``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from storyline.config import Settings
+from storyline.ids import article_id, domain_of
+from storyline.ingest import expand_inputs, read_file
+from storyline.ingest.clean import clean_text, paragraph_hash, split_paragraphs
+from storyline.records import Article, Problem, RawDoc, Sentence
+from storyline.store import Store
+from storyline.text.segment import split_sentences
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """What a pipeline reports to; the CLI shows it as rich progress bars."""
+
+    def start(self, stage: str, total: int | None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Silent:
+    def start(self, stage: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "skipped"]
+
+
+def _fault_point(stage: str, done: int) -> None:
+    """Testing hook: ``STORYLINE_FAULT=stage:N`` kills the process after N items of a stage.
+
+    The kill-and-resume tests use it to prove a run stopped anywhere loses nothing.
+    """
+    spec = os.environ.get("STORYLINE_FAULT")
+    if spec and spec == f"{stage}:{done}":
+        os._exit(70)
+
+
+@dataclass
+class Context:
+    store: Store
+    settings: Settings
+    progress: Progress
+    run_id: int
+    inputs: list[str]
+    result: RunResult
+
+
+def stage_ingest(ctx: Context) -> None:
+    paths = []
+    for entry in expand_inputs(ctx.inputs, ctx.settings.ingest.follow_symlinks):
+        if isinstance(entry, Problem):
+            _problem(ctx, entry)
+        else:
+            paths.append(entry)
+    ctx.progress.start("ingest", len(paths))
+    done = 0
+    for path in paths:
+        for item in read_file(path, max_file_mb=ctx.settings.ingest.max_file_mb):
+            if isinstance(item, Problem):
+                _problem(ctx, item)
+                continue
+            article = to_article(item)
+            outcome = ctx.store.add_article(article, ctx.run_id)
+            ctx.result.counts[f"articles_{outcome}"] = ctx.result.counts.get(f"articles_{outcome}", 0) + 1
+            done += 1
+            _fault_point("ingest", done)
+        ctx.progress.advance()
+    ctx.result.counts["files"] = len(paths)
+
+
+def to_article(doc: RawDoc) -> Article:
+    """A reader's record as an article with its identity (URL, else outlet and raw content)."""
+    source = doc.source or domain_of(doc.url)
+    return Article(
+        id=article_id(doc.url, source, doc.raw),
+        raw=doc.raw,
+        text=doc.text,
+        origin=doc.origin,
+        title=doc.title,
+        url=doc.url,
+        source=source,
+        published=doc.published,
+        author=doc.author,
+        encoding=doc.encoding,
+        flags=list(doc.flags),
+        removed=list(doc.removed),
+    )
+
+
+def _problem(ctx: Context, problem: Problem) -> None:
+    ctx.store.add_problem(ctx.run_id, problem)
+    ctx.result.problems.append(problem)
+    log.warning("%s: %s", "skipped" if problem.severity == "skipped" else problem.severity, problem.describe())
+
+
+def _short_hashes(text: str) -> list[str]:
+    return [paragraph_hash(p.text) for p in split_paragraphs(text) if len(p.text.split()) <= 40]
+
+
+def _sig(hashes: set[str]) -> str:
+    return hashlib.blake2b("\n".join(sorted(hashes)).encode(), digest_size=8).hexdigest()
+
+
+def stage_clean(ctx: Context) -> None:
+    store, cfg = ctx.store, ctx.settings.clean
+    pending = store.ids_at_stage("ingested")
+    # Register the new articles' short paragraphs first, so templates see the whole corpus.
+    touched: dict[str, None] = {}
+    texts: dict[str, tuple[str, str | None, str]] = {}
+    for aid in pending:
+        row = store.db.execute("SELECT text, title, source FROM articles WHERE id = ?", (aid,)).fetchone()
+        source = row["source"] or ""
+        texts[aid] = (row["text"], row["title"], source)
+        if source:
+            touched[source] = None
+            with store.transaction():
+                store.db.executemany(
+                    "INSERT OR IGNORE INTO paragraphs_seen VALUES (?, ?, ?)",
+                    [(source, h, aid) for h in set(_short_hashes(row["text"]))],
+                )
+    templates = {s: store.template_hashes(s, cfg.repeat_min_articles) for s in touched}
+    # Earlier articles of these outlets whose template lines changed are cleaned again.
+    again: list[str] = []
+    pending_set = set(pending)
+    for source, hashes in templates.items():
+        for aid in sorted(store.articles_with_paragraphs(source, hashes)):
+            if aid in pending_set:
+                continue
+            row = store.db.execute("SELECT text, title, source, clean_sig FROM articles WHERE id = ?", (aid,)).fetchone()
+            if row["clean_sig"] != _sig(hashes & set(_short_hashes(row["text"]))):
+                again.append(aid)
+                texts[aid] = (row["text"], row["title"], source)
+    ctx.progress.start("clean", len(pending) + len(again))
+    for done, aid in enumerate([*pending, *again], start=1):
+        text, title, source = texts[aid]
+        tmpl = templates.get(source, set())
+        cleaned = clean_text(text, title, cfg, tmpl)
+        mine = tmpl & set(cleaned.paragraph_hashes)
+        store.save_cleaning(
+            aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, _sig(mine),
+            cleaned.paragraph_hashes if source else [], source,
+        )  # fmt: skip
+        ctx.progress.advance()
+        _fault_point("clean", done)
+    ctx.result.counts["cleaned"] = len(pending)
+    ctx.result.counts["recleaned"] = len(again)
+
+
+def stage_segment(ctx: Context) -> None:
+    store, cfg = ctx.store, ctx.settings.segment
+    pending = store.ids_at_stage("cleaned")
+    ctx.progress.start("segment", len(pending))
+    total = 0
+    for done, aid in enumerate(pending, start=1):
+        clean = store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()["clean"] or ""
+        spans = split_sentences(clean, cfg.splitter, cfg.time_cap_s)
+        sentences = [Sentence(aid, i, clean[a:b], a, b) for i, (a, b) in enumerate(spans)]
+        store.save_sentences(aid, sentences)
+        total += len(sentences)
+        ctx.progress.advance()
+        _fault_point("segment", done)
+    ctx.result.counts["segmented"] = len(pending)
+    ctx.result.counts["sentences"] = total
+
+
+Stage = Callable[[Context], None]
+
+#: The pipeline, in order. Each stage is a function of the run context.
+STAGES: list[tuple[str, Stage]] = [
+    ("ingest", stage_ingest),
+    ("clean", stage_clean),
+    ("segment", stage_segment),
+]
+
+
+@contextmanager
+def timer(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.perf_counter() - start, 4)
+        log.info("%s took %.2fs", name, timings[name])
+
+
+def run_pipeline(
+    store: Store,
+    inputs: list[str],
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    stages: list[tuple[str, Stage]] | None = None,
+) -> RunResult:
+    """Run every stage over the store: ingest ``inputs``, then process what is pending."""
+    settings = settings or Settings()
+    run_id = store.start_run(list(inputs), settings.to_dict())
+    result = RunResult(run_id=run_id)
+    ctx = Context(store, settings, progress or _Silent(), run_id, list(inputs), result)
+    status = "failed"
+    try:
+        for name, stage in stages or STAGES:
+            with timer(result.timings, name):
+                stage(ctx)
+            ctx.progress.finish()
+        status = "done"
+    finally:
+        counts: dict[str, Any] = dict(result.counts)
+        counts["skipped"] = len(result.skipped)
+        counts["warnings"] = len(result.problems) - len(result.skipped)
+        result.counts = counts
+        store.finish_run(run_id, {**counts, "timings": result.timings}, status)
+    return result

@@ -1,0 +1,377 @@
+"""The embedded store: one façade over SQLite (stdlib), with named migrations.
+
+``Store(":memory:")`` is the in-memory mode that tests use; ``Store(path)`` opens or
+creates a file. Every write that belongs together happens in one transaction, so a run
+killed at any point leaves a consistent store that the next run resumes from: an
+article's ``stage`` column says how far it got.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from storyline.ids import content_hash
+from storyline.records import Article, Credit, Origin, Problem, RemovedLine, Sentence
+
+__all__ = ["MIGRATIONS", "STAGES", "Store"]
+
+#: How far an article has come through the pipeline, in order.
+STAGES = ("ingested", "cleaned", "segmented")
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_articles",
+        """
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY,
+            url TEXT, source TEXT, title TEXT, published TEXT, author TEXT,
+            raw TEXT NOT NULL, raw_sha TEXT NOT NULL, text TEXT NOT NULL,
+            encoding TEXT, flags TEXT NOT NULL DEFAULT '[]',
+            clean TEXT, clean_sig TEXT,
+            stage TEXT NOT NULL DEFAULT 'ingested',
+            first_run INTEGER, added_at TEXT NOT NULL
+        );
+        CREATE INDEX articles_order ON articles (published, id);
+        CREATE INDEX articles_source ON articles (source);
+        CREATE TABLE origins (
+            article_id TEXT NOT NULL REFERENCES articles(id),
+            path TEXT NOT NULL, line INTEGER, record INTEGER, format TEXT,
+            content_sha TEXT NOT NULL, run_id INTEGER,
+            UNIQUE (article_id, path, line, record)
+        );
+        CREATE TABLE revisions (
+            article_id TEXT NOT NULL REFERENCES articles(id),
+            raw TEXT NOT NULL, raw_sha TEXT NOT NULL, path TEXT, run_id INTEGER, seen_at TEXT,
+            UNIQUE (article_id, raw_sha)
+        );
+        CREATE TABLE removed (
+            article_id TEXT NOT NULL REFERENCES articles(id),
+            idx INTEGER NOT NULL, line INTEGER, text TEXT NOT NULL, reason TEXT NOT NULL,
+            by_stage TEXT NOT NULL,
+            PRIMARY KEY (article_id, idx)
+        );
+        CREATE TABLE credits (
+            article_id TEXT NOT NULL REFERENCES articles(id),
+            idx INTEGER NOT NULL, outlet TEXT NOT NULL, words TEXT NOT NULL, kind TEXT NOT NULL,
+            start INTEGER, end INTEGER, in_clean_text INTEGER NOT NULL,
+            PRIMARY KEY (article_id, idx)
+        );
+        CREATE TABLE sentences (
+            article_id TEXT NOT NULL REFERENCES articles(id),
+            idx INTEGER NOT NULL, text TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+            PRIMARY KEY (article_id, idx)
+        );
+        CREATE TABLE paragraphs_seen (
+            source TEXT NOT NULL, hash TEXT NOT NULL, article_id TEXT NOT NULL,
+            PRIMARY KEY (source, hash, article_id)
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+            inputs TEXT NOT NULL, settings TEXT NOT NULL, counts TEXT
+        );
+        CREATE TABLE problems (
+            run_id INTEGER REFERENCES runs(id),
+            path TEXT NOT NULL, line INTEGER, record INTEGER, reason TEXT NOT NULL, severity TEXT NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """SQLite-backed store of articles, their cleaning and sentences, runs and problems."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        self.migrate()
+
+    # -- schema -------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the named migrations not yet applied; returns their names."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        done = {r["name"] for r in self.db.execute("SELECT name FROM migrations")}
+        applied = []
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
+            applied.append(name)
+        return applied
+
+    def migrations(self) -> list[str]:
+        return [r["name"] for r in self.db.execute("SELECT name FROM migrations ORDER BY name")]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- runs and problems --------------------------------------------------------------
+    def start_run(self, inputs: list[str], settings: dict[str, Any]) -> int:
+        with self.transaction():
+            cur = self.db.execute(
+                "INSERT INTO runs (started, status, inputs, settings) VALUES (?, 'running', ?, ?)",
+                (_now(), json.dumps(inputs), json.dumps(settings, sort_keys=True)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, counts: dict[str, Any], status: str = "done") -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET finished = ?, status = ?, counts = ? WHERE id = ?",
+                (_now(), status, json.dumps(counts, sort_keys=True), run_id),
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
+
+    def add_problem(self, run_id: int, problem: Problem) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, problem.path, problem.line, problem.record, problem.reason, problem.severity),
+            )
+
+    def problems(self, run_id: int | None = None) -> list[Problem]:
+        sql, args = "SELECT * FROM problems", ()
+        if run_id is not None:
+            sql, args = sql + " WHERE run_id = ?", (run_id,)
+        return [
+            Problem(r["path"], r["reason"], r["line"], r["record"], r["severity"])
+            for r in self.db.execute(sql + " ORDER BY rowid", args)
+        ]
+
+    # -- articles -----------------------------------------------------------------------
+    def add_article(self, article: Article, run_id: int | None = None) -> str:
+        """Insert a new article, or record another origin of a known one.
+
+        Returns "new", "seen" (same publication, same content: only the origin is added)
+        or "revised" (same URL, other content: the new content is kept as a revision).
+        """
+        sha = content_hash(article.raw)
+        o = article.origin
+        with self.transaction():
+            row = self.db.execute("SELECT raw_sha FROM articles WHERE id = ?", (article.id,)).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO articles (id, url, source, title, published, author, raw, raw_sha, text,"
+                    " encoding, flags, first_run, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        article.id, article.url, article.source, article.title, article.published,
+                        article.author, article.raw, sha, article.text, article.encoding,
+                        json.dumps(article.flags), run_id, _now(),
+                    ),
+                )  # fmt: skip
+                self._set_removed(article.id, article.removed)
+                outcome = "new"
+            elif row["raw_sha"] == sha:
+                outcome = "seen"
+            else:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO revisions VALUES (?, ?, ?, ?, ?, ?)",
+                    (article.id, article.raw, sha, o.path, run_id, _now()),
+                )
+                outcome = "revised"
+            self.db.execute(
+                "INSERT OR IGNORE INTO origins VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (article.id, o.path, o.line, o.record, o.format, sha, run_id),
+            )
+        return outcome
+
+    def _set_removed(
+        self, article_id: str, removed: Iterable[RemovedLine], start: int = 0, by_stage: str = "ingest"
+    ) -> None:
+        self.db.executemany(
+            "INSERT INTO removed VALUES (?, ?, ?, ?, ?, ?)",
+            [(article_id, start + i, r.line, r.text, r.reason, by_stage) for i, r in enumerate(removed)],
+        )
+
+    def ids_at_stage(self, stage: str) -> list[str]:
+        """Ids of articles that have reached exactly ``stage``, in canonical order."""
+        return [
+            r["id"]
+            for r in self.db.execute(
+                "SELECT id FROM articles WHERE stage = ? ORDER BY published IS NULL, published, id",
+                (stage,),
+            )
+        ]
+
+    def article_ids(self) -> list[str]:
+        return [
+            r["id"]
+            for r in self.db.execute("SELECT id FROM articles ORDER BY published IS NULL, published, id")
+        ]
+
+    def count_articles(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def stage_counts(self) -> dict[str, int]:
+        return {r["stage"]: r["n"] for r in self.db.execute("SELECT stage, COUNT(*) n FROM articles GROUP BY stage")}
+
+    def save_cleaning(
+        self,
+        article_id: str,
+        clean: str,
+        removed: list[RemovedLine],
+        credits: list[Credit],
+        title: str | None,
+        clean_sig: str,
+        paragraph_hashes: Iterable[str],
+        source: str,
+    ) -> None:
+        """Replace an article's cleaning (the reader's removals stay) and reset its sentences."""
+        with self.transaction():
+            self.db.execute("DELETE FROM removed WHERE article_id = ? AND by_stage = 'clean'", (article_id,))
+            self.db.execute("DELETE FROM credits WHERE article_id = ?", (article_id,))
+            self.db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+            start = int(
+                self.db.execute("SELECT COUNT(*) FROM removed WHERE article_id = ?", (article_id,)).fetchone()[0]
+            )
+            self._set_removed(article_id, removed, start=start, by_stage="clean")
+            self.db.executemany(
+                "INSERT INTO credits VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (article_id, i, c.outlet, c.words, c.kind, c.start, c.end, int(c.in_clean_text))
+                    for i, c in enumerate(credits)
+                ],
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paragraphs_seen VALUES (?, ?, ?)",
+                [(source, h, article_id) for h in set(paragraph_hashes)],
+            )
+            self.db.execute(
+                "UPDATE articles SET clean = ?, clean_sig = ?, stage = 'cleaned',"
+                " title = COALESCE(title, ?) WHERE id = ?",
+                (clean, clean_sig, title, article_id),
+            )
+
+    def save_sentences(self, article_id: str, sentences: list[Sentence]) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+            self.db.executemany(
+                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+                [(article_id, s.index, s.text, s.start, s.end) for s in sentences],
+            )
+            self.db.execute("UPDATE articles SET stage = 'segmented' WHERE id = ?", (article_id,))
+
+    def template_hashes(self, source: str, min_articles: int) -> set[str]:
+        """Paragraph hashes repeated in at least ``min_articles`` articles of one outlet."""
+        return {
+            r["hash"]
+            for r in self.db.execute(
+                "SELECT hash FROM paragraphs_seen WHERE source = ? GROUP BY hash HAVING COUNT(*) >= ?",
+                (source, min_articles),
+            )
+        }
+
+    def articles_with_paragraphs(self, source: str, hashes: Iterable[str]) -> set[str]:
+        hashes = list(hashes)
+        found: set[str] = set()
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            found |= {
+                r["article_id"]
+                for r in self.db.execute(
+                    f"SELECT DISTINCT article_id FROM paragraphs_seen WHERE source = ? AND hash IN ({marks})",
+                    (source, *chunk),
+                )
+            }
+        return found
+
+    def mark_stage(self, article_ids: Iterable[str], stage: str) -> None:
+        with self.transaction():
+            self.db.executemany("UPDATE articles SET stage = ? WHERE id = ?", [(stage, i) for i in article_ids])
+
+    def get_article(self, article_id: str, full: bool = True) -> Article | None:
+        row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if row is None:
+            return None
+        return self._article(row, full)
+
+    def find_article(self, prefix: str) -> list[str]:
+        """Ids starting with ``prefix`` (users type short ids)."""
+        return [
+            r["id"] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE ? ORDER BY id LIMIT 5", (prefix + "%",))
+        ]
+
+    def iter_articles(self, full: bool = True, stage: str | None = None) -> Iterator[Article]:
+        sql = "SELECT * FROM articles"
+        args: tuple[Any, ...] = ()
+        if stage:
+            sql, args = sql + " WHERE stage = ?", (stage,)
+        for row in self.db.execute(sql + " ORDER BY published IS NULL, published, id", args).fetchall():
+            yield self._article(row, full)
+
+    def _article(self, row: sqlite3.Row, full: bool) -> Article:
+        aid = row["id"]
+        origins = [
+            Origin(r["path"], r["line"], r["record"], r["format"] or "")
+            for r in self.db.execute("SELECT * FROM origins WHERE article_id = ? ORDER BY rowid", (aid,))
+        ]
+        article = Article(
+            id=aid,
+            raw=row["raw"] if full else "",
+            text=row["text"] if full else "",
+            origin=origins[0] if origins else Origin(""),
+            title=row["title"],
+            url=row["url"],
+            source=row["source"],
+            published=row["published"],
+            author=row["author"],
+            encoding=row["encoding"] or "utf-8",
+            flags=json.loads(row["flags"] or "[]"),
+            clean=row["clean"],
+            origins=origins,
+        )
+        article.removed = [
+            RemovedLine(r["line"], r["text"], r["reason"])
+            for r in self.db.execute("SELECT * FROM removed WHERE article_id = ? ORDER BY idx", (aid,))
+        ]
+        article.credits = [
+            Credit(r["outlet"], r["words"], r["kind"], r["start"], r["end"], bool(r["in_clean_text"]))
+            for r in self.db.execute("SELECT * FROM credits WHERE article_id = ? ORDER BY idx", (aid,))
+        ]
+        article.sentences = [
+            Sentence(aid, r["idx"], r["text"], r["start"], r["end"])
+            for r in self.db.execute("SELECT * FROM sentences WHERE article_id = ? ORDER BY idx", (aid,))
+        ]
+        return article
+
+    def sentence_count(self, article_id: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM sentences WHERE article_id = ?", (article_id,)).fetchone()[0])

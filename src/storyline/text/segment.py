@@ -1,0 +1,105 @@
+"""Sentence splitting with character spans into the clean text.
+
+Splitters sit behind one signature, ``(paragraph) -> [(start, end)]``, chosen by name
+from ``SPLITTERS``. The default, syntok, was chosen with
+``benchmarks/sentence_splitters.py`` (accuracy on news abbreviations and quotes, and
+speed). Text is split paragraph by paragraph, so one pathological paragraph costs only
+itself, and a per-document time cap hands the rest to the regex fallback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+Span = tuple[int, int]
+Splitter = Callable[[str], list[Span]]
+
+_REGEX_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr gen gov sen rep lt col capt sgt prof jan feb mar apr jun jul aug "
+    "sep sept oct nov dec inc corp co ltd no vs mt ft".split()
+)
+
+
+def _regex(text: str) -> list[Span]:
+    """A plain rule splitter: the fallback when the time cap is reached."""
+    spans, start = [], 0
+    for m in _REGEX_BOUNDARY.finditer(text):
+        before = re.search(r"(\w+)$", text[start : m.start()])
+        token = before.group(1) if before else ""
+        if text[m.start()] == "." and (token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper())):
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _syntok(text: str) -> list[Span]:
+    from syntok import segmenter
+
+    spans: list[Span] = []
+    for paragraph in segmenter.analyze(text):
+        for sentence in paragraph:
+            if not sentence:
+                continue
+            start = sentence[0].offset
+            end = sentence[-1].offset + len(sentence[-1].value)
+            spans.append((start, end))
+    return spans
+
+
+_PYSBD: dict[str, object] = {}
+
+
+def _pysbd(text: str) -> list[Span]:
+    import pysbd
+
+    seg = _PYSBD.get("en")
+    if seg is None:
+        seg = _PYSBD["en"] = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return [(s.start, s.end) for s in seg.segment(text)]  # type: ignore[attr-defined]
+
+
+def _blingfire(text: str) -> list[Span]:
+    import blingfire
+
+    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    return [(int(a), int(b)) for a, b in offsets]
+
+
+SPLITTERS: dict[str, Splitter] = {
+    "syntok": _syntok,
+    "pysbd": _pysbd,
+    "blingfire": _blingfire,
+    "regex": _regex,
+}
+
+
+def split_sentences(text: str, splitter: str = "syntok", time_cap_s: float = 2.0) -> list[Span]:
+    """Sentence spans of ``text`` (trimmed of surrounding space), paragraph by paragraph."""
+    try:
+        split = SPLITTERS[splitter]
+    except KeyError:
+        raise ValueError(f"unknown sentence splitter {splitter!r}; choose one of {', '.join(SPLITTERS)}") from None
+    deadline = time.perf_counter() + time_cap_s
+    spans: list[Span] = []
+    for m in re.finditer(r"[^\n]+", text):
+        paragraph = m.group(0)
+        if not paragraph.strip():
+            continue
+        use = split if time.perf_counter() < deadline else _regex
+        try:
+            local = use(paragraph)
+        except Exception:  # a splitter bug on one paragraph must not lose it
+            local = _regex(paragraph)
+        for a, b in local:
+            piece = paragraph[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if b - a - lead - trail > 0:
+                spans.append((m.start() + a + lead, m.start() + b - trail))
+    return spans
