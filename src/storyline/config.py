@@ -87,7 +87,8 @@ def _build(kind: Any, data: dict[str, Any], where: str) -> Any:
             raise ValueError(
                 f"{where}: unknown setting {key!r}; expected one of {', '.join(sorted(known))}"
             )
-        default = known[key].default_factory() if callable(known[key].default_factory) else None
+        factory = known[key].default_factory
+        default = factory() if callable(factory) else None
         if is_dataclass(default):
             if not isinstance(value, dict):
                 raise ValueError(f"{where}: [{key}] must be a table")

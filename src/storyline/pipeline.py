@@ -94,7 +94,9 @@ def stage_ingest(ctx: Context) -> None:
                 continue
             article = to_article(item)
             outcome = ctx.store.add_article(article, ctx.run_id)
-            ctx.result.counts[f"articles_{outcome}"] = ctx.result.counts.get(f"articles_{outcome}", 0) + 1
+            ctx.result.counts[f"articles_{outcome}"] = (
+                ctx.result.counts.get(f"articles_{outcome}", 0) + 1
+            )
             done += 1
             _fault_point("ingest", done)
         ctx.progress.advance()
@@ -123,7 +125,11 @@ def to_article(doc: RawDoc) -> Article:
 def _problem(ctx: Context, problem: Problem) -> None:
     ctx.store.add_problem(ctx.run_id, problem)
     ctx.result.problems.append(problem)
-    log.warning("%s: %s", "skipped" if problem.severity == "skipped" else problem.severity, problem.describe())
+    log.warning(
+        "%s: %s",
+        "skipped" if problem.severity == "skipped" else problem.severity,
+        problem.describe(),
+    )
 
 
 def _short_hashes(text: str) -> list[str]:
@@ -141,7 +147,9 @@ def stage_clean(ctx: Context) -> None:
     touched: dict[str, None] = {}
     texts: dict[str, tuple[str, str | None, str]] = {}
     for aid in pending:
-        row = store.db.execute("SELECT text, title, source FROM articles WHERE id = ?", (aid,)).fetchone()
+        row = store.db.execute(
+            "SELECT text, title, source FROM articles WHERE id = ?", (aid,)
+        ).fetchone()
         source = row["source"] or ""
         texts[aid] = (row["text"], row["title"], source)
         if source:
@@ -159,7 +167,9 @@ def stage_clean(ctx: Context) -> None:
         for aid in sorted(store.articles_with_paragraphs(source, hashes)):
             if aid in pending_set:
                 continue
-            row = store.db.execute("SELECT text, title, source, clean_sig FROM articles WHERE id = ?", (aid,)).fetchone()
+            row = store.db.execute(
+                "SELECT text, title, source, clean_sig FROM articles WHERE id = ?", (aid,)
+            ).fetchone()
             if row["clean_sig"] != _sig(hashes & set(_short_hashes(row["text"]))):
                 again.append(aid)
                 texts[aid] = (row["text"], row["title"], source)
@@ -170,9 +180,15 @@ def stage_clean(ctx: Context) -> None:
         cleaned = clean_text(text, title, cfg, tmpl)
         mine = tmpl & set(cleaned.paragraph_hashes)
         store.save_cleaning(
-            aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, _sig(mine),
-            cleaned.paragraph_hashes if source else [], source,
-        )  # fmt: skip
+            aid,
+            cleaned.text,
+            cleaned.removed,
+            cleaned.credits,
+            cleaned.title,
+            _sig(mine),
+            cleaned.paragraph_hashes if source else [],
+            source,
+        )
         ctx.progress.advance()
         _fault_point("clean", done)
     ctx.result.counts["cleaned"] = len(pending)
@@ -185,7 +201,10 @@ def stage_segment(ctx: Context) -> None:
     ctx.progress.start("segment", len(pending))
     total = 0
     for done, aid in enumerate(pending, start=1):
-        clean = store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()["clean"] or ""
+        clean = (
+            store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()["clean"]
+            or ""
+        )
         spans = split_sentences(clean, cfg.splitter, cfg.time_cap_s)
         sentences = [Sentence(aid, i, clean[a:b], a, b) for i, (a, b) in enumerate(spans)]
         store.save_sentences(aid, sentences)

@@ -29,12 +29,22 @@ FORMATS: dict[str, Reader] = {
 }
 
 _EXTENSIONS = {
-    ".txt": "txt", ".text": "txt", ".md": "txt",
-    ".html": "html", ".htm": "html", ".xhtml": "html",
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-    ".warc": "warc", ".arc": "warc",
-    ".rss": "rss", ".atom": "rss", ".xml": "rss", ".rdf": "rss",
-}  # fmt: skip
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "txt",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".warc": "warc",
+    ".arc": "warc",
+    ".rss": "rss",
+    ".atom": "rss",
+    ".xml": "rss",
+    ".rdf": "rss",
+}
 
 
 def detect_format(path: Path) -> str | None:
@@ -66,7 +76,9 @@ def _sniff(path: Path) -> str | None:
         return "warc"
     if text.startswith(b"<?xml") or text.startswith(b"<rss") or text.startswith(b"<feed"):
         return "rss" if (b"<rss" in text or b"<feed" in text or b"<rdf" in text) else "html"
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")):
+    if text.startswith(
+        (b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<div", b"<p")
+    ):
         return "html"
     if text.startswith(b"{"):
         return "jsonl"
@@ -78,7 +90,7 @@ def expand_inputs(inputs: Iterable[str], follow_symlinks: bool = False) -> Itera
     for spec in inputs:
         path = Path(spec)
         if path.is_dir():
-            files = []
+            files: list[Path] = []
             for root, dirs, names in os.walk(path, followlinks=follow_symlinks):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 files.extend(Path(root) / n for n in names if not n.startswith("."))
@@ -117,7 +129,10 @@ def read_file(path: Path, fmt: str | None = None, max_file_mb: float = 512.0) ->
         yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
         return
     if fmt in ("txt", "html") and size > max_file_mb * 1024 * 1024:
-        yield Problem(str(path), f"file is {size / 2**20:.0f} MiB, over the {max_file_mb:g} MiB limit for one article")
+        yield Problem(
+            str(path),
+            f"file is {size / 2**20:.0f} MiB, over the {max_file_mb:g} MiB limit for one article",
+        )
         return
     try:
         yield from FORMATS[fmt](path, fmt)

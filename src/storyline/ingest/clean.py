@@ -25,23 +25,99 @@ from storyline.records import Credit, RemovedLine
 
 # Wire services and broadcasters that are credited by name without a telling head noun.
 KNOWN_OUTLETS = (
-    "AP", "Associated Press", "Reuters", "AFP", "Agence France-Presse", "CNN", "BBC",
-    "NBC", "NBC News", "CBS", "CBS News", "ABC", "ABC News", "Fox News", "MSNBC", "NPR",
-    "PBS", "Bloomberg", "Al Jazeera", "Sky News", "TASS", "RIA Novosti", "Interfax",
-    "Xinhua", "UPI", "dpa", "EFE", "ANSA", "Kyodo", "Yonhap", "Politico", "Axios",
-    "Newsweek", "Time", "The Guardian", "The Independent", "Euronews", "Deutsche Welle",
-    "DW", "France 24", "RFE/RL", "Radio Free Europe", "Voice of America", "VOA", "CNBC",
-)  # fmt: skip
+    "AP",
+    "Associated Press",
+    "Reuters",
+    "AFP",
+    "Agence France-Presse",
+    "CNN",
+    "BBC",
+    "NBC",
+    "NBC News",
+    "CBS",
+    "CBS News",
+    "ABC",
+    "ABC News",
+    "Fox News",
+    "MSNBC",
+    "NPR",
+    "PBS",
+    "Bloomberg",
+    "Al Jazeera",
+    "Sky News",
+    "TASS",
+    "RIA Novosti",
+    "Interfax",
+    "Xinhua",
+    "UPI",
+    "dpa",
+    "EFE",
+    "ANSA",
+    "Kyodo",
+    "Yonhap",
+    "Politico",
+    "Axios",
+    "Newsweek",
+    "Time",
+    "The Guardian",
+    "The Independent",
+    "Euronews",
+    "Deutsche Welle",
+    "DW",
+    "France 24",
+    "RFE/RL",
+    "Radio Free Europe",
+    "Voice of America",
+    "VOA",
+    "CNBC",
+)
 # Head nouns that make a capitalised name an outlet ("Washington Insider Magazine").
 OUTLET_HEADS = (
-    "news", "times", "post", "press", "journal", "herald", "tribune", "gazette", "magazine",
-    "telegraph", "chronicle", "daily", "mail", "express", "observer", "agency", "network",
-    "radio", "television", "tv", "wire", "courier", "sentinel", "standard", "star", "examiner",
-    "inquirer", "bulletin", "dispatch", "record", "register", "monitor", "insider", "today",
-    "weekly", "broadcasting", "newswire", "media", "review", "ledger", "globe", "reporter",
-)  # fmt: skip
+    "news",
+    "times",
+    "post",
+    "press",
+    "journal",
+    "herald",
+    "tribune",
+    "gazette",
+    "magazine",
+    "telegraph",
+    "chronicle",
+    "daily",
+    "mail",
+    "express",
+    "observer",
+    "agency",
+    "network",
+    "radio",
+    "television",
+    "tv",
+    "wire",
+    "courier",
+    "sentinel",
+    "standard",
+    "star",
+    "examiner",
+    "inquirer",
+    "bulletin",
+    "dispatch",
+    "record",
+    "register",
+    "monitor",
+    "insider",
+    "today",
+    "weekly",
+    "broadcasting",
+    "newswire",
+    "media",
+    "review",
+    "ledger",
+    "globe",
+    "reporter",
+)
 
-_QUOTES = "\"“”«»„"
+_QUOTES = '"“”«»„'
 _SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself|yourselves)\b", re.I)
 _ATTRIBUTION = re.compile(r"\b(said|says|told|according to|added|stated|asked)\b", re.I)
 _TERMINAL = re.compile(r"[.!?…:;][\"'”’)\]]*\s*$")
@@ -54,7 +130,10 @@ _PHOTO_CREDIT = re.compile(
     re.I,
 )
 _SLASH_CREDIT = re.compile(r"[A-Z][\w.'’-]+(?: [A-Z][\w.'’-]+)+ ?/ ?[A-Z][\w&.' -]+\s*$")
-_POSITIONAL = re.compile(r",\s*(left|right|center|centre|second (from )?(left|right))\s*[,)]|\((l|r|c|left|right)\)", re.I)
+_POSITIONAL = re.compile(
+    r",\s*(left|right|center|centre|second (from )?(left|right))\s*[,)]|\((l|r|c|left|right)\)",
+    re.I,
+)
 _CRUMB_SEP = re.compile(r"\s(›|»|>|\||/|::)\s")
 _SOURCE_LINE = re.compile(
     r"^\s*(source|sources|via|originally published (?:by|in|on|at)|courtesy(?: of)?|"
@@ -125,13 +204,17 @@ def split_paragraphs(text: str) -> list[Paragraph]:
         if _hard_wrapped(lines):
             stripped = block.strip()
             lead = len(block) - len(block.lstrip())
-            paragraphs.append(Paragraph(len(paragraphs), line_no, offset + lead, " ".join(stripped.split())))
+            paragraphs.append(
+                Paragraph(len(paragraphs), line_no, offset + lead, " ".join(stripped.split()))
+            )
         else:
             pos = offset
             for i, line in enumerate(lines):
                 if line.strip():
                     lead = len(line) - len(line.lstrip())
-                    paragraphs.append(Paragraph(len(paragraphs), line_no + i, pos + lead, line.strip()))
+                    paragraphs.append(
+                        Paragraph(len(paragraphs), line_no + i, pos + lead, line.strip())
+                    )
                 pos += len(line) + 1
         offset += len(block)
         line_no += block.count("\n")
@@ -169,12 +252,21 @@ def _is_outlet(name: str, extra: Iterable[str]) -> str | None:
             return known[cand.lower()]
         if cand.lower().startswith("the ") and cand[4:].lower() in known:
             return known[cand[4:].lower()]
-    if len(tokens) >= 2 and tokens[-1].lower().strip(".") in OUTLET_HEADS and all(t[:1].isupper() for t in tokens):
-        return " ".join(t if (t.isupper() and len(t) <= 4) else t.capitalize() if t.isupper() else t for t in tokens)
+    if (
+        len(tokens) >= 2
+        and tokens[-1].lower().strip(".") in OUTLET_HEADS
+        and all(t[:1].isupper() for t in tokens)
+    ):
+        return " ".join(
+            t if (t.isupper() and len(t) <= 4) else t.capitalize() if t.isupper() else t
+            for t in tokens
+        )
     return None
 
 
-def find_credits(paragraphs: list[Paragraph], kept: set[int], extra_outlets: Iterable[str]) -> list[Credit]:
+def find_credits(
+    paragraphs: list[Paragraph], kept: set[int], extra_outlets: Iterable[str]
+) -> list[Credit]:
     extra = list(extra_outlets)
     credits: list[Credit] = []
     for p in paragraphs:
@@ -185,19 +277,47 @@ def find_credits(paragraphs: list[Paragraph], kept: set[int], extra_outlets: Ite
                 m.group("outlet").strip() if len(m.group("outlet").split()) <= 5 else None
             )
             if outlet:
-                credits.append(Credit(outlet, p.text.strip(), "source_line", p.start, p.start + len(p.text), in_clean))
+                credits.append(
+                    Credit(
+                        outlet,
+                        p.text.strip(),
+                        "source_line",
+                        p.start,
+                        p.start + len(p.text),
+                        in_clean,
+                    )
+                )
                 continue
         d = _DATELINE.match(p.text)
         if d:
             outlet = _is_outlet(d.group("outlet"), extra)
             if outlet:
-                credits.append(Credit(outlet, d.group(0).strip(), "dateline", p.start + d.start(), p.start + d.end(), in_clean))
+                credits.append(
+                    Credit(
+                        outlet,
+                        d.group(0).strip(),
+                        "dateline",
+                        p.start + d.start(),
+                        p.start + d.end(),
+                        in_clean,
+                    )
+                )
         for c in _INLINE_CREDIT.finditer(p.text):
             outlet = _is_outlet(c.group("outlet"), extra)
             if outlet:
                 verb = c.group("verb").lower()
-                kind = "according_to" if verb.startswith("according") else "quoted_by" if "quoted" in verb or "cited" in verb else "reported_by"
-                credits.append(Credit(outlet, c.group(0), kind, p.start + c.start(), p.start + c.end(), in_clean))
+                kind = (
+                    "according_to"
+                    if verb.startswith("according")
+                    else "quoted_by"
+                    if "quoted" in verb or "cited" in verb
+                    else "reported_by"
+                )
+                credits.append(
+                    Credit(
+                        outlet, c.group(0), kind, p.start + c.start(), p.start + c.end(), in_clean
+                    )
+                )
     return credits
 
 
@@ -250,14 +370,23 @@ def clean_text(
         if paragraph_hash(p.text) in templates and nw <= 40:
             reasons[p.index] = "site template: repeated across this outlet's articles"
         elif norm_title and np_ == norm_title:
-            reasons[p.index] = "repeated headline" if derived_title is None or counts[np_] > 1 else "headline"
-        elif nw <= 25 and not terminal and (
-            (norm_title and np_.endswith(norm_title) and 1 <= nw - len(norm_title.split()) <= 5)
-            or len(_CRUMB_SEP.findall(p.text)) >= 2
+            reasons[p.index] = (
+                "repeated headline" if derived_title is None or counts[np_] > 1 else "headline"
+            )
+        elif (
+            nw <= 25
+            and not terminal
+            and (
+                (norm_title and np_.endswith(norm_title) and 1 <= nw - len(norm_title.split()) <= 5)
+                or len(_CRUMB_SEP.findall(p.text)) >= 2
+            )
         ):
             reasons[p.index] = "navigation breadcrumb"
-        elif nw <= 80 and (_PHOTO_CREDIT.search(p.text) or (_SLASH_CREDIT.search(p.text) and nw <= 40)
-                           or (_POSITIONAL.search(p.text) and not any(q in p.text for q in _QUOTES))):
+        elif nw <= 80 and (
+            _PHOTO_CREDIT.search(p.text)
+            or (_SLASH_CREDIT.search(p.text) and nw <= 40)
+            or (_POSITIONAL.search(p.text) and not any(q in p.text for q in _QUOTES))
+        ):
             reasons[p.index] = "photo caption or photo credit"
         elif (
             nw <= 30
@@ -270,7 +399,11 @@ def clean_text(
             reasons[p.index] = "credit line (recorded in credits)"
 
     # jusText's context step, kept conservative for news: soft removals only at the edges.
-    anchors = [p.index for p in paragraphs if p.index not in reasons and classes[p.index] in ("good", "neargood")]
+    anchors = [
+        p.index
+        for p in paragraphs
+        if p.index not in reasons and classes[p.index] in ("good", "neargood")
+    ]
     if anchors:
         first, last = anchors[0], anchors[-1]
         for p in paragraphs:
@@ -285,7 +418,9 @@ def clean_text(
     credits = find_credits(paragraphs, {p.index for p in kept}, settings.known_outlets)
     # A credit line's words stay on the article as a credit, so "loses nothing" holds.
     removed = [
-        RemovedLine(p.line + line_offset, p.text, reasons[p.index]) for p in paragraphs if p.index in reasons
+        RemovedLine(p.line + line_offset, p.text, reasons[p.index])
+        for p in paragraphs
+        if p.index in reasons
     ]
     return Cleaned(
         text="\n\n".join(p.text for p in kept),

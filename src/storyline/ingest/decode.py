@@ -8,6 +8,7 @@ class InputError(Exception):
 
 
 _TEXT_CONTROL_OK = {9, 10, 12, 13, 27}
+_WESTERN = ("cp1252", "latin_1", "iso8859_15")
 
 
 def looks_binary(data: bytes) -> bool:
@@ -35,7 +36,14 @@ def decode_bytes(data: bytes) -> tuple[str, str, list[str]]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
+    candidates = list(from_bytes(data))
+    if not candidates:
         return data.decode("utf-8", errors="replace"), "utf-8", ["encoding:undetected-replaced"]
+    best = candidates[0]
+    # Undeclared legacy text on the web is most often windows-1252 (as the WHATWG encoding
+    # standard assumes): prefer it when it reads about as cleanly as the detector's pick.
+    for cand in candidates:
+        if cand.encoding in _WESTERN and cand.chaos <= best.chaos + 0.05:
+            best = cand
+            break
     return str(best), best.encoding, [f"encoding:{best.encoding}"]

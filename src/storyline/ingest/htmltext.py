@@ -11,16 +11,50 @@ from storyline.ingest.dates import parse_published
 from storyline.records import RemovedLine
 
 _BLOCK_TAGS = (
-    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-    "figure", "figcaption", "section", "article", "header", "footer", "nav", "aside",
-    "table", "tr", "pre", "form", "dd", "dt", "address", "main",
-)  # fmt: skip
-_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "iframe")
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "table",
+    "tr",
+    "pre",
+    "form",
+    "dd",
+    "dt",
+    "address",
+    "main",
+)
+_DROP_TAGS = ("head", "title", "script", "style", "noscript", "template", "svg", "iframe")
 _DATE_META = (
-    "article:published_time", "og:article:published_time", "datepublished", "pubdate",
-    "publishdate", "publish-date", "dc.date", "dc.date.issued", "dcterms.created",
-    "sailthru.date", "parsely-pub-date", "date",
-)  # fmt: skip
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "date",
+)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 
@@ -87,7 +121,9 @@ def _meta(root: Any) -> dict[str, str]:
                 if isinstance(item, dict) and item.get("datePublished"):
                     found.setdefault("datepublished", str(item["datePublished"]))
     for el in root.iter("time"):
-        if el.get("datetime") and (el.get("pubdate") is not None or "publish" in (el.get("class") or "")):
+        if el.get("datetime") and (
+            el.get("pubdate") is not None or "publish" in (el.get("class") or "")
+        ):
             found.setdefault("time-pubdate", el.get("datetime"))
     return found
 
@@ -130,7 +166,9 @@ def extract_html(html: str, url: str | None = None) -> HtmlArticle:
     for i, block in enumerate(all_blocks, start=1):
         n = _norm(block)
         if n and n not in kept and n not in whole:
-            removed.append(RemovedLine(line=i, text=block, reason="page boilerplate: outside the main text"))
+            removed.append(
+                RemovedLine(line=i, text=block, reason="page boilerplate: outside the main text")
+            )
     published = None
     for key in (*_DATE_META, "datepublished", "time-pubdate"):
         if key in meta:

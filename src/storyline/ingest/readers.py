@@ -29,7 +29,7 @@ _DATE_MARKER = re.compile(r"\A(\s*)date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 
 def _open_bytes(path: Path) -> IO[bytes]:
     if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
 
 
@@ -91,7 +91,7 @@ def read_text(path: Path, fmt: str = "txt") -> Iterator[Item]:
         meta = _parse_header(fm.group(1)) or {}
         _apply_meta(doc, meta)
         removed.append(RemovedLine(1, fm.group(0).strip(), "metadata header"))
-        body = body[fm.end():]
+        body = body[fm.end() :]
     else:
         head, sep, rest = body.partition("\n\n")
         meta_block = _parse_header(head.strip()) if sep else None
@@ -113,8 +113,10 @@ def read_text(path: Path, fmt: str = "txt") -> Iterator[Item]:
     if marker:
         if doc.published is None:
             doc.published = parse_published(marker.group(2))
-        removed.append(RemovedLine(1, f"date {marker.group(2)}", "date marker: now the published date"))
-        body = body[marker.end():]
+        removed.append(
+            RemovedLine(1, f"date {marker.group(2)}", "date marker: now the published date")
+        )
+        body = body[marker.end() :]
     doc.text = body
     doc.removed = removed
     if not body.strip():
@@ -138,7 +140,9 @@ def read_html(path: Path, fmt: str = "html") -> Iterator[Item]:
         yield Problem(str(path), "empty file")
         return
     html, encoding, flags = decode_bytes(data)
-    yield from _html_doc(html, Origin(str(path), format=fmt), encoding, flags, url=None, sidecar=_sidecar(path))
+    yield from _html_doc(
+        html, Origin(str(path), format=fmt), encoding, flags, url=None, sidecar=_sidecar(path)
+    )
 
 
 def _html_doc(
@@ -153,15 +157,23 @@ def _html_doc(
     try:
         page = extract_html(html, url=url)
     except Exception as exc:  # a parser failure on one page must not end the run
-        yield Problem(origin.path, f"HTML could not be parsed: {exc}", line=origin.line, record=origin.record)
+        yield Problem(
+            origin.path, f"HTML could not be parsed: {exc}", line=origin.line, record=origin.record
+        )
         return
     if not page.text.strip():
-        yield Problem(origin.path, "no article text found in the HTML", line=origin.line, record=origin.record)
+        yield Problem(
+            origin.path, "no article text found in the HTML", line=origin.line, record=origin.record
+        )
         return
     doc = RawDoc(
-        raw=html, text=page.text, origin=origin, encoding=encoding, flags=[*flags, *page.flags],
+        raw=html,
+        text=page.text,
+        origin=origin,
+        encoding=encoding,
+        flags=[*flags, *page.flags],
         removed=page.removed,
-    )  # fmt: skip
+    )
     if meta:
         _apply_meta(doc, meta)
     if sidecar is not None:
@@ -192,7 +204,9 @@ def read_jsonl(path: Path, fmt: str = "jsonl") -> Iterator[Item]:
             try:
                 line = fh.readline()
             except (EOFError, OSError) as exc:
-                yield Problem(str(path), f"truncated or corrupt compressed file ({exc})", line=lineno + 1)
+                yield Problem(
+                    str(path), f"truncated or corrupt compressed file ({exc})", line=lineno + 1
+                )
                 return
             if not line:
                 break
@@ -228,9 +242,8 @@ def _read_json_whole(path: Path, fmt: str) -> Iterator[Item]:
 
 
 def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
-    where = {"line": origin.line, "record": origin.record}
     if not isinstance(record, dict):
-        yield Problem(origin.path, "record is not a JSON object", **where)
+        yield Problem(origin.path, "record is not a JSON object", line=origin.line, record=origin.record)
         return
     text = record.get("text")
     html = record.get("html")
@@ -238,9 +251,11 @@ def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
         yield from _html_doc(html, origin, "utf-8", [], url=_str(record.get("url")), meta=record)
         return
     if not isinstance(text, str) or not text.strip():
-        yield Problem(origin.path, "record has no 'text' or 'html' field with content", **where)
+        yield Problem(origin.path, "record has no 'text' or 'html' field with content", line=origin.line, record=origin.record)
         return
-    doc = RawDoc(raw=json.dumps(record, ensure_ascii=False, sort_keys=True), text=text, origin=origin)
+    doc = RawDoc(
+        raw=json.dumps(record, ensure_ascii=False, sort_keys=True), text=text, origin=origin
+    )
     _apply_meta(doc, record)
     yield doc
 
@@ -250,6 +265,7 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
     from warcio.archiveiterator import ArchiveIterator
 
     ignored: dict[str, int] = {}
+    cut = False
     index = -1
     responses = 0
     with open(path, "rb") as fh:
@@ -260,7 +276,9 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                     continue
                 responses += 1
                 url = rec.rec_headers.get_header("WARC-Target-URI")
-                ctype = (rec.http_headers.get_header("Content-Type") if rec.http_headers else "") or ""
+                ctype = (
+                    rec.http_headers.get_header("Content-Type") if rec.http_headers else ""
+                ) or ""
                 status = rec.http_headers.get_statuscode() if rec.http_headers else "200"
                 if "html" not in ctype.lower():
                     key = f"response {ctype.split(';')[0] or 'without content type'}"
@@ -271,10 +289,19 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                     continue
                 body = rec.content_stream().read()
                 origin = Origin(str(path), record=index, format=fmt)
+                if getattr(rec.raw_stream, "limit", 0) > 0:
+                    cut = True
+                    yield Problem(
+                        str(path),
+                        f"truncated WARC: record {index} ({url}) ends {rec.raw_stream.limit} bytes short",
+                        record=index,
+                    )
+                    continue
                 if not body.strip():
                     yield Problem(str(path), f"empty response body for {url}", record=index)
                     continue
                 charset = _charset(ctype)
+                flags: list[str] = []
                 try:
                     if charset:
                         html, encoding, flags = body.decode(charset), charset, []
@@ -288,16 +315,38 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                         continue
                 yield from _html_doc(html, origin, encoding, flags, url=url)
         except Exception as exc:  # warcio raises several types for cut or corrupt archives
+            cut = True
             yield Problem(
                 str(path),
                 f"truncated or corrupt WARC after record {index}: {type(exc).__name__}: {exc}",
                 record=index + 1,
             )
+    if index >= 0 and not cut and (reason := _warc_cut(path)):
+        yield Problem(str(path), f"truncated or corrupt WARC after record {index}: {reason}", record=index + 1)
     if index < 0:
         yield Problem(str(path), "no WARC records found")
     if ignored:
         detail = ", ".join(f"{n} {k}" for k, n in sorted(ignored.items()))
-        yield Problem(str(path), f"records that are not HTML responses were not read as articles: {detail}", severity="warning")
+        yield Problem(
+            str(path),
+            f"records that are not HTML responses were not read as articles: {detail}",
+            severity="warning",
+        )
+
+
+def _warc_cut(path: Path) -> str | None:
+    """Why a WARC ends early, or None. warcio stops quietly at a cut gzip member."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
+        return None
+    try:
+        with gzip.open(path, "rb") as gz:
+            while gz.read(1 << 20):
+                pass
+    except (EOFError, OSError) as exc:
+        return f"compressed stream ends early ({exc})"
+    return None
 
 
 def _charset(content_type: str) -> str | None:
@@ -320,9 +369,10 @@ def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
         return
     if parsed.get("bozo"):
         yield Problem(
-            str(path), f"feed is not well-formed, read what could be parsed: {parsed.get('bozo_exception')}",
+            str(path),
+            f"feed is not well-formed, read what could be parsed: {parsed.get('bozo_exception')}",
             severity="warning",
-        )  # fmt: skip
+        )
     if not entries:
         yield Problem(str(path), "feed has no items")
         return
@@ -353,7 +403,13 @@ def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
             default=str,
         )
         yield RawDoc(
-            raw=raw, text="\n\n".join(paragraphs), origin=origin, title=_str(entry.get("title")),
-            url=_str(entry.get("link")), source=outlet, published=published,
-            author=_str(entry.get("author")), flags=flags,
-        )  # fmt: skip
+            raw=raw,
+            text="\n\n".join(paragraphs),
+            origin=origin,
+            title=_str(entry.get("title")),
+            url=_str(entry.get("link")),
+            source=outlet,
+            published=published,
+            author=_str(entry.get("author")),
+            flags=flags,
+        )

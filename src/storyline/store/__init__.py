@@ -107,7 +107,9 @@ class Store:
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[str]:
         """Apply the named migrations not yet applied; returns their names."""
-        self.db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)"
+        )
         done = {r["name"] for r in self.db.execute("SELECT name FROM migrations")}
         applied = []
         for name, sql in MIGRATIONS:
@@ -164,11 +166,18 @@ class Store:
         with self.transaction():
             self.db.execute(
                 "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, problem.path, problem.line, problem.record, problem.reason, problem.severity),
+                (
+                    run_id,
+                    problem.path,
+                    problem.line,
+                    problem.record,
+                    problem.reason,
+                    problem.severity,
+                ),
             )
 
     def problems(self, run_id: int | None = None) -> list[Problem]:
-        sql, args = "SELECT * FROM problems", ()
+        sql, args = "SELECT * FROM problems", ()  # type: tuple[str, tuple[Any, ...]]
         if run_id is not None:
             sql, args = sql + " WHERE run_id = ?", (run_id,)
         return [
@@ -186,17 +195,29 @@ class Store:
         sha = content_hash(article.raw)
         o = article.origin
         with self.transaction():
-            row = self.db.execute("SELECT raw_sha FROM articles WHERE id = ?", (article.id,)).fetchone()
+            row = self.db.execute(
+                "SELECT raw_sha FROM articles WHERE id = ?", (article.id,)
+            ).fetchone()
             if row is None:
                 self.db.execute(
                     "INSERT INTO articles (id, url, source, title, published, author, raw, raw_sha, text,"
                     " encoding, flags, first_run, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        article.id, article.url, article.source, article.title, article.published,
-                        article.author, article.raw, sha, article.text, article.encoding,
-                        json.dumps(article.flags), run_id, _now(),
+                        article.id,
+                        article.url,
+                        article.source,
+                        article.title,
+                        article.published,
+                        article.author,
+                        article.raw,
+                        sha,
+                        article.text,
+                        article.encoding,
+                        json.dumps(article.flags),
+                        run_id,
+                        _now(),
                     ),
-                )  # fmt: skip
+                )
                 self._set_removed(article.id, article.removed)
                 outcome = "new"
             elif row["raw_sha"] == sha:
@@ -214,11 +235,18 @@ class Store:
         return outcome
 
     def _set_removed(
-        self, article_id: str, removed: Iterable[RemovedLine], start: int = 0, by_stage: str = "ingest"
+        self,
+        article_id: str,
+        removed: Iterable[RemovedLine],
+        start: int = 0,
+        by_stage: str = "ingest",
     ) -> None:
         self.db.executemany(
             "INSERT INTO removed VALUES (?, ?, ?, ?, ?, ?)",
-            [(article_id, start + i, r.line, r.text, r.reason, by_stage) for i, r in enumerate(removed)],
+            [
+                (article_id, start + i, r.line, r.text, r.reason, by_stage)
+                for i, r in enumerate(removed)
+            ],
         )
 
     def ids_at_stage(self, stage: str) -> list[str]:
@@ -234,14 +262,19 @@ class Store:
     def article_ids(self) -> list[str]:
         return [
             r["id"]
-            for r in self.db.execute("SELECT id FROM articles ORDER BY published IS NULL, published, id")
+            for r in self.db.execute(
+                "SELECT id FROM articles ORDER BY published IS NULL, published, id"
+            )
         ]
 
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
     def stage_counts(self) -> dict[str, int]:
-        return {r["stage"]: r["n"] for r in self.db.execute("SELECT stage, COUNT(*) n FROM articles GROUP BY stage")}
+        return {
+            r["stage"]: r["n"]
+            for r in self.db.execute("SELECT stage, COUNT(*) n FROM articles GROUP BY stage")
+        }
 
     def save_cleaning(
         self,
@@ -256,11 +289,15 @@ class Store:
     ) -> None:
         """Replace an article's cleaning (the reader's removals stay) and reset its sentences."""
         with self.transaction():
-            self.db.execute("DELETE FROM removed WHERE article_id = ? AND by_stage = 'clean'", (article_id,))
+            self.db.execute(
+                "DELETE FROM removed WHERE article_id = ? AND by_stage = 'clean'", (article_id,)
+            )
             self.db.execute("DELETE FROM credits WHERE article_id = ?", (article_id,))
             self.db.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
             start = int(
-                self.db.execute("SELECT COUNT(*) FROM removed WHERE article_id = ?", (article_id,)).fetchone()[0]
+                self.db.execute(
+                    "SELECT COUNT(*) FROM removed WHERE article_id = ?", (article_id,)
+                ).fetchone()[0]
             )
             self._set_removed(article_id, removed, start=start, by_stage="clean")
             self.db.executemany(
@@ -316,7 +353,9 @@ class Store:
 
     def mark_stage(self, article_ids: Iterable[str], stage: str) -> None:
         with self.transaction():
-            self.db.executemany("UPDATE articles SET stage = ? WHERE id = ?", [(stage, i) for i in article_ids])
+            self.db.executemany(
+                "UPDATE articles SET stage = ? WHERE id = ?", [(stage, i) for i in article_ids]
+            )
 
     def get_article(self, article_id: str, full: bool = True) -> Article | None:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -327,7 +366,10 @@ class Store:
     def find_article(self, prefix: str) -> list[str]:
         """Ids starting with ``prefix`` (users type short ids)."""
         return [
-            r["id"] for r in self.db.execute("SELECT id FROM articles WHERE id LIKE ? ORDER BY id LIMIT 5", (prefix + "%",))
+            r["id"]
+            for r in self.db.execute(
+                "SELECT id FROM articles WHERE id LIKE ? ORDER BY id LIMIT 5", (prefix + "%",)
+            )
         ]
 
     def iter_articles(self, full: bool = True, stage: str | None = None) -> Iterator[Article]:
@@ -335,14 +377,18 @@ class Store:
         args: tuple[Any, ...] = ()
         if stage:
             sql, args = sql + " WHERE stage = ?", (stage,)
-        for row in self.db.execute(sql + " ORDER BY published IS NULL, published, id", args).fetchall():
+        for row in self.db.execute(
+            sql + " ORDER BY published IS NULL, published, id", args
+        ).fetchall():
             yield self._article(row, full)
 
     def _article(self, row: sqlite3.Row, full: bool) -> Article:
         aid = row["id"]
         origins = [
             Origin(r["path"], r["line"], r["record"], r["format"] or "")
-            for r in self.db.execute("SELECT * FROM origins WHERE article_id = ? ORDER BY rowid", (aid,))
+            for r in self.db.execute(
+                "SELECT * FROM origins WHERE article_id = ? ORDER BY rowid", (aid,)
+            )
         ]
         article = Article(
             id=aid,
@@ -361,17 +407,29 @@ class Store:
         )
         article.removed = [
             RemovedLine(r["line"], r["text"], r["reason"])
-            for r in self.db.execute("SELECT * FROM removed WHERE article_id = ? ORDER BY idx", (aid,))
+            for r in self.db.execute(
+                "SELECT * FROM removed WHERE article_id = ? ORDER BY idx", (aid,)
+            )
         ]
         article.credits = [
-            Credit(r["outlet"], r["words"], r["kind"], r["start"], r["end"], bool(r["in_clean_text"]))
-            for r in self.db.execute("SELECT * FROM credits WHERE article_id = ? ORDER BY idx", (aid,))
+            Credit(
+                r["outlet"], r["words"], r["kind"], r["start"], r["end"], bool(r["in_clean_text"])
+            )
+            for r in self.db.execute(
+                "SELECT * FROM credits WHERE article_id = ? ORDER BY idx", (aid,)
+            )
         ]
         article.sentences = [
             Sentence(aid, r["idx"], r["text"], r["start"], r["end"])
-            for r in self.db.execute("SELECT * FROM sentences WHERE article_id = ? ORDER BY idx", (aid,))
+            for r in self.db.execute(
+                "SELECT * FROM sentences WHERE article_id = ? ORDER BY idx", (aid,)
+            )
         ]
         return article
 
     def sentence_count(self, article_id: str) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM sentences WHERE article_id = ?", (article_id,)).fetchone()[0])
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM sentences WHERE article_id = ?", (article_id,)
+            ).fetchone()[0]
+        )

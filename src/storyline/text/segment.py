@@ -29,7 +29,9 @@ def _regex(text: str) -> list[Span]:
     for m in _REGEX_BOUNDARY.finditer(text):
         before = re.search(r"(\w+)$", text[start : m.start()])
         token = before.group(1) if before else ""
-        if text[m.start()] == "." and (token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper())):
+        if text[m.start()] == "." and (
+            token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper())
+        ):
             continue
         spans.append((start, m.end()))
         start = m.end()
@@ -84,7 +86,9 @@ def split_sentences(text: str, splitter: str = "syntok", time_cap_s: float = 2.0
     try:
         split = SPLITTERS[splitter]
     except KeyError:
-        raise ValueError(f"unknown sentence splitter {splitter!r}; choose one of {', '.join(SPLITTERS)}") from None
+        raise ValueError(
+            f"unknown sentence splitter {splitter!r}; choose one of {', '.join(SPLITTERS)}"
+        ) from None
     deadline = time.perf_counter() + time_cap_s
     spans: list[Span] = []
     for m in re.finditer(r"[^\n]+", text):

@@ -1,0 +1,41 @@
+# storyline — `make demo` and `make test` each build .venv when it is missing, then run.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | cksum | cut -d' ' -f1)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test lint bench clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "== installing into $(VENV) (first time: a few minutes)"
+	@$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+	@# The CPU build of torch, pinned first: a looser requirement pulls a multi-GB CUDA build.
+	@$(BIN)/python -m pip install -q torch==2.13.0 2>&1 | grep -v 'is ignored' || true
+	@$(BIN)/python -m pip install -q -e ".[ml,dev]" 2>&1 | grep -v 'is ignored' || true
+	@$(BIN)/python -c "import storyline, torch, syntok, trafilatura" 
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	@rm -rf demo-out
+	$(BIN)/storyline run examples/corpus --out demo-out --db demo-out/storyline.db
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ingest_throughput.py
+	$(BIN)/python benchmarks/sentence_splitters.py
+
+clean:
+	rm -rf $(VENV) demo-out storyline-out test-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,362 @@
+"""The command line: parse, build settings, call the library, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from storyline import __version__
+from storyline.config import Settings
+from storyline.corpus import Corpus
+from storyline.pipeline import RunResult
+from storyline.records import Article
+
+app = typer.Typer(
+    help="storyline: which articles are the same story, who copied whom, and what the coverage says.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_OUT = "storyline-out"
+
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="SQLite store (created when missing). Default: $STORYLINE_DB or storyline-out/storyline.db.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Settings file (TOML); see examples/storyline.toml."),
+]
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True, help="More log output (-v: stage timings, -vv: debug)."
+    ),
+]
+
+
+class BarProgress:
+    """Pipeline progress as rich bars on stderr (silent when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: RichProgress | None = None
+        self.task: Any = None
+
+    def start(self, stage: str, total: int | None) -> None:
+        if not self.enabled:
+            return
+        self.bar = RichProgress(
+            TextColumn("[bold]{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(stage, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def _settings(config: Path | None) -> Settings:
+    if config is None:
+        return Settings()
+    try:
+        return Settings.load(config)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/] cannot use settings file {config}: {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+
+
+def _db(db: Path | None, out_dir: Path | None = None) -> Path:
+    if db is not None:
+        return db
+    if os.environ.get("STORYLINE_DB"):
+        return Path(os.environ["STORYLINE_DB"])
+    return (out_dir or Path(DEFAULT_OUT)) / "storyline.db"
+
+
+def _logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.ERROR if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        handlers=[RichHandler(console=err, show_path=False)],
+        format="%(message)s",
+        force=True,
+    )
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json: bool) -> None:
+    counts = result.counts
+    if as_json:
+        _emit_json(
+            {
+                "run": result.run_id,
+                "counts": counts,
+                "timings": result.timings,
+                "articles_in_store": corpus.store.count_articles(),
+                "problems": [p.__dict__ for p in result.problems],
+                "written": [str(p) for p in written],
+            }
+        )
+        return
+    table = Table(title=f"storyline run {result.run_id}", show_header=True, header_style="bold")
+    table.add_column("stage")
+    table.add_column("result")
+    table.add_column("time", justify="right")
+    ingest = ", ".join(
+        f"{counts.get(k, 0)} {k.split('_')[1]}"
+        for k in ("articles_new", "articles_seen", "articles_revised")
+    )
+    table.add_row(
+        "ingest",
+        f"{counts.get('files', 0)} files → {ingest}",
+        f"{result.timings.get('ingest', 0):.2f}s",
+    )
+    cleaned = f"{counts.get('cleaned', 0)} articles" + (
+        f" (+{counts['recleaned']} re-cleaned)" if counts.get("recleaned") else ""
+    )
+    table.add_row("clean", cleaned, f"{result.timings.get('clean', 0):.2f}s")
+    table.add_row(
+        "segment",
+        f"{counts.get('sentences', 0)} sentences in {counts.get('segmented', 0)} articles",
+        f"{result.timings.get('segment', 0):.2f}s",
+    )
+    for name, seconds in result.timings.items():
+        if name not in ("ingest", "clean", "segment"):
+            table.add_row(name, str(counts.get(name, "")), f"{seconds:.2f}s")
+    table.add_row("store", f"{corpus.store.count_articles()} articles in {corpus.store.path}", "")
+    out.print(table)
+    if result.problems:
+        probs = Table(
+            title=f"{len(result.skipped)} skipped, {len(result.problems) - len(result.skipped)} warnings",
+            header_style="bold",
+        )
+        probs.add_column("where")
+        probs.add_column("what")
+        for p in result.problems:
+            colour = "red" if p.severity == "skipped" else "yellow"
+            where = (
+                p.path
+                + (f":{p.line}" if p.line is not None else "")
+                + (f" record {p.record}" if p.record is not None else "")
+            )
+            probs.add_row(escape(where), f"[{colour}]{p.severity}[/]: {escape(p.reason)}")
+        out.print(probs)
+    for path in written:
+        out.print(f"wrote [bold]{escape(str(path))}[/]")
+
+
+@app.command()
+def run(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, folders or globs: .txt, .html, .jsonl/.json, .warc(.gz), RSS/Atom."
+        ),
+    ],
+    db: DbOpt = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for report.json and report.html.")
+    ] = Path(DEFAULT_OUT),
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="Reports to write: json, html or both (comma-separated)."),
+    ] = "json,html",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Ingest INPUTS, run every stage, and write report.json and report.html.
+
+    On an existing --db the new articles are added and only the new work is done.
+    """
+    _logging(verbose)
+    formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("json", "html")]
+    if bad:
+        err.print(
+            f"[red]error:[/] unknown report format {', '.join(bad)}; use json, html or json,html"
+        )
+        raise typer.Exit(2)
+    with Corpus(_db(db, out_dir), _settings(config)) as corpus:
+        result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
+        written = corpus.write_report(out_dir, formats)
+        _run_summary(result, corpus, written, as_json)
+    if (
+        result.counts.get("articles_new", 0) + result.counts.get("articles_seen", 0) == 0
+        and result.problems
+    ):
+        raise typer.Exit(1)
+
+
+@app.command()
+def add(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files, folders or globs to add to the store.")
+    ],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Add INPUTS to an existing store (or a new one) and run the stages on what is new."""
+    _logging(verbose)
+    with Corpus(_db(db), _settings(config)) as corpus:
+        result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
+        _run_summary(result, corpus, [], as_json)
+
+
+def _article_row(a: Article) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "source": a.source,
+        "title": a.title,
+        "published": a.published,
+        "url": a.url,
+        "sentences": len(a.sentences),
+        "removed": len(a.removed),
+        "credits": [c.outlet for c in a.credits],
+        "path": a.origin.path,
+    }
+
+
+@app.command()
+def articles(
+    db: DbOpt = None,
+    source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (0: all).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the stored articles, oldest first."""
+    path = _db(db)
+    if not path.exists():
+        err.print(
+            f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
+        )
+        raise typer.Exit(2)
+    with Corpus(path) as corpus:
+        rows = [_article_row(a) for a in corpus.articles() if source is None or a.source == source]
+    if limit:
+        rows = rows[:limit]
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} articles", header_style="bold")
+    for col in ("id", "published", "source", "title", "sent.", "removed", "credits"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            (r["published"] or "—")[:16],
+            escape(r["source"] or "—"),
+            escape((r["title"] or "(untitled)")[:70]),
+            str(r["sentences"]),
+            str(r["removed"]),
+            escape(", ".join(r["credits"])),
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    article_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Article id (a unique prefix is enough).")
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one article: metadata, origins, credits, removed lines and sentences."""
+    path = _db(db)
+    if not path.exists():
+        err.print(f"[red]error:[/] no store at {path}")
+        raise typer.Exit(2)
+    with Corpus(path) as corpus:
+        try:
+            a = corpus.article(article_id)
+        except KeyError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+            raise typer.Exit(1) from exc
+    if as_json:
+        from storyline.report.build import article_entry
+
+        entry = article_entry(a)
+        entry["sentence_list"] = [
+            {"index": s.index, "text": s.text, "start": s.start, "end": s.end} for s in a.sentences
+        ]
+        _emit_json(entry)
+        return
+    out.rule(f"[bold]{escape(a.title or '(untitled)')}")
+    meta = Table.grid(padding=(0, 2))
+    for key, value in (
+        ("id", a.id),
+        ("outlet", a.source),
+        ("published", a.published),
+        ("author", a.author),
+        ("url", a.url),
+    ):
+        meta.add_row(f"[dim]{key}", escape(value or "—"))
+    for o in a.origins:
+        meta.add_row("[dim]origin", escape(o.describe()))
+    for c in a.credits:
+        meta.add_row(
+            "[dim]credit",
+            f"{escape(c.outlet)} — “{escape(c.words)}” ({c.kind}{'' if c.in_clean_text else ', line removed'})",
+        )
+    for f in a.flags:
+        meta.add_row("[dim]flag", escape(f))
+    out.print(meta)
+    out.rule("sentences")
+    for s in a.sentences:
+        out.print(f"[dim]{s.index:>3}[/] {escape(s.text)}")
+    if a.removed:
+        out.rule("removed")
+        for r in a.removed:
+            out.print(f"[dim]line {r.line}[/] [red]{escape(r.reason)}[/]: {escape(r.text)}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"storyline {__version__}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

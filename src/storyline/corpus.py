@@ -1,0 +1,77 @@
+"""The library's front door: a corpus of articles in a store, and what storyline found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from storyline.config import Settings
+from storyline.pipeline import Progress, RunResult, run_pipeline
+from storyline.records import Article
+from storyline.store import Store
+
+
+class Corpus:
+    """Articles in a store, with methods to add more and to read what was found."""
+
+    def __init__(self, db: str | Path = ":memory:", settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store = Store(db)
+        self.last_run: RunResult | None = None
+
+    def add(self, inputs: Iterable[str | Path], progress: Progress | None = None) -> RunResult:
+        """Ingest inputs (files, folders, globs) and run every stage on what is new."""
+        self.last_run = run_pipeline(self.store, [str(i) for i in inputs], self.settings, progress)
+        return self.last_run
+
+    def articles(self) -> Iterator[Article]:
+        """Articles in canonical order (published time, then id)."""
+        return self.store.iter_articles()
+
+    def article(self, article_id: str) -> Article:
+        """One article by id or unique id prefix; KeyError names the ambiguity."""
+        found = self.store.get_article(article_id)
+        if found is not None:
+            return found
+        matches = self.store.find_article(article_id) if article_id else []
+        if len(matches) == 1:
+            found = self.store.get_article(matches[0])
+            assert found is not None
+            return found
+        if not matches:
+            raise KeyError(
+                f"no article with id {article_id!r}; list them with `storyline articles`"
+            )
+        raise KeyError(f"id prefix {article_id!r} is ambiguous: {', '.join(matches)}")
+
+    def report(self) -> dict[str, Any]:
+        from storyline.report import build_report
+
+        run = self.last_run
+        return build_report(self.store, self.settings, run.counts if run else None)
+
+    def write_report(
+        self, out_dir: str | Path, formats: tuple[str, ...] = ("json", "html")
+    ) -> list[Path]:
+        from storyline.report import write_reports
+
+        return write_reports(self.report(), out_dir, formats)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def analyze(
+    inputs: Iterable[str | Path], db: str | Path = ":memory:", settings: Settings | None = None
+) -> Corpus:
+    """Read ``inputs`` into a corpus (in memory unless ``db`` names a file) and run every stage."""
+    corpus = Corpus(db, settings)
+    corpus.add(inputs)
+    return corpus

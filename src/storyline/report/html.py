@@ -1,0 +1,34 @@
+"""report.html: one self-contained page (inline CSS, no external assets) from partials."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+
+def safe_url(url: Any) -> str | None:
+    """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
+    if not isinstance(url, str):
+        return None
+    scheme = urlsplit(url.strip()).scheme.lower()
+    return url.strip() if scheme in ("http", "https") else None
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("storyline.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["safe_url"] = safe_url
+    env.filters["short"] = lambda s, n=90: (
+        (s[: n - 1] + "…") if isinstance(s, str) and len(s) > n else s
+    )
+    return env
+
+
+def render_html(report: dict[str, Any]) -> str:
+    return environment().get_template("report.html").render(report=report)
