@@ -94,7 +94,7 @@ def test_truncated_warc_gz(tmp_path: Path) -> None:
     (tmp_path / "cut.warc.gz").write_bytes(data[: int(len(data) * 0.6)])
     corpus, result = run(tmp_path, good=0)
     problem = only_skip(result, "cut.warc.gz")
-    assert "truncated or corrupt WARC" in problem.reason and problem.record is not None
+    assert "truncated" in problem.reason and problem.record is not None
     assert 1 <= corpus.store.count_articles() < 6
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from storyline.config import Settings
 from storyline.ids import article_id, domain_of
 from storyline.ingest import expand_inputs, read_file
-from storyline.ingest.clean import clean_text, paragraph_hash, split_paragraphs
+from storyline.ingest.clean import clean_text, paragraph_signature
 from storyline.records import Article, Problem, RawDoc, Sentence
 from storyline.store import Store
 from storyline.text.segment import split_sentences
@@ -132,10 +132,6 @@ def _problem(ctx: Context, problem: Problem) -> None:
     )
 
 
-def _short_hashes(text: str) -> list[str]:
-    return [paragraph_hash(p.text) for p in split_paragraphs(text) if len(p.text.split()) <= 40]
-
-
 def _sig(hashes: set[str]) -> str:
     return hashlib.blake2b("\n".join(sorted(hashes)).encode(), digest_size=8).hexdigest()
 
@@ -154,11 +150,7 @@ def stage_clean(ctx: Context) -> None:
         texts[aid] = (row["text"], row["title"], source)
         if source:
             touched[source] = None
-            with store.transaction():
-                store.db.executemany(
-                    "INSERT OR IGNORE INTO paragraphs_seen VALUES (?, ?, ?)",
-                    [(source, h, aid) for h in set(_short_hashes(row["text"]))],
-                )
+            store.register_paragraphs(source, aid, paragraph_signature(row["text"]))
     templates = {s: store.template_hashes(s, cfg.repeat_min_articles) for s in touched}
     # Earlier articles of these outlets whose template lines changed are cleaned again.
     again: list[str] = []
@@ -170,24 +162,24 @@ def stage_clean(ctx: Context) -> None:
             row = store.db.execute(
                 "SELECT text, title, source, clean_sig FROM articles WHERE id = ?", (aid,)
             ).fetchone()
-            if row["clean_sig"] != _sig(hashes & set(_short_hashes(row["text"]))):
+            if row["clean_sig"] != _sig(hashes & {h for h, _ in paragraph_signature(row["text"])}):
                 again.append(aid)
                 texts[aid] = (row["text"], row["title"], source)
     ctx.progress.start("clean", len(pending) + len(again))
     for done, aid in enumerate([*pending, *again], start=1):
         text, title, source = texts[aid]
         tmpl = templates.get(source, set())
-        cleaned = clean_text(text, title, cfg, tmpl)
-        mine = tmpl & set(cleaned.paragraph_hashes)
+        aside = [
+            r["text"]
+            for r in store.db.execute(
+                "SELECT text FROM removed WHERE article_id = ? AND by_stage = 'ingest'", (aid,)
+            )
+        ]
+        cleaned = clean_text(text, title, cfg, tmpl, set_aside=aside, source=source or None)
+        mine = tmpl & {h for h, _ in cleaned.paragraph_hashes}
         store.save_cleaning(
-            aid,
-            cleaned.text,
-            cleaned.removed,
-            cleaned.credits,
-            cleaned.title,
-            _sig(mine),
-            cleaned.paragraph_hashes if source else [],
-            source,
+            aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, _sig(mine),
+            cleaned.paragraph_hashes, source,
         )
         ctx.progress.advance()
         _fault_point("clean", done)

@@ -177,7 +177,7 @@ class Cleaned:
     removed: list[RemovedLine] = field(default_factory=list)
     credits: list[Credit] = field(default_factory=list)
     title: str | None = None
-    paragraph_hashes: list[str] = field(default_factory=list)
+    paragraph_hashes: list[tuple[str, bool]] = field(default_factory=list)
 
 
 def norm(text: str) -> str:
@@ -187,6 +187,17 @@ def norm(text: str) -> str:
 
 def paragraph_hash(text: str) -> str:
     return hashlib.blake2b(norm(text).encode(), digest_size=8).hexdigest()
+
+
+#: Paragraphs longer than this (in words) are never site-template text.
+TEMPLATE_MAX_WORDS = 40
+
+
+def paragraph_signature(text: str) -> list[tuple[str, bool]]:
+    """(hash, short enough to be template text) for each paragraph of ``text``."""
+    return [
+        (paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS) for p in split_paragraphs(text)
+    ]
 
 
 def split_paragraphs(text: str) -> list[Paragraph]:
@@ -264,13 +275,32 @@ def _is_outlet(name: str, extra: Iterable[str]) -> str | None:
     return None
 
 
+_BYLINE = re.compile(r"^\s*by\s+[^,|—–]{2,60}[,|—–]\s*(?P<outlet>[^,|—–]{2,60}?)\s*$", re.I)
+
+
 def find_credits(
-    paragraphs: list[Paragraph], kept: set[int], extra_outlets: Iterable[str]
+    paragraphs: list[Paragraph],
+    kept: set[int],
+    extra_outlets: Iterable[str],
+    own_source: str | None = None,
 ) -> list[Credit]:
+    """Credits to other outlets in these paragraphs; ``kept`` are those in the clean text."""
     extra = list(extra_outlets)
+    own = (own_source or "").strip().lower()
     credits: list[Credit] = []
     for p in paragraphs:
         in_clean = p.index in kept
+        b = _BYLINE.match(p.text)
+        if b and len(p.text.split()) <= 14:
+            outlet = _is_outlet(b.group("outlet"), extra)
+            if outlet and outlet.lower() != own:
+                credits.append(Credit(outlet, p.text.strip(), "byline", p.start, p.start + len(p.text), in_clean))
+                continue
+        if len(p.text.split()) <= 6 and not _TERMINAL.search(p.text):
+            outlet = _is_outlet(p.text, extra)
+            if outlet and norm(outlet) == norm(p.text) and outlet.lower() != own:
+                credits.append(Credit(outlet, p.text.strip(), "source_line", p.start, p.start + len(p.text), in_clean))
+                continue
         m = _SOURCE_LINE.match(p.text)
         if m and len(p.text.split()) <= 12:
             outlet = _is_outlet(m.group("outlet"), extra) or (
@@ -327,6 +357,8 @@ def clean_text(
     settings: CleanSettings | None = None,
     templates: set[str] | None = None,
     line_offset: int = 0,
+    set_aside: Iterable[str] = (),
+    source: str | None = None,
 ) -> Cleaned:
     """Clean one article body. ``templates`` are paragraph hashes of the outlet's site template."""
     settings = settings or CleanSettings()
@@ -367,7 +399,7 @@ def clean_text(
         np_ = norm(p.text)
         terminal = bool(_TERMINAL.search(p.text))
         outside = _outside_quotes(p.text)
-        if paragraph_hash(p.text) in templates and nw <= 40:
+        if paragraph_hash(p.text) in templates and nw <= TEMPLATE_MAX_WORDS:
             reasons[p.index] = "site template: repeated across this outlet's articles"
         elif norm_title and np_ == norm_title:
             reasons[p.index] = (
@@ -398,6 +430,40 @@ def clean_text(
         elif _SOURCE_LINE.match(p.text) and nw <= 12:
             reasons[p.index] = "credit line (recorded in credits)"
 
+    # A caption stands just before its photo credit line ("Photo: Name / Outlet").
+    for p in paragraphs[1:]:
+        prev = paragraphs[p.index - 1]
+        if (
+            reasons.get(p.index, "").startswith("photo")
+            and len(_words(p.text)) <= 12
+            and prev.index not in reasons
+            and len(_words(prev.text)) <= 45
+            and not any(q in prev.text for q in _QUOTES)
+            and not _ATTRIBUTION.search(prev.text)
+        ):
+            reasons[prev.index] = "photo caption (before its photo credit)"
+    # Feed and share footers repeat the headline inside a short sentence.
+    if norm_title and len(norm_title.split()) >= 4:
+        for p in paragraphs:
+            np_ = norm(p.text)
+            if p.index not in reasons and norm_title in np_ and len(np_.split()) <= len(norm_title.split()) + 12:
+                reasons[p.index] = "repeats the headline (feed or share footer)"
+
+    # House notes name the article's own outlet ("Support local journalism: become a Courier
+    # member", "Medically reviewed by the X editorial board") at the very top or bottom.
+    own_words = [w for w in _words(source or "") if len(w) >= 4 and w[0].isupper() and w.lower() not in stop]
+    if own_words:
+        own_re = re.compile(r"\b(" + "|".join(re.escape(w) for w in own_words) + r")\b")
+        for p in [*paragraphs[:2], *paragraphs[-3:]]:
+            if (
+                p.index not in reasons
+                and len(_words(p.text)) <= 20
+                and own_re.search(p.text)
+                and not any(q in p.text for q in _QUOTES)
+                and not _ATTRIBUTION.search(p.text)
+            ):
+                reasons[p.index] = "names its own outlet: a house note or promotion"
+
     # jusText's context step, kept conservative for news: soft removals only at the edges.
     anchors = [
         p.index
@@ -409,13 +475,29 @@ def clean_text(
         for p in paragraphs:
             if p.index in reasons or first <= p.index <= last:
                 continue
+            # A short closing sentence ("The inquiry continues.") is reporting; a label,
+            # kicker or widget line has no sentence punctuation.
+            if _TERMINAL.search(paragraphs[p.index].text):
+                continue
             if classes[p.index] == "short":
                 reasons[p.index] = "short line outside the article body"
             elif classes[p.index] == "bad":
                 reasons[p.index] = "low-content line outside the article body"
 
+    # Safety net: a "template" that would take most of an article is not a template.
+    from_template = [i for i, r in reasons.items() if r.startswith("site template")]
+    if from_template and len(from_template) * 2 > n:
+        for i in from_template:
+            del reasons[i]
+
     kept = [p for p in paragraphs if p.index not in reasons]
-    credits = find_credits(paragraphs, {p.index for p in kept}, settings.known_outlets)
+    credits = find_credits(paragraphs, {p.index for p in kept}, settings.known_outlets, source)
+    # Lines the reader already set aside (bylines, agency lines) still name credited outlets.
+    aside = [Paragraph(i, 0, -1, line) for i, line in enumerate(set_aside)]
+    credits += [
+        Credit(c.outlet, c.words, c.kind, -1, -1, False)
+        for c in find_credits(aside, set(), settings.known_outlets, source)
+    ]
     # A credit line's words stay on the article as a credit, so "loses nothing" holds.
     removed = [
         RemovedLine(p.line + line_offset, p.text, reasons[p.index])
@@ -427,5 +509,5 @@ def clean_text(
         removed=removed,
         credits=credits,
         title=derived_title,
-        paragraph_hashes=[paragraph_hash(p.text) for p in paragraphs if len(_words(p.text)) <= 40],
+        paragraph_hashes=[(paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS) for p in paragraphs],
     )

@@ -74,16 +74,30 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
+@dataclass
+class Block:
+    text: str
+    link_density: float = 0.0
+    in_figure: bool = False
+
+
 def fragment_paragraphs(html: str) -> list[str]:
     """The visible text of an HTML fragment or page, one string per block element."""
+    return [b.text for b in html_blocks(html)]
+
+
+def html_blocks(html: str) -> list[Block]:
+    """Visible text blocks with their link density and whether they sit in a <figure>."""
     import lxml.html
 
     try:
         root = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):
-        return [p for p in (" ".join(html.split()),) if p]
+        return [Block(p) for p in (" ".join(html.split()),) if p]
     for bad in root.iter(*_DROP_TAGS):
         bad.drop_tree()
+    links = [t for t in (_norm(a.text_content()) for a in root.iter("a")) if t]
+    figures = [_norm(f.text_content()) for f in root.iter("figure", "figcaption")]
     for el in root.iter(*_BLOCK_TAGS):
         el.tail = "\n\n" + (el.tail or "")
         if el.text:
@@ -91,13 +105,17 @@ def fragment_paragraphs(html: str) -> list[str]:
     for br in root.iter("br"):
         br.tail = "\n" + (br.tail or "")
     text = root.text_content()
-    paragraphs = []
-    for block in re.split(r"\n\s*\n", text):
-        line = _SPACES.sub(" ", block).strip()
+    blocks = []
+    for chunk in re.split(r"\n\s*\n", text):
+        line = _SPACES.sub(" ", chunk).strip()
         line = re.sub(r"\s*\n\s*", "\n", line)
-        if line:
-            paragraphs.append(line)
-    return paragraphs
+        if not line:
+            continue
+        n = _norm(line)
+        linked = sum(len(t) for t in links if t in n)
+        in_figure = any(n in f for f in figures)
+        blocks.append(Block(line, min(1.0, linked / max(1, len(n))), in_figure))
+    return blocks
 
 
 def _meta(root: Any) -> dict[str, str]:
@@ -151,24 +169,28 @@ def extract_html(html: str, url: str | None = None) -> HtmlArticle:
     if doc is not None:
         data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = (data.get("text") or "").strip()
-    all_blocks = fragment_paragraphs(html)
+    all_blocks = html_blocks(html)
     if not text:
         # trafilatura keeps nothing from very short pages; fall back to the page's blocks.
         flags.append("html:fallback-extraction")
-        body_blocks = [b for b in all_blocks if len(b.split()) >= 1]
-        text = "\n\n".join(body_blocks)
-        kept = set()
+        text = "\n\n".join(b.text for b in all_blocks if b.link_density < 0.5)
     else:
         text = "\n\n".join(line.strip() for line in text.splitlines() if line.strip())
-        kept = {_norm(line) for line in text.split("\n\n")}
+    # Photo captions inside <figure> that the extractor kept in the text are set aside too.
+    captions = {_norm(b.text) for b in all_blocks if b.in_figure}
+    if captions:
+        text = "\n\n".join(ln for ln in text.split("\n\n") if _norm(ln) not in captions)
     whole = _norm(text)
     removed = []
     for i, block in enumerate(all_blocks, start=1):
-        n = _norm(block)
-        if n and n not in kept and n not in whole:
-            removed.append(
-                RemovedLine(line=i, text=block, reason="page boilerplate: outside the main text")
+        n = _norm(block.text)
+        if n and n not in whole:
+            reason = (
+                "photo caption or photo credit (in a figure)"
+                if block.in_figure
+                else "page boilerplate: outside the main text"
             )
+            removed.append(RemovedLine(line=i, text=block.text, reason=reason))
     published = None
     for key in (*_DATE_META, "datepublished", "time-pubdate"):
         if key in meta:

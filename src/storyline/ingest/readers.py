@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from storyline.ingest.dates import parse_published
 from storyline.ingest.decode import InputError, decode_bytes
-from storyline.ingest.htmltext import extract_html, fragment_paragraphs
+from storyline.ingest.htmltext import extract_html, html_blocks
 from storyline.records import Origin, Problem, RawDoc, RemovedLine
 
 Item = RawDoc | Problem
@@ -272,7 +272,9 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
         try:
             for index, rec in enumerate(ArchiveIterator(fh)):
                 if rec.rec_type != "response":
-                    ignored[rec.rec_type] = ignored.get(rec.rec_type, 0) + 1
+                    # warcinfo, request, metadata and revisit records describe the crawl.
+                    if rec.rec_type in ("resource", "conversion"):
+                        ignored[rec.rec_type] = ignored.get(rec.rec_type, 0) + 1
                     continue
                 responses += 1
                 url = rec.rec_headers.get_header("WARC-Target-URI")
@@ -386,7 +388,13 @@ def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
         elif entry.get("summary"):
             html = entry.get("summary", "")
             flags.append("feed:summary-only")
-        paragraphs = fragment_paragraphs(html) if html.strip() else []
+        blocks = html_blocks(html) if html.strip() else []
+        paragraphs = [b.text for b in blocks if b.link_density <= 0.5]
+        removed = [
+            RemovedLine(n, b.text, "link-dense line (feed footer or navigation)")
+            for n, b in enumerate(blocks, start=1)
+            if b.link_density > 0.5
+        ]
         if not paragraphs:
             yield Problem(str(path), f"feed item {entry.get('link') or i} has no text", record=i)
             continue
@@ -412,4 +420,5 @@ def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
             published=published,
             author=_str(entry.get("author")),
             flags=flags,
+            removed=removed,
         )

@@ -42,9 +42,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE origins (
             article_id TEXT NOT NULL REFERENCES articles(id),
             path TEXT NOT NULL, line INTEGER, record INTEGER, format TEXT,
-            content_sha TEXT NOT NULL, run_id INTEGER,
-            UNIQUE (article_id, path, line, record)
+            content_sha TEXT NOT NULL, run_id INTEGER
         );
+        CREATE UNIQUE INDEX origins_key ON origins (article_id, path, IFNULL(line, -1), IFNULL(record, -1));
         CREATE TABLE revisions (
             article_id TEXT NOT NULL REFERENCES articles(id),
             raw TEXT NOT NULL, raw_sha TEXT NOT NULL, path TEXT, run_id INTEGER, seen_at TEXT,
@@ -68,9 +68,10 @@ MIGRATIONS: list[tuple[str, str]] = [
             PRIMARY KEY (article_id, idx)
         );
         CREATE TABLE paragraphs_seen (
-            source TEXT NOT NULL, hash TEXT NOT NULL, article_id TEXT NOT NULL,
+            source TEXT NOT NULL, hash TEXT NOT NULL, article_id TEXT NOT NULL, short INTEGER NOT NULL,
             PRIMARY KEY (source, hash, article_id)
         );
+        CREATE INDEX paragraphs_seen_article ON paragraphs_seen (article_id);
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
@@ -284,7 +285,7 @@ class Store:
         credits: list[Credit],
         title: str | None,
         clean_sig: str,
-        paragraph_hashes: Iterable[str],
+        paragraph_hashes: Iterable[tuple[str, bool]],
         source: str,
     ) -> None:
         """Replace an article's cleaning (the reader's removals stay) and reset its sentences."""
@@ -307,10 +308,7 @@ class Store:
                     for i, c in enumerate(credits)
                 ],
             )
-            self.db.executemany(
-                "INSERT OR IGNORE INTO paragraphs_seen VALUES (?, ?, ?)",
-                [(source, h, article_id) for h in set(paragraph_hashes)],
-            )
+            self.register_paragraphs(source, article_id, paragraph_hashes)
             self.db.execute(
                 "UPDATE articles SET clean = ?, clean_sig = ?, stage = 'cleaned',"
                 " title = COALESCE(title, ?) WHERE id = ?",
@@ -326,15 +324,54 @@ class Store:
             )
             self.db.execute("UPDATE articles SET stage = 'segmented' WHERE id = ?", (article_id,))
 
-    def template_hashes(self, source: str, min_articles: int) -> set[str]:
-        """Paragraph hashes repeated in at least ``min_articles`` articles of one outlet."""
-        return {
-            r["hash"]
+    def register_paragraphs(self, source: str, article_id: str, hashes: Iterable[tuple[str, bool]]) -> None:
+        """Record which paragraphs an outlet's article holds (for site-template detection)."""
+        if not source:
+            return
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO paragraphs_seen VALUES (?, ?, ?, ?)",
+                [(source, h, article_id, int(short)) for h, short in set(hashes)],
+            )
+
+    def template_hashes(self, source: str, min_articles: int, max_shared: float = 0.5) -> set[str]:
+        """Paragraph hashes of one outlet's site template.
+
+        A short paragraph repeated in at least ``min_articles`` of the outlet's articles is
+        template text, unless those articles share most of their paragraphs: then they are
+        versions of one story (updates, re-issues) and the paragraph is reporting.
+        """
+        candidates = [
+            (r["hash"], r["ids"].split(","))
             for r in self.db.execute(
-                "SELECT hash FROM paragraphs_seen WHERE source = ? GROUP BY hash HAVING COUNT(*) >= ?",
+                "SELECT hash, GROUP_CONCAT(article_id) ids FROM paragraphs_seen WHERE source = ? AND short = 1"
+                " GROUP BY hash HAVING COUNT(*) >= ?",
                 (source, min_articles),
             )
-        }
+        ]
+        hashes_of: dict[str, set[str]] = {}
+        templates = set()
+        for h, ids in candidates:
+            sample = sorted(ids)[:25]
+            sets = []
+            for aid in sample:
+                if aid not in hashes_of:
+                    hashes_of[aid] = {
+                        r["hash"]
+                        for r in self.db.execute(
+                            "SELECT hash FROM paragraphs_seen WHERE article_id = ? AND source = ?", (aid, source)
+                        )
+                    }
+                sets.append(hashes_of[aid])
+            counts: dict[str, int] = {}
+            for hs in sets:
+                for x in hs:
+                    counts[x] = counts.get(x, 0) + 1
+            common = sum(1 for n in counts.values() if n * 3 >= 2 * len(sets))
+            mean_size = sum(len(hs) for hs in sets) / len(sets)
+            if common <= max_shared * mean_size:
+                templates.add(h)
+        return templates
 
     def articles_with_paragraphs(self, source: str, hashes: Iterable[str]) -> set[str]:
         hashes = list(hashes)

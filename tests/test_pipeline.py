@@ -1,0 +1,151 @@
+"""The pipeline: canonical order, incremental runs, and resuming after a kill at any point."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builders import BODY, page, write_jsonl
+from storyline import Corpus, analyze
+
+
+def make_inputs(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_jsonl(root / "a.jsonl", [
+        {"text": f"{BODY} Note {i}.", "url": f"https://a.example/{i}", "source": "Bend Post",
+         "published": f"2026-03-0{1 + i % 5}T0{i % 9}:00:00Z", "title": f"Item {i}"}
+        for i in range(8)
+    ])
+    for i in range(4):
+        (root / f"t{i}.txt").write_text(f"Home > News > Region\n\n{BODY}\n\nUpdate {i}: crews returned.\n\nSubscribe to keep reading your local news.")
+    (root / "p.html").write_text(page("Rain", "https://r.example/2", "Ridge Times", "2026-03-04T01:00:00Z"))
+    return root
+
+
+def comparable(store: Store) -> list[tuple]:
+    rows = []
+    for a in store.iter_articles():
+        rows.append((a.id, a.published, a.title, a.clean, tuple(a.removed), tuple(a.credits),
+                     tuple((s.index, s.text, s.start, s.end) for s in a.sentences)))
+    return rows
+
+
+def test_order_of_inputs_does_not_matter(tmp_path: Path) -> None:
+    src = make_inputs(tmp_path / "in")
+    files = sorted(str(p) for p in src.iterdir())
+    one = analyze(files)
+    two = analyze(list(reversed(files)))
+    assert comparable(one.store) == comparable(two.store)
+    a, b = one.report(), two.report()
+    assert [x["id"] for x in a["articles"]] == [x["id"] for x in b["articles"]]
+
+
+def test_canonical_order_is_published_then_id(tmp_path: Path) -> None:
+    corpus = analyze([str(make_inputs(tmp_path / "in"))])
+    keys = [(a.published is None, a.published or "", a.id) for a in corpus.articles()]
+    assert keys == sorted(keys)
+
+
+def test_incremental_run_does_only_new_work(tmp_path: Path) -> None:
+    src = make_inputs(tmp_path / "in")
+    db = tmp_path / "s.db"
+    with Corpus(db) as c:
+        c.add([str(src / "a.jsonl")])
+    with Corpus(db) as c:
+        result = c.add([str(src)])
+        assert result.counts["articles_new"] == 5 and result.counts["articles_seen"] == 8
+        assert result.counts["segmented"] == 5
+        assert c.store.count_articles() == 13
+        assert len(c.store.runs()) == 2
+
+
+def test_site_template_lines_are_learned_across_an_outlets_articles(tmp_path: Path) -> None:
+    records = [
+        {"text": f"Story {i} opens with its own first line about topic {i}.\n\n{BODY} Detail {i}.\n\nRead more from the Bend Post newsroom",
+         "url": f"https://bendpost.example/{i}", "source": "Bend Post"}
+        for i in range(4)
+    ]
+    write_jsonl(tmp_path / "one.jsonl", records[:2])
+    write_jsonl(tmp_path / "two.jsonl", records[2:])
+    corpus = Corpus()
+    corpus.add([str(tmp_path / "one.jsonl")])
+    corpus.add([str(tmp_path / "two.jsonl")])
+    for a in corpus.articles():
+        assert "Read more from the Bend Post newsroom" not in (a.clean or "")
+        assert any(r.text == "Read more from the Bend Post newsroom" for r in a.removed)
+
+
+TOPICS = [
+    ("The school board approved a new budget on Monday after a four-hour meeting.",
+     "Teachers packed the hall and several spoke against cuts to the music program."),
+    ("A freight train derailed outside the rail yard early Sunday, spilling grain.",
+     "No one was hurt, and crews expect the line to reopen by Tuesday evening."),
+    ("The city opened its third cooling center as temperatures climbed past 38 degrees.",
+     "Volunteers handed out water bottles to people waiting for the buses downtown."),
+    ("Voters will decide in May whether to fund a new library on the east side.",
+     "Supporters gathered more than 4,000 signatures in six weeks to put it on the ballot."),
+]
+
+
+def test_template_in_the_middle_triggers_reclean_of_older_articles(tmp_path: Path) -> None:
+    mid = "Live updates on every platform, every hour of the day"
+
+    def rec(i: int) -> dict:
+        first, second = TOPICS[i]
+        filler = "It was the first time in years that so many of them had come to say so in public, and they said it would not be the last."
+        return {"text": f"{first} {filler}\n\n{mid}\n\n{second} {filler}", "url": f"https://bendpost.example/{i}", "source": "Bend Post"}
+
+    write_jsonl(tmp_path / "one.jsonl", [rec(0), rec(1)])
+    write_jsonl(tmp_path / "two.jsonl", [rec(2)])
+    corpus = Corpus()
+    corpus.add([str(tmp_path / "one.jsonl")])
+    assert all(mid in (a.clean or "") for a in corpus.articles())
+    result = corpus.add([str(tmp_path / "two.jsonl")])
+    assert result.counts["recleaned"] == 2
+    for a in corpus.articles():
+        assert mid not in (a.clean or "")
+        assert any(r.reason.startswith("site template") for r in a.removed)
+        assert len(a.sentences) == 4  # re-segmented after re-cleaning
+
+
+def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
+    """An outlet's updates of one story share most paragraphs: that is reporting, not template."""
+    write_jsonl(tmp_path / "v.jsonl", [
+        {"text": f"{BODY}\n\nUpdate {i}: the pumps ran until dusk on street {i}.", "url": f"https://bendpost.example/v{i}",
+         "source": "Bend Post"}
+        for i in range(4)
+    ])
+    corpus = analyze([str(tmp_path)])
+    for a in corpus.articles():
+        assert "Flood waters rose" in (a.clean or "")
+        assert not any(r.reason.startswith("site template") for r in a.removed)
+
+
+KILL_POINTS = ["ingest:3", "ingest:9", "clean:1", "clean:7", "segment:2", "segment:12"]
+
+
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> None:
+    src = make_inputs(tmp_path / "in")
+    reference = analyze([str(src)])
+    db = tmp_path / "killed.db"
+    cmd = [sys.executable, "-m", "storyline.cli", "add", str(src), "--db", str(db)]
+    env = {**os.environ, "STORYLINE_FAULT": point}
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 70, killed.stderr
+    with Corpus(db) as c:
+        partial = c.store.count_articles()
+    assert partial <= 13  # the store opens cleanly after the kill
+    env.pop("STORYLINE_FAULT")
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    with Corpus(db) as c:
+        assert comparable(c.store) == comparable(reference.store)
+        statuses = [r["status"] for r in c.store.runs()]
+        assert statuses == ["running", "done"]  # the killed run is visible as unfinished
