@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from builders import BODY, page, write_jsonl
-from storyline import Corpus, analyze
+from storyline import Corpus, Store, analyze
 
 
 def make_inputs(root: Path) -> Path:

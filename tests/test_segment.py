@@ -1,0 +1,52 @@
+"""Sentence splitting: spans point into the clean text; news abbreviations do not split."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyline.text.segment import SPLITTERS, split_sentences
+
+TEXT = (
+    'The U.S. and Gen. Mara Voss met on Dec. 23 in Port Halloran. "We will not leave," Voss said. '
+    "Shares fell 2.5% to $3.50.\n"
+    "Dr. Ilse Brandt of St. Clement's hospital said the U.N. team arrived at 9 a.m. on Monday. It left soon after."
+)
+EXPECTED = [
+    "The U.S. and Gen. Mara Voss met on Dec. 23 in Port Halloran.",
+    '"We will not leave," Voss said.',
+    "Shares fell 2.5% to $3.50.",
+    "Dr. Ilse Brandt of St. Clement's hospital said the U.N. team arrived at 9 a.m. on Monday.",
+    "It left soon after.",
+]
+
+
+@pytest.mark.parametrize("name", ["syntok", "pysbd", "regex"])
+def test_spans_and_abbreviations(name: str) -> None:
+    spans = split_sentences(TEXT, name)
+    assert [TEXT[a:b] for a, b in spans] == EXPECTED
+
+
+def test_unknown_splitter_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown sentence splitter 'nltk'"):
+        split_sentences(TEXT, "nltk")
+
+
+def test_time_cap_falls_back_to_regex(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def slow(text: str) -> list[tuple[int, int]]:
+        calls.append(text)
+        return [(0, len(text))]
+
+    monkeypatch.setitem(SPLITTERS, "slow", slow)
+    spans = split_sentences(TEXT, "slow", time_cap_s=0.0)
+    assert calls == []  # the cap was already spent: the fallback split everything
+    assert [TEXT[a:b] for a, b in spans] == EXPECTED
+
+
+def test_a_failing_splitter_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(text: str) -> list[tuple[int, int]]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(SPLITTERS, "broken", broken)
+    assert [TEXT[a:b] for a, b in split_sentences(TEXT, "broken")] == EXPECTED
