@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	@# The CPU build of torch, pinned first: a looser requirement pulls a multi-GB CUDA build.
 	@$(BIN)/python -m pip install -q torch==2.13.0 2>&1 | grep -v 'is ignored' || true
 	@$(BIN)/python -m pip install -q -e ".[ml,dev]" 2>&1 | grep -v 'is ignored' || true
-	@$(BIN)/python -c "import storyline, torch, syntok, trafilatura" 
+	@$(BIN)/python -c "import storyline, torch, pysbd, trafilatura" 
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

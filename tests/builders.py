@@ -44,12 +44,21 @@ def warc_bytes(pages: list[tuple[str, str]], gz: bool = False) -> bytes:
     writer = WARCWriter(buf, gzip=gz)
     writer.write_record(writer.create_warcinfo_record("test.warc", {"software": "storyline-tests"}))
     for url, html in pages:
-        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        rec = writer.create_warc_record(url, "response", payload=io.BytesIO(html.encode()), http_headers=headers)
+        headers = StatusAndHeaders(
+            "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+        )
+        rec = writer.create_warc_record(
+            url, "response", payload=io.BytesIO(html.encode()), http_headers=headers
+        )
         writer.write_record(rec)
     img = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
     writer.write_record(
-        writer.create_warc_record("https://x.example/a.png", "response", payload=io.BytesIO(b"\x89PNG...."), http_headers=img)
+        writer.create_warc_record(
+            "https://x.example/a.png",
+            "response",
+            payload=io.BytesIO(b"\x89PNG...."),
+            http_headers=img,
+        )
     )
     return buf.getvalue()
 

@@ -43,7 +43,9 @@ def test_binary_file(tmp_path: Path) -> None:
     assert "binary" in only_skip(result, "photo.txt").reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file; the broken-link test covers this path")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root reads any file; the broken-link test covers this path"
+)
 def test_unreadable_file(tmp_path: Path) -> None:
     bad = tmp_path / "locked.txt"
     bad.write_text(BODY)
@@ -65,20 +67,29 @@ def test_missing_input_path(tmp_path: Path) -> None:
 
 
 def test_malformed_jsonl_line_keeps_the_rest(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "feed.jsonl", [
-        {"text": BODY, "url": "https://a.example/1"},
-        '{"text": "cut off here',
-        {"title": "no body", "url": "https://a.example/2"},
-        {"text": BODY + " Later.", "url": "https://a.example/3"},
-    ])
+    write_jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            {"text": BODY, "url": "https://a.example/1"},
+            '{"text": "cut off here',
+            {"title": "no body", "url": "https://a.example/2"},
+            {"text": BODY + " Later.", "url": "https://a.example/3"},
+        ],
+    )
     corpus, result = run(tmp_path, good=0)
     reasons = {(p.line, p.reason.split(":")[0]) for p in result.skipped}
-    assert reasons == {(2, "malformed JSON line"), (3, "record has no 'text' or 'html' field with content")}
+    assert reasons == {
+        (2, "malformed JSON line"),
+        (3, "record has no 'text' or 'html' field with content"),
+    }
     assert corpus.store.count_articles() == 2
 
 
 def test_truncated_gzip_jsonl(tmp_path: Path) -> None:
-    records = [json.dumps({"text": f"{BODY} Item {i}.", "url": f"https://a.example/{i}"}) for i in range(200)]
+    records = [
+        json.dumps({"text": f"{BODY} Item {i}.", "url": f"https://a.example/{i}"})
+        for i in range(200)
+    ]
     data = gzip.compress(("\n".join(records) + "\n").encode())
     (tmp_path / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
     corpus, result = run(tmp_path, good=0)
@@ -88,8 +99,19 @@ def test_truncated_gzip_jsonl(tmp_path: Path) -> None:
 
 
 def test_truncated_warc_gz(tmp_path: Path) -> None:
-    pages = [(f"https://p.example/{i}", page(f"Story {i}", f"https://p.example/{i}", "P", "2026-03-03T08:15:00Z",
-              body=f"{BODY} Variant {i}.")) for i in range(6)]
+    pages = [
+        (
+            f"https://p.example/{i}",
+            page(
+                f"Story {i}",
+                f"https://p.example/{i}",
+                "P",
+                "2026-03-03T08:15:00Z",
+                body=f"{BODY} Variant {i}.",
+            ),
+        )
+        for i in range(6)
+    ]
     data = warc_bytes(pages, gz=True)
     (tmp_path / "cut.warc.gz").write_bytes(data[: int(len(data) * 0.6)])
     corpus, result = run(tmp_path, good=0)
@@ -101,7 +123,9 @@ def test_truncated_warc_gz(tmp_path: Path) -> None:
 def test_malformed_rss(tmp_path: Path) -> None:
     (tmp_path / "broken.rss").write_text("<rss><channel><title>X</title><item><title>oops</ite")
     _, result = run(tmp_path)
-    assert only_skip(result, "broken.rss").reason.startswith(("malformed feed", "feed item", "feed has no items"))
+    assert only_skip(result, "broken.rss").reason.startswith(
+        ("malformed feed", "feed item", "feed has no items")
+    )
 
 
 def test_rss_item_without_text(tmp_path: Path) -> None:
@@ -118,7 +142,9 @@ def test_rss_item_without_text(tmp_path: Path) -> None:
 
 
 def test_html_without_text(tmp_path: Path) -> None:
-    (tmp_path / "blank.html").write_text("<html><head><title>t</title></head><body>   </body></html>")
+    (tmp_path / "blank.html").write_text(
+        "<html><head><title>t</title></head><body>   </body></html>"
+    )
     _, result = run(tmp_path)
     assert "no article text" in only_skip(result, "blank.html").reason
 
@@ -132,8 +158,19 @@ def test_summary_reports_what_was_skipped(tmp_path: Path) -> None:
 
 
 def test_truncated_plain_warc(tmp_path: Path) -> None:
-    pages = [(f"https://p.example/{i}", page(f"Story {i}", f"https://p.example/{i}", "P", "2026-03-03T08:15:00Z",
-              body=f"{BODY} Variant {i}.")) for i in range(4)]
+    pages = [
+        (
+            f"https://p.example/{i}",
+            page(
+                f"Story {i}",
+                f"https://p.example/{i}",
+                "P",
+                "2026-03-03T08:15:00Z",
+                body=f"{BODY} Variant {i}.",
+            ),
+        )
+        for i in range(4)
+    ]
     data = warc_bytes(pages)
     (tmp_path / "cut.warc").write_bytes(data[: int(len(data) * 0.7)])
     corpus, result = run(tmp_path, good=0)

@@ -16,10 +16,24 @@ runner = CliRunner()
 def make(tmp_path: Path) -> Path:
     src = tmp_path / "in"
     src.mkdir()
-    write_jsonl(src / "n.jsonl", [
-        {"text": BODY, "title": "Levee", "url": "https://a.example/1", "source": "Bend Post", "published": "2026-03-03T01:00:00Z"},
-        {"text": BODY + " More.", "title": "Levee 2", "url": "https://a.example/2", "source": "Ridge Times"},
-    ])
+    write_jsonl(
+        src / "n.jsonl",
+        [
+            {
+                "text": BODY,
+                "title": "Levee",
+                "url": "https://a.example/1",
+                "source": "Bend Post",
+                "published": "2026-03-03T01:00:00Z",
+            },
+            {
+                "text": BODY + " More.",
+                "title": "Levee 2",
+                "url": "https://a.example/2",
+                "source": "Ridge Times",
+            },
+        ],
+    )
     (src / "empty.txt").write_text("")
     return src
 
@@ -44,7 +58,11 @@ def test_run_writes_reports_and_prints_a_summary(tmp_path: Path) -> None:
 def test_run_json_and_incremental_add(tmp_path: Path) -> None:
     src = make(tmp_path)
     db = tmp_path / "s.db"
-    first = json.loads(runner.invoke(app, ["run", str(src), "--db", str(db), "--out", str(tmp_path / "o"), "--json"]).stdout)
+    first = json.loads(
+        runner.invoke(
+            app, ["run", str(src), "--db", str(db), "--out", str(tmp_path / "o"), "--json"]
+        ).stdout
+    )
     assert first["counts"]["articles_new"] == 2 and first["counts"]["skipped"] == 1
     (src / "more.txt").write_text("A third report. " + BODY)
     again = json.loads(runner.invoke(app, ["add", str(src), "--db", str(db), "--json"]).stdout)
@@ -60,7 +78,9 @@ def test_articles_and_show(tmp_path: Path) -> None:
     assert [r["title"] for r in rows] == ["Levee", "Levee 2"]  # dated first, then undated
     table = runner.invoke(app, ["articles", "--db", str(db)])
     assert "Bend Post" in table.output
-    one = json.loads(runner.invoke(app, ["show", rows[0]["id"][:6], "--db", str(db), "--json"]).stdout)
+    one = json.loads(
+        runner.invoke(app, ["show", rows[0]["id"][:6], "--db", str(db), "--json"]).stdout
+    )
     assert one["id"] == rows[0]["id"] and one["sentence_list"][0]["text"].startswith("Flood waters")
     shown = runner.invoke(app, ["show", rows[0]["id"], "--db", str(db)])
     assert "Levee" in shown.output and "sentences" in shown.output

@@ -16,7 +16,7 @@ def test_defaults_round_trip() -> None:
 def test_example_config_loads() -> None:
     s = Settings.load(EXAMPLES / "storyline.toml")
     assert s.embed.model == "all-MiniLM-L6-v2"
-    assert s.segment.splitter == "syntok"
+    assert s.segment.splitter == "pysbd"
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

@@ -38,12 +38,15 @@ def test_reingest_is_a_noop_that_records_the_origin(tmp_path: Path) -> None:
 
 
 def test_same_text_two_outlets_is_two_articles(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "x.jsonl", [
-        {"text": BODY, "source": "Bend Post", "url": "https://bendpost.example/a"},
-        {"text": BODY, "source": "Ridge Times", "url": "https://ridge.example/b"},
-        {"text": BODY, "source": "Valley Courier"},
-        {"text": BODY, "source": "Hill Herald"},
-    ])
+    write_jsonl(
+        tmp_path / "x.jsonl",
+        [
+            {"text": BODY, "source": "Bend Post", "url": "https://bendpost.example/a"},
+            {"text": BODY, "source": "Ridge Times", "url": "https://ridge.example/b"},
+            {"text": BODY, "source": "Valley Courier"},
+            {"text": BODY, "source": "Hill Herald"},
+        ],
+    )
     corpus = Corpus()
     corpus.add([str(tmp_path)])
     assert corpus.store.count_articles() == 4
@@ -51,7 +54,10 @@ def test_same_text_two_outlets_is_two_articles(tmp_path: Path) -> None:
 
 def test_same_url_new_content_is_kept_as_a_revision(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "v1.jsonl", [{"text": BODY, "url": "https://bendpost.example/a"}])
-    write_jsonl(tmp_path / "v2.jsonl", [{"text": BODY + " Updated at noon.", "url": "https://bendpost.example/a"}])
+    write_jsonl(
+        tmp_path / "v2.jsonl",
+        [{"text": BODY + " Updated at noon.", "url": "https://bendpost.example/a"}],
+    )
     corpus = Corpus()
     result = corpus.add([str(tmp_path)])
     assert result.counts["articles_new"] == 1 and result.counts["articles_revised"] == 1

@@ -18,17 +18,31 @@ def docs(*inputs: Path | str) -> tuple[list[RawDoc], list[Problem]]:
 def test_text_with_sidecar(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text(BODY)
     (tmp_path / "a.meta.json").write_text(
-        json.dumps({"title": "River floods", "source": "Marrow Ledger", "url": "https://ledger.example/1",
-                    "published": "2026-03-03T10:00:00-05:00", "author": "Kim Ode"})
+        json.dumps(
+            {
+                "title": "River floods",
+                "source": "Marrow Ledger",
+                "url": "https://ledger.example/1",
+                "published": "2026-03-03T10:00:00-05:00",
+                "author": "Kim Ode",
+            }
+        )
     )
     [doc], problems = docs(tmp_path)
     assert problems == []
-    assert (doc.title, doc.source, doc.url, doc.author) == ("River floods", "Marrow Ledger", "https://ledger.example/1", "Kim Ode")
+    assert (doc.title, doc.source, doc.url, doc.author) == (
+        "River floods",
+        "Marrow Ledger",
+        "https://ledger.example/1",
+        "Kim Ode",
+    )
     assert doc.published == "2026-03-03T15:00:00+00:00"  # parsed to UTC
 
 
 def test_text_front_matter_and_header_block(tmp_path: Path) -> None:
-    (tmp_path / "fm.txt").write_text(f"---\ntitle: Levee holds\nsource: Bend Post\npublished: 2026-03-04\n---\n{BODY}")
+    (tmp_path / "fm.txt").write_text(
+        f"---\ntitle: Levee holds\nsource: Bend Post\npublished: 2026-03-04\n---\n{BODY}"
+    )
     (tmp_path / "hb.txt").write_text(f"Title: Levee breaks\nURL: https://hb.example/2\n\n{BODY}")
     got, _ = docs(tmp_path)
     by_title = {d.title: d for d in got}
@@ -54,7 +68,9 @@ def test_date_marker_on_the_same_line(tmp_path: Path) -> None:
 
 
 def test_html_page(tmp_path: Path) -> None:
-    (tmp_path / "p.html").write_text(page("Town evacuates", "https://bendpost.example/n/7", "Bend Post", "2026-03-03T08:15:00Z"))
+    (tmp_path / "p.html").write_text(
+        page("Town evacuates", "https://bendpost.example/n/7", "Bend Post", "2026-03-03T08:15:00Z")
+    )
     [doc], problems = docs(tmp_path)
     assert problems == []
     assert doc.title == "Town evacuates"
@@ -68,10 +84,22 @@ def test_html_page(tmp_path: Path) -> None:
 
 
 def test_jsonl_text_and_html_records(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "n.jsonl", [
-        {"text": BODY, "title": "One", "url": "https://a.example/1", "source": "A Wire", "published": "2026-03-03T01:00:00Z"},
-        {"html": page("Two", "https://b.example/2", "B Daily", "2026-03-03T02:00:00Z"), "source": "B Daily"},
-    ])
+    write_jsonl(
+        tmp_path / "n.jsonl",
+        [
+            {
+                "text": BODY,
+                "title": "One",
+                "url": "https://a.example/1",
+                "source": "A Wire",
+                "published": "2026-03-03T01:00:00Z",
+            },
+            {
+                "html": page("Two", "https://b.example/2", "B Daily", "2026-03-03T02:00:00Z"),
+                "source": "B Daily",
+            },
+        ],
+    )
     got, problems = docs(tmp_path)
     assert problems == []
     assert [d.title for d in got] == ["One", "Two"]
@@ -87,8 +115,14 @@ def test_json_array(tmp_path: Path) -> None:
 
 def test_warc_and_warc_gz(tmp_path: Path) -> None:
     pages = [
-        ("https://bendpost.example/n/1", page("Levee", "https://bendpost.example/n/1", "Bend Post", "2026-03-03T08:15:00Z")),
-        ("https://bendpost.example/n/2", page("Rain", "https://bendpost.example/n/2", "Bend Post", "2026-03-04T08:15:00Z")),
+        (
+            "https://bendpost.example/n/1",
+            page("Levee", "https://bendpost.example/n/1", "Bend Post", "2026-03-03T08:15:00Z"),
+        ),
+        (
+            "https://bendpost.example/n/2",
+            page("Rain", "https://bendpost.example/n/2", "Bend Post", "2026-03-04T08:15:00Z"),
+        ),
     ]
     (tmp_path / "a.warc").write_bytes(warc_bytes(pages))
     (tmp_path / "b.warc.gz").write_bytes(warc_bytes(pages, gz=True))
@@ -101,15 +135,26 @@ def test_warc_and_warc_gz(tmp_path: Path) -> None:
 
 
 def test_rss_feed(tmp_path: Path) -> None:
-    (tmp_path / "f.rss").write_text(rss([
-        {"title": "Bridge closed", "link": "https://valleycourier.example/b", "date": "Tue, 03 Mar 2026 09:00:00 +0100",
-         "html": "<p>The old bridge closed on Tuesday after inspectors found cracks.</p><p>Traffic was diverted.</p>"},
-    ]))
+    (tmp_path / "f.rss").write_text(
+        rss(
+            [
+                {
+                    "title": "Bridge closed",
+                    "link": "https://valleycourier.example/b",
+                    "date": "Tue, 03 Mar 2026 09:00:00 +0100",
+                    "html": "<p>The old bridge closed on Tuesday after inspectors found cracks.</p><p>Traffic was diverted.</p>",
+                },
+            ]
+        )
+    )
     [doc], problems = docs(tmp_path)
     assert problems == []
     assert doc.source == "Valley Courier"
     assert doc.published == "2026-03-03T08:00:00+00:00"
-    assert doc.text.split("\n\n") == ["The old bridge closed on Tuesday after inspectors found cracks.", "Traffic was diverted."]
+    assert doc.text.split("\n\n") == [
+        "The old bridge closed on Tuesday after inspectors found cracks.",
+        "Traffic was diverted.",
+    ]
 
 
 def test_atom_feed(tmp_path: Path) -> None:
@@ -119,7 +164,11 @@ def test_atom_feed(tmp_path: Path) -> None:
         '<content type="html">&lt;p&gt;Heavy snow closed the pass for a second day.&lt;/p&gt;</content></entry></feed>'
     )
     [doc], _ = docs(tmp_path)
-    assert (doc.source, doc.url, doc.published) == ("Ridge Times", "https://ridge.example/s", "2026-03-05T12:00:00+00:00")
+    assert (doc.source, doc.url, doc.published) == (
+        "Ridge Times",
+        "https://ridge.example/s",
+        "2026-03-05T12:00:00+00:00",
+    )
 
 
 def test_other_encoding_is_detected_and_flagged(tmp_path: Path) -> None:
@@ -131,7 +180,9 @@ def test_other_encoding_is_detected_and_flagged(tmp_path: Path) -> None:
 
 
 def test_globs_and_sniffing(tmp_path: Path) -> None:
-    (tmp_path / "noext").write_text(page("Sniffed", "https://s.example/1", "S", "2026-03-03T08:15:00Z"))
+    (tmp_path / "noext").write_text(
+        page("Sniffed", "https://s.example/1", "S", "2026-03-03T08:15:00Z")
+    )
     assert detect_format(tmp_path / "noext") == "html"
     (tmp_path / "x.txt").write_text(BODY)
     got, _ = docs(str(tmp_path / "*.txt"))

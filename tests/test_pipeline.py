@@ -15,22 +15,43 @@ from storyline import Corpus, Store, analyze
 
 def make_inputs(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    write_jsonl(root / "a.jsonl", [
-        {"text": f"{BODY} Note {i}.", "url": f"https://a.example/{i}", "source": "Bend Post",
-         "published": f"2026-03-0{1 + i % 5}T0{i % 9}:00:00Z", "title": f"Item {i}"}
-        for i in range(8)
-    ])
+    write_jsonl(
+        root / "a.jsonl",
+        [
+            {
+                "text": f"{BODY} Note {i}.",
+                "url": f"https://a.example/{i}",
+                "source": "Bend Post",
+                "published": f"2026-03-0{1 + i % 5}T0{i % 9}:00:00Z",
+                "title": f"Item {i}",
+            }
+            for i in range(8)
+        ],
+    )
     for i in range(4):
-        (root / f"t{i}.txt").write_text(f"Home > News > Region\n\n{BODY}\n\nUpdate {i}: crews returned.\n\nSubscribe to keep reading your local news.")
-    (root / "p.html").write_text(page("Rain", "https://r.example/2", "Ridge Times", "2026-03-04T01:00:00Z"))
+        (root / f"t{i}.txt").write_text(
+            f"Home > News > Region\n\n{BODY}\n\nUpdate {i}: crews returned.\n\nSubscribe to keep reading your local news."
+        )
+    (root / "p.html").write_text(
+        page("Rain", "https://r.example/2", "Ridge Times", "2026-03-04T01:00:00Z")
+    )
     return root
 
 
 def comparable(store: Store) -> list[tuple]:
     rows = []
     for a in store.iter_articles():
-        rows.append((a.id, a.published, a.title, a.clean, tuple(a.removed), tuple(a.credits),
-                     tuple((s.index, s.text, s.start, s.end) for s in a.sentences)))
+        rows.append(
+            (
+                a.id,
+                a.published,
+                a.title,
+                a.clean,
+                tuple(a.removed),
+                tuple(a.credits),
+                tuple((s.index, s.text, s.start, s.end) for s in a.sentences),
+            )
+        )
     return rows
 
 
@@ -65,8 +86,11 @@ def test_incremental_run_does_only_new_work(tmp_path: Path) -> None:
 
 def test_site_template_lines_are_learned_across_an_outlets_articles(tmp_path: Path) -> None:
     records = [
-        {"text": f"Story {i} opens with its own first line about topic {i}.\n\n{BODY} Detail {i}.\n\nRead more from the Bend Post newsroom",
-         "url": f"https://bendpost.example/{i}", "source": "Bend Post"}
+        {
+            "text": f"Story {i} opens with its own first line about topic {i}.\n\n{BODY} Detail {i}.\n\nRead more from the Bend Post newsroom",
+            "url": f"https://bendpost.example/{i}",
+            "source": "Bend Post",
+        }
         for i in range(4)
     ]
     write_jsonl(tmp_path / "one.jsonl", records[:2])
@@ -80,14 +104,22 @@ def test_site_template_lines_are_learned_across_an_outlets_articles(tmp_path: Pa
 
 
 TOPICS = [
-    ("The school board approved a new budget on Monday after a four-hour meeting.",
-     "Teachers packed the hall and several spoke against cuts to the music program."),
-    ("A freight train derailed outside the rail yard early Sunday, spilling grain.",
-     "No one was hurt, and crews expect the line to reopen by Tuesday evening."),
-    ("The city opened its third cooling center as temperatures climbed past 38 degrees.",
-     "Volunteers handed out water bottles to people waiting for the buses downtown."),
-    ("Voters will decide in May whether to fund a new library on the east side.",
-     "Supporters gathered more than 4,000 signatures in six weeks to put it on the ballot."),
+    (
+        "The school board approved a new budget on Monday after a four-hour meeting.",
+        "Teachers packed the hall and several spoke against cuts to the music program.",
+    ),
+    (
+        "A freight train derailed outside the rail yard early Sunday, spilling grain.",
+        "No one was hurt, and crews expect the line to reopen by Tuesday evening.",
+    ),
+    (
+        "The city opened its third cooling center as temperatures climbed past 38 degrees.",
+        "Volunteers handed out water bottles to people waiting for the buses downtown.",
+    ),
+    (
+        "Voters will decide in May whether to fund a new library on the east side.",
+        "Supporters gathered more than 4,000 signatures in six weeks to put it on the ballot.",
+    ),
 ]
 
 
@@ -97,7 +129,11 @@ def test_template_in_the_middle_triggers_reclean_of_older_articles(tmp_path: Pat
     def rec(i: int) -> dict:
         first, second = TOPICS[i]
         filler = "It was the first time in years that so many of them had come to say so in public, and they said it would not be the last."
-        return {"text": f"{first} {filler}\n\n{mid}\n\n{second} {filler}", "url": f"https://bendpost.example/{i}", "source": "Bend Post"}
+        return {
+            "text": f"{first} {filler}\n\n{mid}\n\n{second} {filler}",
+            "url": f"https://bendpost.example/{i}",
+            "source": "Bend Post",
+        }
 
     write_jsonl(tmp_path / "one.jsonl", [rec(0), rec(1)])
     write_jsonl(tmp_path / "two.jsonl", [rec(2)])
@@ -114,11 +150,17 @@ def test_template_in_the_middle_triggers_reclean_of_older_articles(tmp_path: Pat
 
 def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
     """An outlet's updates of one story share most paragraphs: that is reporting, not template."""
-    write_jsonl(tmp_path / "v.jsonl", [
-        {"text": f"{BODY}\n\nUpdate {i}: the pumps ran until dusk on street {i}.", "url": f"https://bendpost.example/v{i}",
-         "source": "Bend Post"}
-        for i in range(4)
-    ])
+    write_jsonl(
+        tmp_path / "v.jsonl",
+        [
+            {
+                "text": f"{BODY}\n\nUpdate {i}: the pumps ran until dusk on street {i}.",
+                "url": f"https://bendpost.example/v{i}",
+                "source": "Bend Post",
+            }
+            for i in range(4)
+        ],
+    )
     corpus = analyze([str(tmp_path)])
     for a in corpus.articles():
         assert "Flood waters rose" in (a.clean or "")
@@ -147,3 +189,25 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> Non
         assert comparable(c.store) == comparable(reference.store)
         statuses = [r["status"] for r in c.store.runs()]
         assert statuses == ["running", "done"]  # the killed run is visible as unfinished
+
+
+def test_a_stock_sentence_of_reporting_is_not_template(tmp_path: Path) -> None:
+    """A line that recurs in a few of an outlet's stories is reporting; template text is in most."""
+    stock = "The agency did not respond to a request for comment."
+    filler = "It was the first time in years that so many of them had come to say so in public, and they said it would not be the last."
+    records = []
+    for i in range(12):
+        first, second = TOPICS[i % 4]
+        tail = f"\n\n{stock}" if i < 3 else ""
+        records.append(
+            {
+                "text": f"{first} {filler} Item {i}.\n\n{second} {filler}{tail}",
+                "url": f"https://bendpost.example/s{i}",
+                "source": "Bend Post",
+            }
+        )
+    write_jsonl(tmp_path / "s.jsonl", records)
+    corpus = analyze([str(tmp_path)])
+    carrying = [a for a in corpus.articles() if stock in a.text]
+    assert len(carrying) == 3
+    assert all(stock in (a.clean or "") for a in carrying)

@@ -14,18 +14,34 @@ from storyline.report import SCHEMA_VERSION, load_schema, render_html
 
 HOSTILE_TITLE = '<script>alert("t")</script><img src=x onerror=alert(1)>'
 HOSTILE_BODY = (
-    'Crews worked through the night near the levee, officials said on Tuesday. '
+    "Crews worked through the night near the levee, officials said on Tuesday. "
     '<script>document.title="pwned"</script> <b onmouseover="alert(2)">bold</b> '
     "The river is expected to fall below flood stage by Friday, the county said."
 )
 
 
 def make_corpus(tmp_path: Path):
-    write_jsonl(tmp_path / "n.jsonl", [
-        {"text": BODY, "title": "Levee", "url": "https://a.example/1", "source": "Bend Post", "published": "2026-03-03T01:00:00Z"},
-        {"text": HOSTILE_BODY, "title": HOSTILE_TITLE, "url": "javascript:alert(3)", "source": "<i>Evil</i> Daily"},
-    ])
-    (tmp_path / "p.html").write_text(page("Rain", "https://r.example/2", "Ridge Times", "2026-03-04T01:00:00Z"))
+    write_jsonl(
+        tmp_path / "n.jsonl",
+        [
+            {
+                "text": BODY,
+                "title": "Levee",
+                "url": "https://a.example/1",
+                "source": "Bend Post",
+                "published": "2026-03-03T01:00:00Z",
+            },
+            {
+                "text": HOSTILE_BODY,
+                "title": HOSTILE_TITLE,
+                "url": "javascript:alert(3)",
+                "source": "<i>Evil</i> Daily",
+            },
+        ],
+    )
+    (tmp_path / "p.html").write_text(
+        page("Rain", "https://r.example/2", "Ridge Times", "2026-03-04T01:00:00Z")
+    )
     (tmp_path / "empty.txt").write_text("")
     return analyze([str(tmp_path)])
 
@@ -38,7 +54,17 @@ def test_report_validates_against_schema(tmp_path: Path) -> None:
     for key in ("links", "stories", "digests"):
         assert report[key] == []
     first = report["articles"][0]
-    assert {"id", "source", "title", "url", "published", "path", "credits", "removed", "sentences"} <= set(first)
+    assert {
+        "id",
+        "source",
+        "title",
+        "url",
+        "published",
+        "path",
+        "credits",
+        "removed",
+        "sentences",
+    } <= set(first)
 
 
 def test_schema_rejects_a_broken_report(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from storyline.cli import app
 @pytest.fixture(scope="module")
 def seed_report(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("seeds")
-    result = CliRunner().invoke(app, ["run", str(seeds_dir), "--out", str(out), "--db", str(out / "s.db")])
+    result = CliRunner().invoke(
+        app, ["run", str(seeds_dir), "--out", str(out), "--db", str(out / "s.db")]
+    )
     assert result.exit_code == 0, result.output
     return json.loads((out / "report.json").read_text())
 
@@ -86,7 +88,9 @@ def test_nothing_lost(seed_report: dict, seeds_dir: Path) -> None:
         for line in raw.splitlines():
             line = line.strip()
             if line and line not in kept:
-                assert line in removed or line.replace("date 2022-02-02", "").strip() in kept, line[:60]
+                assert line in removed or line.replace("date 2022-02-02", "").strip() in kept, line[
+                    :60
+                ]
 
 
 def test_sentences(seed_report: dict) -> None:

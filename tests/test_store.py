@@ -9,7 +9,13 @@ from storyline.store import MIGRATIONS, Store
 
 
 def article(i: int) -> Article:
-    return Article(id=f"{i:016x}", raw=f"raw {i}", text=f"text {i}", origin=Origin(f"f{i}.txt"), source="Bend Post")
+    return Article(
+        id=f"{i:016x}",
+        raw=f"raw {i}",
+        text=f"text {i}",
+        origin=Origin(f"f{i}.txt"),
+        source="Bend Post",
+    )
 
 
 def test_memory_store_applies_every_migration(fresh_store: Store) -> None:

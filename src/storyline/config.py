@@ -30,14 +30,18 @@ class CleanSettings:
     max_link_density: float = 0.2
     #: A paragraph repeated verbatim in this many articles of one outlet is its site template.
     repeat_min_articles: int = 3
+    #: A repeated full sentence is template only if this share of the outlet's articles has it.
+    template_sentence_share: float = 0.3
     #: Extra outlet names (besides the built-in wire services and broadcasters) to recognise in credits.
     known_outlets: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SegmentSettings:
-    #: Sentence splitter: "syntok" (default, chosen by benchmarks/sentence_splitters.py), "pysbd" or "regex".
-    splitter: str = "syntok"
+    #: Sentence splitter: "pysbd" (default: most accurate on news abbreviations and quotes in
+    #: benchmarks/sentence_splitters.py), "syntok" or "blingfire" (3x and 16x faster, less
+    #: accurate), or "regex" (the time-cap fallback).
+    splitter: str = "pysbd"
     #: Per-document time cap in seconds; past it the rest is split by the regex fallback.
     time_cap_s: float = 2.0
 

@@ -132,8 +132,10 @@ def _problem(ctx: Context, problem: Problem) -> None:
     )
 
 
-def _sig(hashes: set[str]) -> str:
-    return hashlib.blake2b("\n".join(sorted(hashes)).encode(), digest_size=8).hexdigest()
+def _sig(hashes: set[str], templates: dict[str, float], strong: float) -> str:
+    """What of the outlet's template touches this article; cleaning is redone when it changes."""
+    marks = sorted(h + ("+" if templates.get(h, 0.0) >= strong else "") for h in hashes)
+    return hashlib.blake2b("\n".join(marks).encode(), digest_size=8).hexdigest()
 
 
 def stage_clean(ctx: Context) -> None:
@@ -162,13 +164,14 @@ def stage_clean(ctx: Context) -> None:
             row = store.db.execute(
                 "SELECT text, title, source, clean_sig FROM articles WHERE id = ?", (aid,)
             ).fetchone()
-            if row["clean_sig"] != _sig(hashes & {h for h, _ in paragraph_signature(row["text"])}):
+            mine = set(hashes) & {h for h, _ in paragraph_signature(row["text"])}
+            if row["clean_sig"] != _sig(mine, hashes, cfg.template_sentence_share):
                 again.append(aid)
                 texts[aid] = (row["text"], row["title"], source)
     ctx.progress.start("clean", len(pending) + len(again))
     for done, aid in enumerate([*pending, *again], start=1):
         text, title, source = texts[aid]
-        tmpl = templates.get(source, set())
+        tmpl = templates.get(source, {})
         aside = [
             r["text"]
             for r in store.db.execute(
@@ -176,10 +179,16 @@ def stage_clean(ctx: Context) -> None:
             )
         ]
         cleaned = clean_text(text, title, cfg, tmpl, set_aside=aside, source=source or None)
-        mine = tmpl & {h for h, _ in cleaned.paragraph_hashes}
+        mine = set(tmpl) & {h for h, _ in cleaned.paragraph_hashes}
         store.save_cleaning(
-            aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, _sig(mine),
-            cleaned.paragraph_hashes, source,
+            aid,
+            cleaned.text,
+            cleaned.removed,
+            cleaned.credits,
+            cleaned.title,
+            _sig(mine, tmpl, cfg.template_sentence_share),
+            cleaned.paragraph_hashes,
+            source,
         )
         ctx.progress.advance()
         _fault_point("clean", done)

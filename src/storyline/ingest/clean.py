@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -196,7 +196,8 @@ TEMPLATE_MAX_WORDS = 40
 def paragraph_signature(text: str) -> list[tuple[str, bool]]:
     """(hash, short enough to be template text) for each paragraph of ``text``."""
     return [
-        (paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS) for p in split_paragraphs(text)
+        (paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS)
+        for p in split_paragraphs(text)
     ]
 
 
@@ -294,12 +295,25 @@ def find_credits(
         if b and len(p.text.split()) <= 14:
             outlet = _is_outlet(b.group("outlet"), extra)
             if outlet and outlet.lower() != own:
-                credits.append(Credit(outlet, p.text.strip(), "byline", p.start, p.start + len(p.text), in_clean))
+                credits.append(
+                    Credit(
+                        outlet, p.text.strip(), "byline", p.start, p.start + len(p.text), in_clean
+                    )
+                )
                 continue
         if len(p.text.split()) <= 6 and not _TERMINAL.search(p.text):
             outlet = _is_outlet(p.text, extra)
             if outlet and norm(outlet) == norm(p.text) and outlet.lower() != own:
-                credits.append(Credit(outlet, p.text.strip(), "source_line", p.start, p.start + len(p.text), in_clean))
+                credits.append(
+                    Credit(
+                        outlet,
+                        p.text.strip(),
+                        "source_line",
+                        p.start,
+                        p.start + len(p.text),
+                        in_clean,
+                    )
+                )
                 continue
         m = _SOURCE_LINE.match(p.text)
         if m and len(p.text.split()) <= 12:
@@ -355,14 +369,14 @@ def clean_text(
     text: str,
     title: str | None = None,
     settings: CleanSettings | None = None,
-    templates: set[str] | None = None,
+    templates: Mapping[str, float] | None = None,
     line_offset: int = 0,
     set_aside: Iterable[str] = (),
     source: str | None = None,
 ) -> Cleaned:
     """Clean one article body. ``templates`` are paragraph hashes of the outlet's site template."""
     settings = settings or CleanSettings()
-    templates = templates or set()
+    templates = templates or {}
     paragraphs = split_paragraphs(text)
     stop = stopwords()
     n = len(paragraphs)
@@ -399,7 +413,20 @@ def clean_text(
         np_ = norm(p.text)
         terminal = bool(_TERMINAL.search(p.text))
         outside = _outside_quotes(p.text)
-        if paragraph_hash(p.text) in templates and nw <= TEMPLATE_MAX_WORDS:
+        share = templates.get(paragraph_hash(p.text), 0.0)
+        if (
+            share > 0
+            and nw <= TEMPLATE_MAX_WORDS
+            # Site furniture is a label, or a sentence at the top or bottom of most of the
+            # outlet's articles; a stock line of reporting ("The agency did not respond to a
+            # request for comment.") recurs in a few of them, and stays.
+            and (
+                not terminal
+                or ((p.index < 2 or p.index >= n - 3) and share >= settings.template_sentence_share)
+            )
+            and not any(q in p.text for q in _QUOTES)
+            and not _ATTRIBUTION.search(p.text)
+        ):
             reasons[p.index] = "site template: repeated across this outlet's articles"
         elif norm_title and np_ == norm_title:
             reasons[p.index] = (
@@ -446,12 +473,18 @@ def clean_text(
     if norm_title and len(norm_title.split()) >= 4:
         for p in paragraphs:
             np_ = norm(p.text)
-            if p.index not in reasons and norm_title in np_ and len(np_.split()) <= len(norm_title.split()) + 12:
+            if (
+                p.index not in reasons
+                and norm_title in np_
+                and len(np_.split()) <= len(norm_title.split()) + 12
+            ):
                 reasons[p.index] = "repeats the headline (feed or share footer)"
 
     # House notes name the article's own outlet ("Support local journalism: become a Courier
     # member", "Medically reviewed by the X editorial board") at the very top or bottom.
-    own_words = [w for w in _words(source or "") if len(w) >= 4 and w[0].isupper() and w.lower() not in stop]
+    own_words = [
+        w for w in _words(source or "") if len(w) >= 4 and w[0].isupper() and w.lower() not in stop
+    ]
     if own_words:
         own_re = re.compile(r"\b(" + "|".join(re.escape(w) for w in own_words) + r")\b")
         for p in [*paragraphs[:2], *paragraphs[-3:]]:
@@ -509,5 +542,7 @@ def clean_text(
         removed=removed,
         credits=credits,
         title=derived_title,
-        paragraph_hashes=[(paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS) for p in paragraphs],
+        paragraph_hashes=[
+            (paragraph_hash(p.text), len(_words(p.text)) <= TEMPLATE_MAX_WORDS) for p in paragraphs
+        ],
     )

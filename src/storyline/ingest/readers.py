@@ -243,7 +243,9 @@ def _read_json_whole(path: Path, fmt: str) -> Iterator[Item]:
 
 def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
     if not isinstance(record, dict):
-        yield Problem(origin.path, "record is not a JSON object", line=origin.line, record=origin.record)
+        yield Problem(
+            origin.path, "record is not a JSON object", line=origin.line, record=origin.record
+        )
         return
     text = record.get("text")
     html = record.get("html")
@@ -251,7 +253,12 @@ def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
         yield from _html_doc(html, origin, "utf-8", [], url=_str(record.get("url")), meta=record)
         return
     if not isinstance(text, str) or not text.strip():
-        yield Problem(origin.path, "record has no 'text' or 'html' field with content", line=origin.line, record=origin.record)
+        yield Problem(
+            origin.path,
+            "record has no 'text' or 'html' field with content",
+            line=origin.line,
+            record=origin.record,
+        )
         return
     doc = RawDoc(
         raw=json.dumps(record, ensure_ascii=False, sort_keys=True), text=text, origin=origin
@@ -324,7 +331,9 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                 record=index + 1,
             )
     if index >= 0 and not cut and (reason := _warc_cut(path)):
-        yield Problem(str(path), f"truncated or corrupt WARC after record {index}: {reason}", record=index + 1)
+        yield Problem(
+            str(path), f"truncated or corrupt WARC after record {index}: {reason}", record=index + 1
+        )
     if index < 0:
         yield Problem(str(path), "no WARC records found")
     if ignored:

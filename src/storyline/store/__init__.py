@@ -324,7 +324,9 @@ class Store:
             )
             self.db.execute("UPDATE articles SET stage = 'segmented' WHERE id = ?", (article_id,))
 
-    def register_paragraphs(self, source: str, article_id: str, hashes: Iterable[tuple[str, bool]]) -> None:
+    def register_paragraphs(
+        self, source: str, article_id: str, hashes: Iterable[tuple[str, bool]]
+    ) -> None:
         """Record which paragraphs an outlet's article holds (for site-template detection)."""
         if not source:
             return
@@ -334,13 +336,21 @@ class Store:
                 [(source, h, article_id, int(short)) for h, short in set(hashes)],
             )
 
-    def template_hashes(self, source: str, min_articles: int, max_shared: float = 0.5) -> set[str]:
+    def template_hashes(
+        self, source: str, min_articles: int, max_shared: float = 0.5
+    ) -> dict[str, float]:
         """Paragraph hashes of one outlet's site template.
 
         A short paragraph repeated in at least ``min_articles`` of the outlet's articles is
         template text, unless those articles share most of their paragraphs: then they are
-        versions of one story (updates, re-issues) and the paragraph is reporting.
+        versions of one story (updates, re-issues) and the paragraph is reporting. Returns
+        each template hash with the share of the outlet's articles that carry it.
         """
+        total = int(
+            self.db.execute(
+                "SELECT COUNT(DISTINCT article_id) FROM paragraphs_seen WHERE source = ?", (source,)
+            ).fetchone()[0]
+        )
         candidates = [
             (r["hash"], r["ids"].split(","))
             for r in self.db.execute(
@@ -350,7 +360,7 @@ class Store:
             )
         ]
         hashes_of: dict[str, set[str]] = {}
-        templates = set()
+        templates: dict[str, float] = {}
         for h, ids in candidates:
             sample = sorted(ids)[:25]
             sets = []
@@ -359,7 +369,8 @@ class Store:
                     hashes_of[aid] = {
                         r["hash"]
                         for r in self.db.execute(
-                            "SELECT hash FROM paragraphs_seen WHERE article_id = ? AND source = ?", (aid, source)
+                            "SELECT hash FROM paragraphs_seen WHERE article_id = ? AND source = ?",
+                            (aid, source),
                         )
                     }
                 sets.append(hashes_of[aid])
@@ -370,7 +381,7 @@ class Store:
             common = sum(1 for n in counts.values() if n * 3 >= 2 * len(sets))
             mean_size = sum(len(hs) for hs in sets) / len(sets)
             if common <= max_shared * mean_size:
-                templates.add(h)
+                templates[h] = len(ids) / max(1, total)
         return templates
 
     def articles_with_paragraphs(self, source: str, hashes: Iterable[str]) -> set[str]:

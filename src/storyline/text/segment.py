@@ -1,9 +1,9 @@
 """Sentence splitting with character spans into the clean text.
 
 Splitters sit behind one signature, ``(paragraph) -> [(start, end)]``, chosen by name
-from ``SPLITTERS``. The default, syntok, was chosen with
-``benchmarks/sentence_splitters.py`` (accuracy on news abbreviations and quotes, and
-speed). Text is split paragraph by paragraph, so one pathological paragraph costs only
+from ``SPLITTERS``. The default, pysbd, was chosen with ``benchmarks/sentence_splitters.py``:
+it splits news abbreviations and quotes best (exact-sentence F1 0.93 against syntok's 0.86
+and blingfire's 0.87), at about a third of syntok's speed. Text is split paragraph by paragraph, so one pathological paragraph costs only
 itself, and a per-document time cap hands the rest to the regex fallback.
 """
 
@@ -81,7 +81,7 @@ SPLITTERS: dict[str, Splitter] = {
 }
 
 
-def split_sentences(text: str, splitter: str = "syntok", time_cap_s: float = 2.0) -> list[Span]:
+def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0) -> list[Span]:
     """Sentence spans of ``text`` (trimmed of surrounding space), paragraph by paragraph."""
     try:
         split = SPLITTERS[splitter]
