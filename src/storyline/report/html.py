@@ -16,6 +16,15 @@ def safe_url(url: Any) -> str | None:
     return url.strip() if scheme in ("http", "https") else None
 
 
+def when(value: Any) -> str:
+    """A published time as people read it: ``2026-03-14 09:40 UTC`` (or the bare date)."""
+    if not isinstance(value, str) or not value:
+        return "date unknown"
+    if len(value) == 10:
+        return value
+    return value[:16].replace("T", " ") + " UTC"
+
+
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("storyline.report", "templates"),
@@ -24,6 +33,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["safe_url"] = safe_url
+    env.filters["when"] = when
     env.filters["short"] = lambda s, n=90: (
         (s[: n - 1] + "…") if isinstance(s, str) and len(s) > n else s
     )
