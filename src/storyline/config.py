@@ -55,6 +55,38 @@ class EmbedSettings:
 
 
 @dataclass
+class ReuseSettings:
+    """Thresholds of the reuse stage; see ``storyline.reuse.kinds`` for the rules they feed."""
+
+    shingle_size: int = 5
+    num_perm: int = 128
+    lsh_threshold: float = 0.5
+    #: Rewrite candidates: TF-IDF neighbours per article, minimum cosine, and time window.
+    neighbours: int = 10
+    min_tfidf: float = 0.25
+    window_days: float = 7.0
+    #: Near duplicates: MinHash Jaccard, or copy coverage with verbatim share.
+    near_jaccard: float = 0.6
+    near_coverage: float = 0.6
+    near_verbatim: float = 0.6
+    #: Rewrites: copy coverage, aligned pairs outside quotes, shared order, close shapes.
+    rewrite_coverage: float = 0.5
+    rewrite_min_pairs: int = 3
+    rewrite_order: float = 0.8
+    rewrite_close: float = 0.5
+    #: Partial reuse: a contiguous block of this many sentences and words.
+    partial_sentences: int = 2
+    partial_words: int = 30
+    #: A pair is a quotation when this share of its words is inside quotation marks.
+    quote_share: float = 0.5
+    #: Direction: minimum weighed evidence, and margin on the substitution rarity.
+    direction_min: float = 0.3
+    rarity_margin: float = 0.5
+    #: Decision model file (default: the MRPC-trained model shipped in the package).
+    decision_model: str = ""
+
+
+@dataclass
 class StoreSettings:
     #: SQLite file; ":memory:" keeps everything in memory (tests).
     path: str = "storyline-out/storyline.db"
@@ -66,6 +98,7 @@ class Settings:
     clean: CleanSettings = field(default_factory=CleanSettings)
     segment: SegmentSettings = field(default_factory=SegmentSettings)
     embed: EmbedSettings = field(default_factory=EmbedSettings)
+    reuse: ReuseSettings = field(default_factory=ReuseSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod

@@ -216,6 +216,69 @@ def stage_segment(ctx: Context) -> None:
     ctx.result.counts["sentences"] = total
 
 
+def stage_reuse(ctx: Context) -> None:
+    """Fingerprint new articles, find candidate pairs touching them, align, classify, link."""
+    import numpy as np
+
+    from storyline.embed import get_embedder
+    from storyline.reuse.decision import load_decision
+    from storyline.reuse.fingerprint import Fingerprinter, exact_hash
+    from storyline.reuse.kinds import ArticleView
+    from storyline.reuse.links import families, find_links
+
+    store, cfg = ctx.store, ctx.settings.reuse
+    pending = store.ids_at_stage("segmented")
+    ctx.result.counts["compared"] = 0
+    if not pending:
+        return
+    old = store.ids_at_stage("linked")
+    ids = [*old, *pending]
+    views = []
+    for aid in ids:
+        a = store.get_article(aid, full=False)
+        assert a is not None
+        views.append(
+            ArticleView(a.id, a.source, a.published, [x.text for x in a.sentences], a.credits)
+        )
+    printer = Fingerprinter(cfg.shingle_size, cfg.num_perm)
+    new_sigs = printer.signatures(" ".join(v.sentences) for v in views[len(old) :])
+    store.save_fingerprints(
+        (v.id, exact_hash(" ".join(v.sentences)), sig.tobytes())
+        for v, sig in zip(views[len(old) :], new_sigs, strict=True)
+    )
+    stored = store.fingerprints(ids)
+    exact = [stored[i][0] for i in ids]
+    signatures = np.stack([np.frombuffer(stored[i][1], dtype=np.uint32) for i in ids])
+    embedder = get_embedder(
+        ctx.settings.embed.model, ctx.settings.embed.device, ctx.settings.embed.batch_size
+    )
+    decision = load_decision(cfg.decision_model or None)
+    ctx.progress.start("reuse", None)
+    links = find_links(
+        views, exact, signatures, embedder.encode, decision, cfg, new_from=len(old),
+        on_pair=ctx.progress.advance,
+    )  # fmt: skip
+    by_id = {v.id: v for v in views}
+    records = [link.to_json(by_id) for link in links]
+    all_links = [*store.links(kinds_only=True), *[r for r in records if r["kind"]]]
+    order = {aid: n for n, aid in enumerate(ids)}
+    fams = families([_LinkLike(r) for r in all_links], order)
+    _fault_point("reuse", 1)
+    store.save_links(records, pending, fams)
+    ctx.result.counts["compared"] = len(records)
+    ctx.result.counts["links"] = sum(1 for r in records if r["kind"])
+
+
+class _LinkLike:
+    """A stored link as ``families`` reads it."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.kind = data["kind"]
+        self.source = data["source"]
+        self.copy = data["copy"]
+        self.direction = type("D", (), {"known": data["direction"] == "known"})()
+
+
 Stage = Callable[[Context], None]
 
 #: The pipeline, in order. Each stage is a function of the run context.
@@ -223,6 +286,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("ingest", stage_ingest),
     ("clean", stage_clean),
     ("segment", stage_segment),
+    ("reuse", stage_reuse),
 ]
 
 

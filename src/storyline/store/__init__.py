@@ -22,7 +22,7 @@ from storyline.records import Article, Credit, Origin, Problem, RemovedLine, Sen
 __all__ = ["MIGRATIONS", "STAGES", "Store"]
 
 #: How far an article has come through the pipeline, in order.
-STAGES = ("ingested", "cleaned", "segmented")
+STAGES = ("ingested", "cleaned", "segmented", "linked")
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -80,6 +80,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE problems (
             run_id INTEGER REFERENCES runs(id),
             path TEXT NOT NULL, line INTEGER, record INTEGER, reason TEXT NOT NULL, severity TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "0002_reuse",
+        """
+        CREATE TABLE fingerprints (
+            article_id TEXT PRIMARY KEY REFERENCES articles(id),
+            exact TEXT NOT NULL, signature BLOB NOT NULL
+        );
+        CREATE INDEX fingerprints_exact ON fingerprints (exact);
+        CREATE TABLE links (
+            a TEXT NOT NULL REFERENCES articles(id), b TEXT NOT NULL REFERENCES articles(id),
+            source TEXT NOT NULL, copy TEXT NOT NULL, kind TEXT,
+            direction TEXT NOT NULL, confidence REAL NOT NULL, data TEXT NOT NULL,
+            PRIMARY KEY (a, b)
+        );
+        CREATE INDEX links_kind ON links (kind);
+        CREATE TABLE families (
+            article_id TEXT PRIMARY KEY REFERENCES articles(id), root TEXT NOT NULL
         );
         """,
     ),
@@ -474,6 +494,63 @@ class Store:
             )
         ]
         return article
+
+    # -- reuse ----------------------------------------------------------------------------
+    def save_fingerprints(self, rows: Iterable[tuple[str, str, bytes]]) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?)", list(rows))
+
+    def fingerprints(self, ids: list[str]) -> dict[str, tuple[str, bytes]]:
+        out: dict[str, tuple[str, bytes]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT * FROM fingerprints WHERE article_id IN ({marks})", chunk
+            ):
+                out[r["article_id"]] = (r["exact"], bytes(r["signature"]))
+        return out
+
+    def save_links(
+        self, links: Iterable[dict[str, Any]], linked: Iterable[str], families: dict[str, str]
+    ) -> None:
+        """Store compared pairs (with or without a kind), mark articles linked, replace families."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        ln["a"],
+                        ln["b"],
+                        ln["source"],
+                        ln["copy"],
+                        ln["kind"],
+                        ln["direction"],
+                        ln["confidence"],
+                        json.dumps(ln, ensure_ascii=False),
+                    )
+                    for ln in links
+                ],
+            )
+            self.db.executemany(
+                "UPDATE articles SET stage = 'linked' WHERE id = ?", [(i,) for i in linked]
+            )
+            self.db.execute("DELETE FROM families")
+            self.db.executemany("INSERT INTO families VALUES (?, ?)", list(families.items()))
+
+    def links(self, kinds_only: bool = True) -> list[dict[str, Any]]:
+        sql = "SELECT data FROM links" + (" WHERE kind IS NOT NULL" if kinds_only else "")
+        rows = [json.loads(r["data"]) for r in self.db.execute(sql + " ORDER BY source, copy")]
+        return rows
+
+    def link_between(self, a: str, b: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT data FROM links WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)", (a, b, b, a)
+        ).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def families(self) -> dict[str, str]:
+        return {r["article_id"]: r["root"] for r in self.db.execute("SELECT * FROM families")}
 
     def sentence_count(self, article_id: str) -> int:
         return int(

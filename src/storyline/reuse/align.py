@@ -1,0 +1,119 @@
+"""Sentence alignment between two articles, with the words swapped in each aligned pair.
+
+Candidate sentence pairs come from the embedding cosine (each sentence's best matches in
+the other article); the MRPC-trained decision model scores them with lexical evidence;
+a greedy one-to-one matching keeps the pairs it calls "same statement".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+import numpy as np
+
+from storyline.reuse.decision import Decision
+from storyline.reuse.features import pair_features, tokens
+from storyline.reuse.fingerprint import normalize
+
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{3,})[\"“”«»]")
+_WORDS = re.compile(r"\S+")
+
+
+@dataclass
+class AlignedPair:
+    a: int  # sentence index in article A
+    b: int  # sentence index in article B
+    score: float  # probability of "same statement"
+    cosine: float
+    verbatim: bool
+    quote_share: float  # share of the words inside quotation marks (the smaller of the two)
+    substitutions: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_json(self, text_a: str = "", text_b: str = "") -> dict[str, object]:
+        out: dict[str, object] = {
+            "a": self.a, "b": self.b, "score": round(self.score, 4), "cosine": round(self.cosine, 4),
+            "verbatim": self.verbatim, "quote_share": round(self.quote_share, 3),
+            "substitutions": [{"old": o, "new": n} for o, n in self.substitutions],
+        }  # fmt: skip
+        if text_a or text_b:
+            out["text_a"], out["text_b"] = text_a, text_b
+        return out
+
+
+def quote_share(text: str) -> float:
+    words = len(_WORDS.findall(text))
+    if not words:
+        return 0.0
+    inside = sum(len(_WORDS.findall(m.group(1))) for m in _QUOTED.finditer(text))
+    return min(1.0, inside / words)
+
+
+def substitutions(a: str, b: str) -> list[tuple[str, str]]:
+    """Words of ``a`` replaced by other words in ``b`` (old → new), from a token diff."""
+    ta, tb = _WORDS.findall(a), _WORDS.findall(b)
+    la, lb = (
+        [t.lower().strip(".,;:!?\"“”'’()") for t in ta],
+        [t.lower().strip(".,;:!?\"“”'’()") for t in tb],
+    )
+    out = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
+        if op == "replace" and i2 - i1 <= 6 and j2 - j1 <= 6:
+            old, new = " ".join(ta[i1:i2]).strip(".,;:"), " ".join(tb[j1:j2]).strip(".,;:")
+            if old.lower() != new.lower():
+                out.append((old, new))
+    return out
+
+
+def align(
+    texts_a: list[str],
+    texts_b: list[str],
+    emb_a: np.ndarray,
+    emb_b: np.ndarray,
+    decision: Decision,
+    min_cosine: float = 0.4,
+    top: int = 2,
+) -> list[AlignedPair]:
+    """One-to-one aligned sentence pairs between two articles, in order of A's sentences."""
+    if not texts_a or not texts_b:
+        return []
+    sims = emb_a @ emb_b.T
+    candidates: set[tuple[int, int]] = set()
+    k = min(top, sims.shape[1])
+    for i in range(sims.shape[0]):
+        for j in np.argpartition(-sims[i], k - 1)[:k]:
+            if sims[i, j] >= min_cosine:
+                candidates.add((i, int(j)))
+    k = min(top, sims.shape[0])
+    for j in range(sims.shape[1]):
+        for i in np.argpartition(-sims[:, j], k - 1)[:k]:
+            if sims[i, j] >= min_cosine:
+                candidates.add((int(i), j))
+    if not candidates:
+        return []
+    ordered = sorted(candidates)
+    feats = np.array([pair_features(texts_a[i], texts_b[j], float(sims[i, j])) for i, j in ordered])
+    probs = decision.probability(feats)
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    pairs = []
+    for idx in np.argsort(-probs, kind="stable"):
+        i, j = ordered[idx]
+        p = float(probs[idx])
+        if p < decision.threshold:
+            break
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        ta, tb = texts_a[i], texts_b[j]
+        verbatim = normalize(ta) == normalize(tb) or (
+            SequenceMatcher(None, tokens(ta), tokens(tb), autojunk=False).ratio() >= 0.92
+        )
+        pairs.append(
+            AlignedPair(i, j, p, float(sims[i, j]), verbatim, min(quote_share(ta), quote_share(tb)),
+                        [] if normalize(ta) == normalize(tb) else substitutions(ta, tb))
+        )  # fmt: skip
+    pairs.sort(key=lambda p: (p.a, p.b))
+    return pairs

@@ -1,0 +1,264 @@
+"""Reuse links between articles: candidates, alignment, kind and direction.
+
+``find_links`` is the pure core that both engines map over: given article views, their
+fingerprints and an embedder, it returns the links among the candidate pairs. The
+pipeline stage (``storyline.reuse.stage``) feeds it from the store and saves the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from storyline.config import ReuseSettings
+from storyline.reuse.align import AlignedPair, align
+from storyline.reuse.decision import Decision
+from storyline.reuse.fingerprint import jaccard_estimate, lsh_pairs, optimal_bands
+from storyline.reuse.kinds import ArticleView, Direction, PairStats, classify, direction, measure
+
+
+@dataclass
+class Link:
+    """Two compared articles: ``a`` and ``b`` as aligned, ``source`` and ``copy`` as decided."""
+
+    a: str
+    b: str
+    kind: str | None  # None: compared, and no copy link
+    direction: Direction
+    stats: PairStats
+    pairs: list[AlignedPair] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return self.direction.source
+
+    @property
+    def copy(self) -> str:
+        return self.direction.copy
+
+    def to_json(self, views: dict[str, ArticleView] | None = None) -> dict[str, Any]:
+        """The report.json shape; ``pairs`` carry both sentences when views are given."""
+        flip = self.direction.source != self.a
+        pairs = []
+        for p in self.pairs:
+            s_idx, c_idx = (p.b, p.a) if flip else (p.a, p.b)
+            entry = p.to_json()
+            entry["source_sentence"], entry["copy_sentence"] = s_idx, c_idx
+            del entry["a"], entry["b"]
+            if views:
+                entry["source_text"] = views[self.source].sentences[s_idx]
+                entry["copy_text"] = views[self.copy].sentences[c_idx]
+                if flip:
+                    entry["substitutions"] = [
+                        {"old": s["new"], "new": s["old"]} for s in entry["substitutions"]
+                    ]
+            pairs.append(entry)
+        cov_s, cov_c = (
+            (self.stats.coverage_b, self.stats.coverage_a)
+            if flip
+            else (self.stats.coverage_a, self.stats.coverage_b)
+        )
+        return {
+            "a": self.a,
+            "b": self.b,
+            "source": self.source,
+            "copy": self.copy,
+            "direction": "known" if self.direction.known else "unknown",
+            "kind": self.kind,
+            "confidence": self.direction.confidence,
+            "reasons": self.direction.reasons,
+            "coverage": {"source": round(cov_s, 4), "copy": round(cov_c, 4)},
+            "measures": self.stats.to_json(),
+            "pairs": pairs,
+        }
+
+
+def _days_apart(a: str | None, b: str | None) -> float | None:
+    if not a or not b:
+        return None
+    try:
+        da = datetime.fromisoformat(a if len(a) > 10 else a + "T12:00:00+00:00")
+        db = datetime.fromisoformat(b if len(b) > 10 else b + "T12:00:00+00:00")
+    except ValueError:
+        return None
+    return abs((da - db).total_seconds()) / 86400.0
+
+
+def tfidf_neighbours(
+    texts: list[str], published: list[str | None], settings: ReuseSettings, new_from: int = 0
+) -> set[tuple[int, int]]:
+    """Pairs (i < j) of articles close by TF-IDF cosine, each article's nearest few only."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if len(texts) < 2:
+        return set()
+    try:
+        matrix = TfidfVectorizer(sublinear_tf=True, min_df=1, stop_words="english").fit_transform(
+            texts
+        )
+    except ValueError:  # only stopwords
+        return set()
+    pairs: set[tuple[int, int]] = set()
+    rows = range(new_from, len(texts)) if new_from else range(len(texts))
+    k = settings.neighbours
+    for start in range(rows.start, rows.stop, 512):
+        block = matrix[start : min(rows.stop, start + 512)]
+        sims = (block @ matrix.T).toarray()
+        for r, row in enumerate(sims):
+            i = start + r
+            row[i] = 0.0
+            top = np.argpartition(-row, min(k, len(row) - 1))[:k]
+            for j in top:
+                j = int(j)
+                if row[j] < settings.min_tfidf:
+                    continue
+                gap = _days_apart(published[i], published[j])
+                if gap is not None and gap > settings.window_days:
+                    continue
+                pairs.add((min(i, j), max(i, j)))
+    return pairs
+
+
+@lru_cache(maxsize=200_000)
+def _zipf(word: str) -> float:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # pragma: no cover - wordfreq ships with the ml extra
+        return 7.0 - min(6.0, len(word) / 2.0)
+    return float(zipf_frequency(word, "en"))
+
+
+def substitution_rarity(pairs: Iterable[AlignedPair]) -> float:
+    """Mean (Zipf frequency of the old words − that of the new ones) over swapped words.
+
+    Positive: the second article's words are rarer (its author reached for a thesaurus).
+    """
+    diffs = []
+    for p in pairs:
+        for old, new in p.substitutions:
+            ow, nw = old.lower().split(), new.lower().split()
+            if len(ow) == len(nw) == 1 and ow[0].isalpha() and nw[0].isalpha():
+                diffs.append(_zipf(ow[0]) - _zipf(nw[0]))
+    if len(diffs) < 3:
+        return 0.0
+    return float(np.mean(diffs))
+
+
+def compare(
+    a: ArticleView,
+    b: ArticleView,
+    emb_a: np.ndarray,
+    emb_b: np.ndarray,
+    decision: Decision,
+    settings: ReuseSettings,
+    jaccard: float = 0.0,
+    exact: bool = False,
+) -> Link:
+    """Align two articles and decide kind and direction (a Link with kind None: no copy)."""
+    pairs = align(a.sentences, b.sentences, emb_a, emb_b, decision)
+    stats = measure(a, b, pairs, jaccard, exact, settings.quote_share)
+    kind = classify(stats, settings)
+    d = direction(a, b, stats, substitution_rarity(pairs), settings)
+    return Link(a.id, b.id, kind, d, stats, pairs)
+
+
+def candidate_pairs(
+    views: list[ArticleView],
+    exact: list[str],
+    signatures: np.ndarray,
+    texts: list[str],
+    settings: ReuseSettings,
+    new_from: int = 0,
+) -> set[tuple[int, int]]:
+    """Exact-hash groups, MinHash LSH buckets and TF-IDF neighbours (never all pairs)."""
+    pairs: set[tuple[int, int]] = set()
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(exact):
+        groups.setdefault(h, []).append(i)
+    for members in groups.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                if members[y] >= new_from:
+                    pairs.add((members[x], members[y]))
+    bands, rows = optimal_bands(settings.lsh_threshold, settings.num_perm)
+    pairs |= lsh_pairs(signatures, bands, rows, new_from)
+    pairs |= tfidf_neighbours(texts, [v.published for v in views], settings, new_from)
+    return pairs
+
+
+def find_links(
+    views: list[ArticleView],
+    exact: list[str],
+    signatures: np.ndarray,
+    embed: Callable[[list[str]], np.ndarray],
+    decision: Decision,
+    settings: ReuseSettings,
+    new_from: int = 0,
+    on_pair: Callable[[], None] | None = None,
+) -> list[Link]:
+    """Links among ``views`` (only pairs touching index ``new_from`` or later when set)."""
+    texts = [" ".join(v.sentences) for v in views]
+    pairs = sorted(candidate_pairs(views, exact, signatures, texts, settings, new_from))
+    needed = sorted({i for pair in pairs for i in pair})
+    # Embed only the sentences of articles in candidate pairs, each text once (cached).
+    embedded = {
+        i: embed(views[i].sentences) if views[i].sentences else np.zeros((0, 1)) for i in needed
+    }
+    links = []
+    for i, j in pairs:
+        link = compare(
+            views[i], views[j], embedded[i], embedded[j], decision, settings,
+            jaccard_estimate(signatures[i], signatures[j]), exact[i] == exact[j],
+        )  # fmt: skip
+        links.append(link)
+        if on_pair:
+            on_pair()
+    return links
+
+
+FAMILY_KINDS = ("duplicate", "near_duplicate", "rewrite")
+
+
+def families(links: Iterable[Link], order: dict[str, int] | None = None) -> dict[str, str]:
+    """Copy families: article id -> root id. A family counts as one independent source.
+
+    Duplicates, near-duplicates and rewrites join a family (partial reuse and shared
+    quotes do not: the rest of such an article is independent reporting). The root is
+    the member no known link names as a copy (the original); among several, the first in
+    canonical ``order``. Articles in no family are absent.
+    """
+    kinds = FAMILY_KINDS
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    copies: set[str] = set()
+    members: list[str] = []
+    for link in links:
+        if link.kind not in kinds:
+            continue
+        for x in (link.source, link.copy):
+            if x not in parent:
+                members.append(x)
+        parent[find(link.copy)] = find(link.source)
+        if link.direction.known:
+            copies.add(link.copy)
+    groups: dict[str, list[str]] = {}
+    for m in members:
+        groups.setdefault(find(m), []).append(m)
+    out: dict[str, str] = {}
+    for group in groups.values():
+        originals = [m for m in group if m not in copies] or group
+        root = min(originals, key=lambda m: (order or {}).get(m, 0))
+        for m in group:
+            out[m] = root
+    return out
