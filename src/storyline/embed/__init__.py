@@ -8,6 +8,7 @@ path works the same way. ``HashingEmbedder`` is a dependency-free lexical fallba
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -111,7 +112,7 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         for i, text in enumerate(texts):
             words = text.lower().split()
-            for gram in [*words, *(a + " " + b for a, b in zip(words, words[1:], strict=False))]:
+            for gram in [*words, *(a + " " + b for a, b in itertools.pairwise(words))]:
                 h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=4).digest(), "little")
                 out[i, h % self.dims] += 1.0 if h & 1 << 31 else -1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)

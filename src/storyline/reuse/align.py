@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +32,8 @@ class AlignedPair:
     quote_share: float  # share of the words inside quotation marks (the smaller of the two)
     substitutions: list[tuple[str, str]] = field(default_factory=list)
 
-    def to_json(self, text_a: str = "", text_b: str = "") -> dict[str, object]:
-        out: dict[str, object] = {
+    def to_json(self, text_a: str = "", text_b: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {
             "a": self.a, "b": self.b, "score": round(self.score, 4), "cosine": round(self.cosine, 4),
             "verbatim": self.verbatim, "quote_share": round(self.quote_share, 3),
             "substitutions": [{"old": o, "new": n} for o, n in self.substitutions],

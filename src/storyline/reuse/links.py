@@ -224,7 +224,7 @@ def find_links(
 FAMILY_KINDS = ("duplicate", "near_duplicate", "rewrite")
 
 
-def families(links: Iterable[Link], order: dict[str, int] | None = None) -> dict[str, str]:
+def families(links: Iterable[Any], order: dict[str, int] | None = None) -> dict[str, str]:
     """Copy families: article id -> root id. A family counts as one independent source.
 
     Duplicates, near-duplicates and rewrites join a family (partial reuse and shared
