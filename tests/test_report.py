@@ -51,7 +51,7 @@ def test_report_validates_against_schema(tmp_path: Path) -> None:
     jsonschema.validate(report, load_schema())
     assert report["schema_version"] == SCHEMA_VERSION
     assert report["provenance"]["models"]["sentence_embeddings"]
-    for key in ("links", "stories", "digests"):
+    for key in ("stories", "digests"):
         assert report[key] == []
     first = report["articles"][0]
     assert {

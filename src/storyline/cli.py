@@ -349,6 +349,88 @@ def show(
             out.print(f"[dim]line {r.line}[/] [red]{escape(r.reason)}[/]: {escape(r.text)}")
 
 
+def _open(db: Path | None) -> Corpus:
+    path = _db(db)
+    if not path.exists():
+        err.print(f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`")
+        raise typer.Exit(2)
+    return Corpus(path)
+
+
+@app.command()
+def reuse(
+    db: DbOpt = None,
+    kind: Annotated[str | None, typer.Option(help="Only links of this kind (duplicate, near_duplicate, rewrite, partial, shared_quotes).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List reuse links: who copied whom, how (kind), how much (coverage) and why (direction)."""
+    with _open(db) as corpus:
+        links = corpus.links(kind)
+        names = {a.id: a for a in corpus.articles()}
+    if as_json:
+        _emit_json([{k: v for k, v in ln.items() if k not in ("a", "b")} for ln in links])
+        return
+    table = Table(title=f"{len(links)} reuse links", header_style="bold", show_lines=True)
+    for col in ("kind", "source", "copy", "direction", "coverage", "reasons"):
+        table.add_column(col, overflow="fold")
+    for ln in links:
+        src, cpy = names[ln["source"]], names[ln["copy"]]
+        table.add_row(
+            ln["kind"],
+            f"{ln['source'][:8]} {escape(src.source or '?')}\n{escape((src.title or '')[:50])}",
+            f"{ln['copy'][:8]} {escape(cpy.source or '?')}\n{escape((cpy.title or '')[:50])}",
+            f"{ln['direction']} ({ln['confidence']:.2f})",
+            f"copy {ln['coverage']['copy']:.0%}\nsource {ln['coverage']['source']:.0%}",
+            escape("; ".join(ln["reasons"])),
+        )
+    out.print(table)
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="First article id (or unique prefix).")],
+    b: Annotated[str, typer.Argument(help="Second article id (or unique prefix).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Two articles side by side: aligned sentences, swapped words, and the verdict with its reasons."""
+    with _open(db) as corpus:
+        try:
+            result = corpus.compare(a, b)
+        except KeyError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+            raise typer.Exit(1) from exc
+    if as_json:
+        _emit_json({k: v for k, v in result.items() if k not in ("a", "b")})
+        return
+    arts = result["articles"]
+    src, cpy = arts[result["source"]], arts[result["copy"]]
+    if result["kind"]:
+        out.rule(f"[bold]{escape(result['kind'])}[/] · direction {result['direction']} ({result['confidence']:.2f})")
+    else:
+        out.rule("[bold]no copy link[/]")
+    table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
+    for role, art in (("source", src), ("copy", cpy)):
+        label = f"{role}: {art['id'][:8]} {art['source'] or ''} {(art['title'] or '')[:40]}"
+        table.add_column(escape(label.strip()), ratio=1)
+    for p in result["pairs"]:
+        left, right = escape(p["source_text"]), escape(p["copy_text"])
+        for sub in p["substitutions"]:
+            left = left.replace(escape(sub["old"]), f"[red strike]{escape(sub['old'])}[/]", 1)
+            right = right.replace(escape(sub["new"]), f"[green bold]{escape(sub['new'])}[/]", 1)
+        table.add_row(left, right)
+    out.print(table)
+    m = result["measures"]
+    out.print(
+        f"coverage: source {result['coverage']['source']:.0%}, copy {result['coverage']['copy']:.0%} · "
+        f"verbatim {m['verbatim']:.0%} · order {m['order']:.0%} · MinHash Jaccard {m['jaccard']:.2f}"
+    )
+    for r in result["reasons"]:
+        out.print(f"• {escape(r)}")
+    for w in result["why_not"]:
+        out.print(f"[yellow]below threshold[/] {escape(w)}")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -45,6 +45,46 @@ class Corpus:
             )
         raise KeyError(f"id prefix {article_id!r} is ambiguous: {', '.join(matches)}")
 
+    def links(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Reuse links (source, copy, kind, direction, reasons, coverage, aligned pairs)."""
+        return [ln for ln in self.store.links() if kind is None or ln["kind"] == kind]
+
+    def compare(self, a: str, b: str) -> dict[str, Any]:
+        """Two articles aligned: the stored comparison, or one made now; with why no link."""
+        from storyline.embed import get_embedder
+        from storyline.reuse.decision import load_decision
+        from storyline.reuse.fingerprint import Fingerprinter, exact_hash, jaccard_estimate
+        from storyline.reuse.kinds import ArticleView, PairStats, explain
+        from storyline.reuse.links import compare
+
+        art_a, art_b = self.article(a), self.article(b)
+        views = {
+            x.id: ArticleView(x.id, x.source, x.published, [s.text for s in x.sentences], x.credits)
+            for x in (art_a, art_b)
+        }
+        stored = self.store.link_between(art_a.id, art_b.id)
+        if stored is None or not stored.get("pairs") and stored.get("kind"):
+            cfg = self.settings.reuse
+            va, vb = views[art_a.id], views[art_b.id]
+            embed = get_embedder(self.settings.embed.model, self.settings.embed.device).encode
+            sigs = Fingerprinter(cfg.shingle_size, cfg.num_perm).signatures([" ".join(va.sentences), " ".join(vb.sentences)])
+            link = compare(
+                va, vb, embed(va.sentences), embed(vb.sentences), load_decision(cfg.decision_model or None), cfg,
+                jaccard_estimate(sigs[0], sigs[1]), exact_hash(" ".join(va.sentences)) == exact_hash(" ".join(vb.sentences)),
+            )
+            stored = link.to_json(views)
+            stored["stored"] = False
+        else:
+            stored["stored"] = True
+        stats = PairStats(**stored["measures"])
+        stored["why_not"] = explain(stats, self.settings.reuse) if not stored["kind"] else []
+        stored["articles"] = {
+            x.id: {"id": x.id, "title": x.title, "source": x.source, "published": x.published, "url": x.url,
+                   "sentences": views[x.id].sentences}
+            for x in (art_a, art_b)
+        }
+        return stored
+
     def report(self) -> dict[str, Any]:
         from storyline.report import build_report
 

@@ -55,6 +55,18 @@ def article_entry(article: Article) -> dict[str, Any]:
     }
 
 
+def _link_entry(link: dict[str, Any]) -> dict[str, Any]:
+    keys = ("source", "copy", "direction", "kind", "confidence", "reasons", "coverage", "measures", "pairs")
+    return {k: link[k] for k in keys}
+
+
+def _families(roots: dict[str, str]) -> list[dict[str, Any]]:
+    groups: dict[str, list[str]] = {}
+    for member, root in sorted(roots.items()):
+        groups.setdefault(root, []).append(member)
+    return [{"root": root, "articles": members} for root, members in sorted(groups.items())]
+
+
 def problem_entry(p: Problem) -> dict[str, Any]:
     return {
         "path": p.path,
@@ -91,13 +103,15 @@ def build_report(
             "sources": len({a["source"] for a in articles if a["source"]}),
             "sentences": sum(a["sentences"] for a in articles),
             "removed_lines": sum(len(a["removed"]) for a in articles),
+            "links": len(store.links()),
             "skipped": sum(1 for p in problems if p.severity == "skipped"),
             "warnings": sum(1 for p in problems if p.severity != "skipped"),
             "last_run": run_counts or {},
         },
         "problems": [problem_entry(p) for p in problems],
         "articles": articles,
-        "links": [],
+        "links": [_link_entry(ln) for ln in store.links()],
+        "families": _families(store.families()),
         "stories": [],
         "digests": [],
     }

@@ -51,20 +51,49 @@ def quote_share(text: str) -> float:
     return min(1.0, inside / words)
 
 
-def substitutions(a: str, b: str) -> list[tuple[str, str]]:
-    """Words of ``a`` replaced by other words in ``b`` (old → new), from a token diff."""
+def _clean(word: str) -> str:
+    return word.lower().strip(".,;:!?\"“”'’()")
+
+
+def substitutions(a: str, b: str, max_words: int = 3) -> list[tuple[str, str]]:
+    """Words of ``a`` replaced by other words in ``b`` (old → new).
+
+    Two passes: a token diff (order kept), and anchors, which find a swap wherever the
+    same word stands before it and the same word after it in both sentences, so a swap
+    inside a clause that moved ("Russia has amassed more than" → "Russia has stockpiled
+    more than", later in the sentence) is still found. Spans are at most ``max_words``.
+    """
     ta, tb = _WORDS.findall(a), _WORDS.findall(b)
-    la, lb = (
-        [t.lower().strip(".,;:!?\"“”'’()") for t in ta],
-        [t.lower().strip(".,;:!?\"“”'’()") for t in tb],
-    )
-    out = []
+    la, lb = [_clean(t) for t in ta], [_clean(t) for t in tb]
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def add(i1: int, i2: int, j1: int, j2: int) -> None:
+        if not (0 < i2 - i1 <= max_words and 0 < j2 - j1 <= max_words):
+            return
+        old, new = " ".join(ta[i1:i2]).strip(".,;:"), " ".join(tb[j1:j2]).strip(".,;:")
+        if old.lower() != new.lower() and set(la[i1:i2]).isdisjoint(lb[j1:j2]):
+            found.setdefault((old, new), (i1, j1))
+
     for op, i1, i2, j1, j2 in SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
-        if op == "replace" and i2 - i1 <= 6 and j2 - j1 <= 6:
-            old, new = " ".join(ta[i1:i2]).strip(".,;:"), " ".join(tb[j1:j2]).strip(".,;:")
-            if old.lower() != new.lower():
-                out.append((old, new))
-    return out
+        if op == "replace":
+            add(i1, i2, j1, j2)
+    positions_b: dict[str, list[int]] = {}
+    for j, w in enumerate(lb):
+        positions_b.setdefault(w, []).append(j)
+    for i in range(len(la) - 1):
+        for j in positions_b.get(la[i], []):
+            # Left anchor at (i, j); look for the nearest right anchor within reach.
+            if i + 1 < len(la) and j + 1 < len(lb) and la[i + 1] == lb[j + 1]:
+                continue
+            best = None
+            for k in range(1, max_words + 1):
+                for m in range(1, max_words + 1):
+                    if i + 1 + k < len(la) and j + 1 + m < len(lb) and la[i + 1 + k] == lb[j + 1 + m]:
+                        if best is None or k + m < best[0] + best[1]:
+                            best = (k, m)
+            if best:
+                add(i + 1, i + 1 + best[0], j + 1, j + 1 + best[1])
+    return [pair for pair, _ in sorted(found.items(), key=lambda kv: kv[1])]
 
 
 def align(

@@ -147,6 +147,39 @@ def classify(stats: PairStats, s: ReuseSettings) -> str | None:
     return None
 
 
+def explain(stats: PairStats, s: ReuseSettings) -> list[str]:
+    """For each kind, the measured quantity that fell short of its threshold (why no link)."""
+    copy_coverage = max(stats.coverage_a, stats.coverage_b)
+    plain = stats.aligned - stats.quote_pairs
+    out = []
+    if not stats.exact:
+        out.append("duplicate: the normalised texts differ")
+    if stats.jaccard < s.near_jaccard and not (copy_coverage >= s.near_coverage and stats.verbatim >= s.near_verbatim):
+        out.append(
+            f"near_duplicate: MinHash Jaccard {stats.jaccard:.2f} < {s.near_jaccard}, and coverage "
+            f"{copy_coverage:.2f} (needs {s.near_coverage}) with verbatim share {stats.verbatim:.2f} (needs {s.near_verbatim})"
+        )
+    short = []
+    if copy_coverage < s.rewrite_coverage:
+        short.append(f"coverage {copy_coverage:.2f} < {s.rewrite_coverage}")
+    if plain < s.rewrite_min_pairs:
+        short.append(f"{plain} aligned pairs outside quotes < {s.rewrite_min_pairs}")
+    if stats.order < s.rewrite_order:
+        short.append(f"shared order {stats.order:.2f} < {s.rewrite_order}")
+    if stats.close < s.rewrite_close:
+        short.append(f"close-shape share {stats.close:.2f} < {s.rewrite_close}")
+    if short:
+        out.append("rewrite: " + ", ".join(short))
+    if stats.run_sentences < s.partial_sentences or stats.run_words < s.partial_words:
+        out.append(
+            f"partial: longest copied block {stats.run_sentences} sentences / {stats.run_words} words "
+            f"(needs {s.partial_sentences} / {s.partial_words})"
+        )
+    if stats.quote_pairs == 0:
+        out.append("shared_quotes: no quotation in common")
+    return out
+
+
 # -- direction --------------------------------------------------------------------------
 
 _WORD = re.compile(r"[a-z]+")

@@ -540,7 +540,11 @@ class Store:
 
     def links(self, kinds_only: bool = True) -> list[dict[str, Any]]:
         sql = "SELECT data FROM links" + (" WHERE kind IS NOT NULL" if kinds_only else "")
-        rows = [json.loads(r["data"]) for r in self.db.execute(sql + " ORDER BY source, copy")]
+        rank = (
+            "CASE kind WHEN 'duplicate' THEN 0 WHEN 'near_duplicate' THEN 1 WHEN 'rewrite' THEN 2"
+            " WHEN 'partial' THEN 3 WHEN 'shared_quotes' THEN 4 ELSE 5 END"
+        )
+        rows = [json.loads(r["data"]) for r in self.db.execute(f"{sql} ORDER BY {rank}, source, copy")]
         return rows
 
     def link_between(self, a: str, b: str) -> dict[str, Any] | None:

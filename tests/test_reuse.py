@@ -1,0 +1,152 @@
+"""Reuse detection: fingerprints equal datasketch's, and the links on the seeds and examples."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLES
+from storyline import Corpus
+from storyline.reuse.fingerprint import (
+    Fingerprinter,
+    exact_hash,
+    lsh_pairs,
+    minhash_signatures,
+    optimal_bands,
+    shingle_hash,
+)
+from storyline.reuse.links import families
+
+TEXTS = [
+    "Flood waters rose through the lower town of Marrow Bend on Tuesday forcing the evacuation of 300 households",
+    "Flood waters rose through the lower town of Marrow Bend on Tuesday forcing the evacuation of 310 households",
+    "The school board approved a new budget on Monday after a four hour meeting with teachers",
+    "short text",
+    "",
+]
+
+
+def test_minhash_equals_datasketch() -> None:
+    datasketch = pytest.importorskip("datasketch")
+    printer = Fingerprinter(shingle_size=5)
+    signatures = printer.signatures(TEXTS)
+    for text, sig in zip(TEXTS, signatures, strict=True):
+        words = re.findall(r"\w+", text.lower())
+        shingles = [tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))] if words else []
+        m = datasketch.MinHash(num_perm=128, hashfunc=shingle_hash)
+        if shingles:
+            m.update_batch(shingles)
+        assert np.array_equal(m.hashvalues, sig)
+
+
+def test_lsh_finds_what_datasketch_finds() -> None:
+    datasketch = pytest.importorskip("datasketch")
+    rng = np.random.default_rng(7)
+    base = [rng.integers(0, 2**32, 60, dtype=np.uint64).astype(np.uint32) for _ in range(40)]
+    sets = [*base, *(np.unique(np.concatenate([b[:50], rng.integers(0, 2**32, 10).astype(np.uint32)])) for b in base[:20])]
+    sigs = minhash_signatures(sets)
+    bands, rows = optimal_bands(0.5)
+    lsh = datasketch.MinHashLSH(threshold=0.5, num_perm=128, params=(bands, rows))
+    expected = set()
+    for i, sig in enumerate(sigs):
+        m = datasketch.MinHash(num_perm=128, hashvalues=sig, scheme="affine32")
+        expected |= {(j, i) for j in lsh.query(m)}
+        lsh.insert(i, m)
+    assert lsh_pairs(sigs, bands, rows) == expected
+    assert len(expected) >= 15
+
+
+def test_optimal_bands_match_datasketch() -> None:
+    lsh = pytest.importorskip("datasketch.lsh")
+    for threshold in (0.5, 0.7, 0.9):
+        assert optimal_bands(threshold, 128) == lsh._optimal_param(threshold, 128, 0.5, 0.5)
+
+
+def test_exact_hash_ignores_case_space_and_punctuation() -> None:
+    assert exact_hash("Flood waters rose, officials said.") == exact_hash("flood  waters rose officials said")
+    assert exact_hash("Flood waters rose.") != exact_hash("Flood waters fell.")
+
+
+def test_families_count_a_copy_family_once() -> None:
+    class D:
+        def __init__(self, known: bool) -> None:
+            self.known = known
+
+    class L:
+        def __init__(self, s: str, c: str, kind: str, known: bool = True) -> None:
+            self.source, self.copy, self.kind, self.direction = s, c, kind, D(known)
+
+    fams = families([L("wire", "a", "near_duplicate"), L("a", "b", "rewrite"), L("x", "y", "partial")])
+    assert fams == {"wire": "wire", "a": "wire", "b": "wire"}
+
+
+@pytest.fixture(scope="module")
+def seed_corpus(seeds_dir: Path) -> tuple[Corpus, dict[str, str]]:
+    corpus = Corpus()
+    corpus.add([str(seeds_dir)])
+    ids = {Path(a.origin.path).name[:3]: a.id for a in corpus.articles()}
+    return corpus, ids
+
+
+def test_seed_000_is_a_rewrite_of_001(seed_corpus: tuple[Corpus, dict[str, str]]) -> None:
+    corpus, ids = seed_corpus
+    links = corpus.links()
+    [link] = [ln for ln in links if {ln["source"], ln["copy"]} == {ids["000"], ids["001"]}]
+    assert link["kind"] == "rewrite"
+    assert link["direction"] == "known"
+    assert (link["source"], link["copy"]) == (ids["001"], ids["000"])
+    assert any("NBC News" in r for r in link["reasons"])
+    swapped = {(s["old"].lower(), s["new"].lower()) for p in link["pairs"] for s in p["substitutions"]}
+    assert ("amassed", "stockpiled") in swapped
+
+
+def test_seed_independent_reports_copy_nothing(seed_corpus: tuple[Corpus, dict[str, str]]) -> None:
+    corpus, ids = seed_corpus
+    for ln in corpus.links():
+        if ids["003"] in (ln["source"], ln["copy"]) or ids["004"] in (ln["source"], ln["copy"]):
+            assert ln["kind"] == "shared_quotes", ln["kind"]
+    assert any(c.outlet == "CNN" for c in corpus.article(ids["002"]).credits)
+    families_ = corpus.store.families()
+    assert families_[ids["000"]] == families_[ids["001"]] == ids["001"]
+
+
+@pytest.fixture(scope="module")
+def example_links(example_corpus: Path) -> tuple[dict, dict[str, str], Corpus]:
+    corpus = Corpus()
+    corpus.add([str(example_corpus)])
+    truth = json.loads((EXAMPLES / "truth.json").read_text())
+    by_url = {a.url: a.id for a in corpus.articles()}
+    return truth, by_url, corpus
+
+
+def test_example_links_match_the_truth(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
+    truth, by_url, corpus = example_links
+    found = {(ln["source"], ln["copy"]): ln for ln in corpus.links() if ln["kind"] != "shared_quotes"}
+    want = {(by_url[t["source"]], by_url[t["copy"]]): t for t in truth["links"]}
+    assert set(found) == set(want)  # every planted link, and no false copy link
+    for key, t in want.items():
+        assert found[key]["kind"] == t["kind"]
+        assert found[key]["direction"] == "known"
+
+
+def test_independent_example_pairs_have_no_copy_link(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
+    truth, by_url, corpus = example_links
+    for pair in truth["independent_pairs"]:
+        link = corpus.store.link_between(by_url[pair["a"]], by_url[pair["b"]])
+        assert link is None or link["kind"] in (None, "shared_quotes"), pair
+
+
+def test_compare_explains_a_missing_link(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
+    truth, by_url, corpus = example_links
+    pair = truth["independent_pairs"][0]
+    result = corpus.compare(by_url[pair["a"]], by_url[pair["b"]])
+    if result["kind"] is None:
+        assert any(w.startswith("rewrite:") for w in result["why_not"])
+    rewrite = next(t for t in truth["links"] if t["kind"] == "rewrite")
+    shown = corpus.compare(by_url[rewrite["copy"]], by_url[rewrite["source"]])
+    assert shown["kind"] == "rewrite" and shown["source"] == by_url[rewrite["source"]]
+    assert any(p["substitutions"] for p in shown["pairs"])
