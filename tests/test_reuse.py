@@ -47,7 +47,13 @@ def test_lsh_finds_what_datasketch_finds() -> None:
     datasketch = pytest.importorskip("datasketch")
     rng = np.random.default_rng(7)
     base = [rng.integers(0, 2**32, 60, dtype=np.uint64).astype(np.uint32) for _ in range(40)]
-    sets = [*base, *(np.unique(np.concatenate([b[:50], rng.integers(0, 2**32, 10).astype(np.uint32)])) for b in base[:20])]
+    sets = [
+        *base,
+        *(
+            np.unique(np.concatenate([b[:50], rng.integers(0, 2**32, 10).astype(np.uint32)]))
+            for b in base[:20]
+        ),
+    ]
     sigs = minhash_signatures(sets)
     bands, rows = optimal_bands(0.5)
     lsh = datasketch.MinHashLSH(threshold=0.5, num_perm=128, params=(bands, rows))
@@ -67,7 +73,9 @@ def test_optimal_bands_match_datasketch() -> None:
 
 
 def test_exact_hash_ignores_case_space_and_punctuation() -> None:
-    assert exact_hash("Flood waters rose, officials said.") == exact_hash("flood  waters rose officials said")
+    assert exact_hash("Flood waters rose, officials said.") == exact_hash(
+        "flood  waters rose officials said"
+    )
     assert exact_hash("Flood waters rose.") != exact_hash("Flood waters fell.")
 
 
@@ -80,7 +88,9 @@ def test_families_count_a_copy_family_once() -> None:
         def __init__(self, s: str, c: str, kind: str, known: bool = True) -> None:
             self.source, self.copy, self.kind, self.direction = s, c, kind, D(known)
 
-    fams = families([L("wire", "a", "near_duplicate"), L("a", "b", "rewrite"), L("x", "y", "partial")])
+    fams = families(
+        [L("wire", "a", "near_duplicate"), L("a", "b", "rewrite"), L("x", "y", "partial")]
+    )
     assert fams == {"wire": "wire", "a": "wire", "b": "wire"}
 
 
@@ -100,7 +110,9 @@ def test_seed_000_is_a_rewrite_of_001(seed_corpus: tuple[Corpus, dict[str, str]]
     assert link["direction"] == "known"
     assert (link["source"], link["copy"]) == (ids["001"], ids["000"])
     assert any("NBC News" in r for r in link["reasons"])
-    swapped = {(s["old"].lower(), s["new"].lower()) for p in link["pairs"] for s in p["substitutions"]}
+    swapped = {
+        (s["old"].lower(), s["new"].lower()) for p in link["pairs"] for s in p["substitutions"]
+    }
     assert ("amassed", "stockpiled") in swapped
 
 
@@ -125,7 +137,9 @@ def example_links(example_corpus: Path) -> tuple[dict, dict[str, str], Corpus]:
 
 def test_example_links_match_the_truth(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
     truth, by_url, corpus = example_links
-    found = {(ln["source"], ln["copy"]): ln for ln in corpus.links() if ln["kind"] != "shared_quotes"}
+    found = {
+        (ln["source"], ln["copy"]): ln for ln in corpus.links() if ln["kind"] != "shared_quotes"
+    }
     want = {(by_url[t["source"]], by_url[t["copy"]]): t for t in truth["links"]}
     assert set(found) == set(want)  # every planted link, and no false copy link
     for key, t in want.items():
@@ -133,14 +147,18 @@ def test_example_links_match_the_truth(example_links: tuple[dict, dict[str, str]
         assert found[key]["direction"] == "known"
 
 
-def test_independent_example_pairs_have_no_copy_link(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
+def test_independent_example_pairs_have_no_copy_link(
+    example_links: tuple[dict, dict[str, str], Corpus],
+) -> None:
     truth, by_url, corpus = example_links
     for pair in truth["independent_pairs"]:
         link = corpus.store.link_between(by_url[pair["a"]], by_url[pair["b"]])
         assert link is None or link["kind"] in (None, "shared_quotes"), pair
 
 
-def test_compare_explains_a_missing_link(example_links: tuple[dict, dict[str, str], Corpus]) -> None:
+def test_compare_explains_a_missing_link(
+    example_links: tuple[dict, dict[str, str], Corpus],
+) -> None:
     truth, by_url, corpus = example_links
     pair = truth["independent_pairs"][0]
     result = corpus.compare(by_url[pair["a"]], by_url[pair["b"]])

@@ -352,7 +352,9 @@ def show(
 def _open(db: Path | None) -> Corpus:
     path = _db(db)
     if not path.exists():
-        err.print(f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`")
+        err.print(
+            f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
+        )
         raise typer.Exit(2)
     return Corpus(path)
 
@@ -360,7 +362,12 @@ def _open(db: Path | None) -> Corpus:
 @app.command()
 def reuse(
     db: DbOpt = None,
-    kind: Annotated[str | None, typer.Option(help="Only links of this kind (duplicate, near_duplicate, rewrite, partial, shared_quotes).")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Only links of this kind (duplicate, near_duplicate, rewrite, partial, shared_quotes)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List reuse links: who copied whom, how (kind), how much (coverage) and why (direction)."""
@@ -406,7 +413,9 @@ def compare(
     arts = result["articles"]
     src, cpy = arts[result["source"]], arts[result["copy"]]
     if result["kind"]:
-        out.rule(f"[bold]{escape(result['kind'])}[/] · direction {result['direction']} ({result['confidence']:.2f})")
+        out.rule(
+            f"[bold]{escape(result['kind'])}[/] · direction {result['direction']} ({result['confidence']:.2f})"
+        )
     else:
         out.rule("[bold]no copy link[/]")
     table = Table(show_header=True, header_style="bold", expand=True, show_lines=True)
@@ -429,6 +438,64 @@ def compare(
         out.print(f"• {escape(r)}")
     for w in result["why_not"]:
         out.print(f"[yellow]below threshold[/] {escape(w)}")
+
+
+@app.command("eval")
+def evaluate(
+    task: Annotated[str, typer.Argument(help="What to evaluate: reuse.")],
+    fmt: Annotated[
+        str, typer.Argument(metavar="FORMAT", help="Data set: mrpc, clough or duc (for reuse).")
+    ],
+    path: Annotated[Path, typer.Argument(help="The data set's file or folder.")],
+    config: ConfigOpt = None,
+    write_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="mrpc only: also train on the whole file and write the decision model here."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score storyline on a public evaluation set (storyline eval TASK FORMAT PATH)."""
+    from storyline.eval import run_evaluation
+
+    settings = _settings(config)
+    try:
+        if write_model is not None:
+            if (task, fmt) != ("reuse", "mrpc"):
+                raise ValueError("--write-model applies to `eval reuse mrpc` only")
+            from storyline.eval.mrpc import evaluate as mrpc
+
+            scores, model = mrpc(path, settings.embed.model)
+            write_model.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+            result = {
+                "task": task,
+                "format": fmt,
+                "path": str(path),
+                **scores,
+                "model_written": str(write_model),
+            }
+        else:
+            result = run_evaluation(task, fmt, path, settings)
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    if as_json:
+        _emit_json(result)
+        return
+    table = Table(title=f"storyline eval {task} {fmt}", header_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        if key in ("task", "format"):
+            continue
+        shown = (
+            f"{value:.4f}"
+            if isinstance(value, float)
+            else escape(json.dumps(value) if isinstance(value, dict | list) else str(value))
+        )
+        table.add_row(key, shown)
+    out.print(table)
 
 
 @app.command()

@@ -67,10 +67,18 @@ class Corpus:
             cfg = self.settings.reuse
             va, vb = views[art_a.id], views[art_b.id]
             embed = get_embedder(self.settings.embed.model, self.settings.embed.device).encode
-            sigs = Fingerprinter(cfg.shingle_size, cfg.num_perm).signatures([" ".join(va.sentences), " ".join(vb.sentences)])
+            sigs = Fingerprinter(cfg.shingle_size, cfg.num_perm).signatures(
+                [" ".join(va.sentences), " ".join(vb.sentences)]
+            )
             link = compare(
-                va, vb, embed(va.sentences), embed(vb.sentences), load_decision(cfg.decision_model or None), cfg,
-                jaccard_estimate(sigs[0], sigs[1]), exact_hash(" ".join(va.sentences)) == exact_hash(" ".join(vb.sentences)),
+                va,
+                vb,
+                embed(va.sentences),
+                embed(vb.sentences),
+                load_decision(cfg.decision_model or None),
+                cfg,
+                jaccard_estimate(sigs[0], sigs[1]),
+                exact_hash(" ".join(va.sentences)) == exact_hash(" ".join(vb.sentences)),
             )
             stored = link.to_json(views)
             stored["stored"] = False
@@ -79,8 +87,14 @@ class Corpus:
         stats = PairStats(**stored["measures"])
         stored["why_not"] = explain(stats, self.settings.reuse) if not stored["kind"] else []
         stored["articles"] = {
-            x.id: {"id": x.id, "title": x.title, "source": x.source, "published": x.published, "url": x.url,
-                   "sentences": views[x.id].sentences}
+            x.id: {
+                "id": x.id,
+                "title": x.title,
+                "source": x.source,
+                "published": x.published,
+                "url": x.url,
+                "sentences": views[x.id].sentences,
+            }
             for x in (art_a, art_b)
         }
         return stored

@@ -56,7 +56,17 @@ def article_entry(article: Article) -> dict[str, Any]:
 
 
 def _link_entry(link: dict[str, Any]) -> dict[str, Any]:
-    keys = ("source", "copy", "direction", "kind", "confidence", "reasons", "coverage", "measures", "pairs")
+    keys = (
+        "source",
+        "copy",
+        "direction",
+        "kind",
+        "confidence",
+        "reasons",
+        "coverage",
+        "measures",
+        "pairs",
+    )
     return {k: link[k] for k in keys}
 
 

@@ -88,7 +88,11 @@ def substitutions(a: str, b: str, max_words: int = 3) -> list[tuple[str, str]]:
             best = None
             for k in range(1, max_words + 1):
                 for m in range(1, max_words + 1):
-                    if i + 1 + k < len(la) and j + 1 + m < len(lb) and la[i + 1 + k] == lb[j + 1 + m]:
+                    if (
+                        i + 1 + k < len(la)
+                        and j + 1 + m < len(lb)
+                        and la[i + 1 + k] == lb[j + 1 + m]
+                    ):
                         if best is None or k + m < best[0] + best[1]:
                             best = (k, m)
             if best:

@@ -154,7 +154,9 @@ def explain(stats: PairStats, s: ReuseSettings) -> list[str]:
     out = []
     if not stats.exact:
         out.append("duplicate: the normalised texts differ")
-    if stats.jaccard < s.near_jaccard and not (copy_coverage >= s.near_coverage and stats.verbatim >= s.near_verbatim):
+    if stats.jaccard < s.near_jaccard and not (
+        copy_coverage >= s.near_coverage and stats.verbatim >= s.near_verbatim
+    ):
         out.append(
             f"near_duplicate: MinHash Jaccard {stats.jaccard:.2f} < {s.near_jaccard}, and coverage "
             f"{copy_coverage:.2f} (needs {s.near_coverage}) with verbatim share {stats.verbatim:.2f} (needs {s.near_verbatim})"

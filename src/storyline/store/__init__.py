@@ -544,7 +544,9 @@ class Store:
             "CASE kind WHEN 'duplicate' THEN 0 WHEN 'near_duplicate' THEN 1 WHEN 'rewrite' THEN 2"
             " WHEN 'partial' THEN 3 WHEN 'shared_quotes' THEN 4 ELSE 5 END"
         )
-        rows = [json.loads(r["data"]) for r in self.db.execute(f"{sql} ORDER BY {rank}, source, copy")]
+        rows = [
+            json.loads(r["data"]) for r in self.db.execute(f"{sql} ORDER BY {rank}, source, copy")
+        ]
         return rows
 
     def link_between(self, a: str, b: str) -> dict[str, Any] | None:

@@ -1,0 +1,126 @@
+"""Readers for the public evaluation sets (kept outside the project, in ../shared/eval)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+@dataclass
+class DucDoc:
+    docno: str
+    cluster: str
+    source: str
+    published: str | None
+    slug: str | None
+    text: str
+    slug_raw: str = ""
+
+    @property
+    def versioned(self) -> bool:
+        """The wire slug marks a new version of a filed story (lead, writethru, adds, corrects)."""
+        return bool(
+            re.search(
+                r"\b(\d+(st|nd|rd|th)\s*ld|ld-|writethru|adds|corrects|update|urgent|sub\b|insert)",
+                self.slug_raw,
+                re.I,
+            )
+        )
+
+
+_TAG = re.compile(r"<(DOCNO|DATE_TIME|SLUG|TEXT)>(.*?)</\1>", re.S)
+_SOURCES = {"APW": "Associated Press", "NYT": "New York Times", "XIE": "Xinhua"}
+
+
+def _duc_text(raw: str) -> str:
+    # Paragraphs start with an indented line; lines inside a paragraph are hard-wrapped.
+    raw = html.unescape(raw).replace("``", "“").replace("''", "”")
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n[ \t]+(?=\S)", "\n" + raw.strip("\n"))]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _slug(value: str | None) -> str | None:
+    if not value:
+        return None
+    base = value.strip().split(",")[0]
+    return re.sub(r"\s+", "", base).lower() or None
+
+
+def read_duc(root: str | Path, clusters: str = "t") -> list[DucDoc]:
+    """DUC 2003 documents, one per file; ``clusters``: "t" (TDT, d3xxxxt), "all" or a name list."""
+    base = Path(root)
+    docs_dir = (
+        base / "docs.without.headlines" if (base / "docs.without.headlines").is_dir() else base
+    )
+    out = []
+    for cluster in sorted(p for p in docs_dir.iterdir() if p.is_dir()):
+        if clusters == "t" and not cluster.name.endswith("t"):
+            continue
+        for path in sorted(cluster.iterdir()):
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            fields: dict[str, str] = {}
+            for m in _TAG.finditer(raw):
+                fields.setdefault(m.group(1), m.group(2))
+            docno = fields.get("DOCNO", path.name).strip()
+            published = None
+            if fields.get("DATE_TIME"):
+                try:
+                    moment = datetime.strptime(fields["DATE_TIME"].strip(), "%m/%d/%Y %H:%M:%S")
+                    published = moment.replace(tzinfo=UTC).isoformat()
+                except ValueError:
+                    published = None
+            if published is None:
+                m = re.match(r"[A-Z]+(\d{4})(\d{2})(\d{2})", docno)
+                if m:
+                    published = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+            out.append(
+                DucDoc(
+                    docno=docno,
+                    cluster=cluster.name,
+                    source=_SOURCES.get(docno[:3], docno[:3]),
+                    published=published,
+                    slug=_slug(fields.get("SLUG")),
+                    text=_duc_text(fields.get("TEXT", "")),
+                    slug_raw=(fields.get("SLUG") or "").strip(),
+                )
+            )
+    if not out:
+        raise ValueError(
+            f"{root}: no DUC clusters found (expected docs.without.headlines/d3xxxxt/...)"
+        )
+    return out
+
+
+@dataclass
+class CloughAnswer:
+    file: str
+    task: str
+    category: str  # cut | light | heavy | non
+    text: str
+
+
+def read_clough(root: str | Path) -> tuple[list[CloughAnswer], dict[str, str]]:
+    """The Clough & Stevenson answers with their labels, and the five source texts by task."""
+    base = Path(root)
+    info = base / "file_information.csv"
+    if not info.exists():
+        raise ValueError(
+            f"{root}: file_information.csv not found (the Clough & Stevenson corpus folder?)"
+        )
+    answers, sources = [], {}
+    with open(info, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            text = (base / row["File"]).read_text(encoding="utf-8", errors="replace")
+            if row["Category"] == "orig":
+                sources[row["Task"]] = text
+            else:
+                answers.append(CloughAnswer(row["File"], row["Task"], row["Category"], text))
+    for task in "abcde":
+        path = base / f"orig_task{task}.txt"
+        if task not in sources and path.exists():
+            sources[task] = path.read_text(encoding="utf-8", errors="replace")
+    return answers, sources

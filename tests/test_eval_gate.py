@@ -1,0 +1,47 @@
+"""Quality gate: evaluation scores on the dev sets in ../shared/eval may not drop.
+
+The pinned figures live in tests/eval_baseline.json with a small noise margin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from storyline.eval import run_evaluation
+
+BASELINE = json.loads((Path(__file__).parent / "eval_baseline.json").read_text())
+MARGIN = BASELINE["margin"]
+
+DATASETS = {
+    "reuse mrpc": "mrpc/msr_paraphrase_train.txt",
+    "reuse clough": "clough_stevenson_short_answer",
+    "reuse duc": "duc2003",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_scores_hold(name: str, shared_eval: Path) -> None:
+    path = shared_eval / DATASETS[name]
+    if not path.exists():
+        pytest.skip(f"{path} is not present")
+    task, fmt = name.split()
+    result = run_evaluation(task, fmt, path)
+    pins = BASELINE[name]
+    for key, floor in pins.get("min", {}).items():
+        assert result[key] >= floor - MARGIN, (
+            f"{name} {key}: {result[key]:.4f} < pinned {floor:.4f} - {MARGIN}"
+        )
+    for key, ceiling in pins.get("max", {}).items():
+        assert result[key] <= ceiling + MARGIN, (
+            f"{name} {key}: {result[key]:.4f} > pinned {ceiling:.4f} + {MARGIN}"
+        )
+
+
+def test_every_evaluation_is_gated() -> None:
+    from storyline.eval import EVALUATIONS
+
+    assert {f"{t} {f}" for t, f in EVALUATIONS} == set(DATASETS)
