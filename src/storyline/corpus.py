@@ -63,7 +63,7 @@ class Corpus:
             for x in (art_a, art_b)
         }
         stored = self.store.link_between(art_a.id, art_b.id)
-        if stored is None or not stored.get("pairs") and stored.get("kind"):
+        if stored is None or (not stored.get("pairs") and stored.get("kind")):
             cfg = self.settings.reuse
             va, vb = views[art_a.id], views[art_b.id]
             embed = get_embedder(self.settings.embed.model, self.settings.embed.device).encode

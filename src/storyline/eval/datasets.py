@@ -74,9 +74,9 @@ def read_duc(root: str | Path, clusters: str = "t") -> list[DucDoc]:
                 except ValueError:
                     published = None
             if published is None:
-                m = re.match(r"[A-Z]+(\d{4})(\d{2})(\d{2})", docno)
-                if m:
-                    published = f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+                day = re.match(r"[A-Z]+(\d{4})(\d{2})(\d{2})", docno)
+                if day:
+                    published = f"{day.group(1)}-{day.group(2)}-{day.group(3)}"
             out.append(
                 DucDoc(
                     docno=docno,
