@@ -88,9 +88,8 @@ def evaluate_clough(root: str | Path, settings: Settings | None = None) -> dict[
                 view, sv, emb, embed(sv.sentences), decision, settings.reuse,
                 jaccard_estimate(sig, src_sigs[task]), exact_hash(ans.text) == exact_hash(sources[task]),
             )  # fmt: skip
-            strength[task] = link.stats.coverage_a * (
-                np.mean([p.score for p in link.pairs]) if link.pairs else 0.0
-            )
+            mean_score = float(np.mean([p.score for p in link.pairs])) if link.pairs else 0.0
+            strength[task] = link.stats.coverage_a * mean_score
             if task == ans.task:
                 feats.append(_link_features(link, ans.text, sources[task]))
                 base.append([containment(ans.text, sources[task], n) for n in (1, 3, 5)])

@@ -92,9 +92,9 @@ def substitutions(a: str, b: str, max_words: int = 3) -> list[tuple[str, str]]:
                         i + 1 + k < len(la)
                         and j + 1 + m < len(lb)
                         and la[i + 1 + k] == lb[j + 1 + m]
+                        and (best is None or k + m < best[0] + best[1])
                     ):
-                        if best is None or k + m < best[0] + best[1]:
-                            best = (k, m)
+                        best = (k, m)
             if best:
                 add(i + 1, i + 1 + best[0], j + 1, j + 1 + best[1])
     return [pair for pair, _ in sorted(found.items(), key=lambda kv: kv[1])]
