@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from builders import BODY, page, write_jsonl
-from storyline import Corpus, Store, analyze
+from storyline import Corpus, Settings, Store, analyze
 
 
 def make_inputs(root: Path) -> Path:
@@ -167,15 +167,19 @@ def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
         assert not any(r.reason.startswith("site template") for r in a.removed)
 
 
-KILL_POINTS = ["ingest:3", "ingest:9", "clean:1", "clean:7", "segment:2", "segment:12"]
+KILL_POINTS = ["ingest:3", "ingest:9", "clean:1", "clean:7", "segment:2", "segment:12", "reuse:1"]
+# The subprocesses use the hashing embedder: this test is about resuming, not about the model.
+FAST = "[embed]\nmodel = \"hashing\"\n"
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> None:
     src = make_inputs(tmp_path / "in")
-    reference = analyze([str(src)])
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST)
+    reference = analyze([str(src)], settings=Settings.load(config))
     db = tmp_path / "killed.db"
-    cmd = [sys.executable, "-m", "storyline.cli", "add", str(src), "--db", str(db)]
+    cmd = [sys.executable, "-m", "storyline.cli", "add", str(src), "--db", str(db), "--config", str(config)]
     env = {**os.environ, "STORYLINE_FAULT": point}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == 70, killed.stderr
@@ -187,6 +191,7 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> Non
     assert again.returncode == 0, again.stderr
     with Corpus(db) as c:
         assert comparable(c.store) == comparable(reference.store)
+        assert c.store.links(kinds_only=False) == reference.store.links(kinds_only=False)
         statuses = [r["status"] for r in c.store.runs()]
         assert statuses == ["running", "done"]  # the killed run is visible as unfinished
 
