@@ -168,3 +168,18 @@ def test_compare_explains_a_missing_link(
     shown = corpus.compare(by_url[rewrite["copy"]], by_url[rewrite["source"]])
     assert shown["kind"] == "rewrite" and shown["source"] == by_url[rewrite["source"]]
     assert any(p["substitutions"] for p in shown["pairs"])
+
+
+def test_links_in_both_reports(example_links: tuple[dict, dict[str, str], Corpus], tmp_path: Path) -> None:
+    import jsonschema
+
+    from storyline.report import load_schema
+
+    _, _, corpus = example_links
+    corpus.write_report(tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(report, load_schema())
+    assert report["links"] and report["families"]
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="links"' in html and "<del>" in html and "<ins>" in html
+    assert "built-in method" not in html
