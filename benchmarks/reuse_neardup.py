@@ -30,7 +30,7 @@ rewrites are expected to be missed here; storyline finds those through TF-IDF ne
 Run it from the repository root (the default takes several minutes on two cores)::
 
     .venv/bin/python benchmarks/reuse_neardup.py
-    .venv/bin/python benchmarks/reuse_neardup.py --sizes 2000,10000 --json out.json
+    .venv/bin/python benchmarks/reuse_neardup.py --sizes 2000,10000 --json
     .venv/bin/python benchmarks/reuse_neardup.py --sizes 100000 --methods storyline,datasketch
 
 The corpus generator (``generate_corpus``, ``sentence``, ``rewrite``) is reused by
@@ -196,8 +196,10 @@ _ONSETS = (
 ).split()
 _VOWELS = "a e i o u ai ea ie ou oa".split()
 _CODAS = ["", "", "n", "r", "l", "s", "t", "nd", "rn", "st", "ck", "m", "x", "ld", "rk"]
-_PLACE_ENDS = ["ton", "by", "field", "mere", "combe", "vale", "haven", "ford", "wick", "stead",
-               "marsh", "bridge", "port", "dale", "holm", "bury", "ley", "worth", "minster"]  # fmt: skip
+_PLACE_ENDS = [
+    "ton", "by", "field", "mere", "combe", "vale", "haven", "ford", "wick", "stead", "marsh",
+    "bridge", "port", "dale", "holm", "bury", "ley", "worth", "minster",
+]  # fmt: skip
 
 
 def _invent(rng: random.Random, syllables: int) -> str:
@@ -452,6 +454,18 @@ def _rss_mib() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def _hwm_mib() -> float | None:
+    """VmHWM (peak RSS of this process image only), where /proc has it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _log(msg: str) -> None:
     print(f"[reuse_neardup {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -518,9 +532,8 @@ def _run_datasketch(texts: list[str], sha1: bool) -> tuple[set[tuple[int, int]],
 
 
 def child(method: str, corpus_path: str, out_path: str) -> None:
-    """Measure one method on the corpus file; write the result JSON and the pairs (.npy)."""
-    import numpy as np
-
+    """Measure one method on the corpus file; write the result and the pairs as JSON."""
+    rss_start = _rss_mib()  # inherited from the parent's image at exec (Linux), before imports
     if method.startswith("datasketch"):
         import datasketch  # noqa: F401 (import cost is not part of the measurement)
     import storyline.reuse.fingerprint  # noqa: F401
@@ -533,30 +546,50 @@ def child(method: str, corpus_path: str, out_path: str) -> None:
         pairs, result = _run_storyline(texts)
     else:
         pairs, result = _run_datasketch(texts, sha1=method == "datasketch-sha1")
-    result["peak_rss_mib"] = _rss_mib()
-    result["rss_loaded_mib"] = rss_loaded
+    result.update(
+        peak_rss_mib=_rss_mib(), hwm_mib=_hwm_mib(), rss_loaded_mib=rss_loaded,
+        rss_start_mib=rss_start,
+    )  # fmt: skip
     if method == "storyline":
         result.update(_storyline_breakdown(texts))
-    arr = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
-    np.save(out_path + ".npy", arr)
+    result["pairs"] = sorted(pairs)
     Path(out_path).write_text(json.dumps(result), encoding="utf-8")
 
 
+def generate_child(n: int, seed: int, corpus_path: str, out_path: str) -> None:
+    """Generate the corpus in its own process (so the parent stays small; see the parent's note)."""
+    t0 = time.perf_counter()
+    corpus = generate_corpus(n, seed, progress=_log)
+    with open(corpus_path, "w", encoding="utf-8") as fh:
+        for i, text in enumerate(corpus.texts):
+            fh.write(json.dumps({"id": i, "text": text}) + "\n")
+    words = sum(t.count(" ") + 1 for t in corpus.texts) / max(1, n)
+    share = sum(corpus.rewrite_shares) / max(1, len(corpus.rewrite_shares))
+    info = {"truth": corpus.truth, "mean_words": words, "rewrite_swap_share": share,
+            "seconds": time.perf_counter() - t0}  # fmt: skip
+    Path(out_path).write_text(json.dumps(info), encoding="utf-8")
+
+
 # -- parent ---------------------------------------------------------------------------------
+# The parent stays small on purpose: on Linux a child's ru_maxrss starts at the peak RSS of
+# the process image it replaced at exec (the forked parent's), so a parent holding the corpus
+# would inflate every child's figure. The corpus is generated and measured in children.
 
 
-def measure(method: str, corpus_path: Path, workdir: Path) -> tuple[dict[str, Any], set]:
-    import numpy as np
+def _spawn(args: list[str]) -> None:
+    subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], check=True)
 
+
+def measure(
+    method: str, corpus_path: Path, workdir: Path
+) -> tuple[dict[str, Any], set[tuple[int, int]]]:
     out = workdir / f"result-{method}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", method,
-           "--corpus", str(corpus_path), "--out", str(out)]  # fmt: skip
     wall = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    _spawn(["--child", method, "--corpus", str(corpus_path), "--out", str(out)])
     result = json.loads(out.read_text(encoding="utf-8"))
     result["process_s"] = time.perf_counter() - wall
-    arr = np.load(str(out) + ".npy")
-    pairs = {(int(a), int(b)) for a, b in arr}
+    pairs = {(int(a), int(b)) for a, b in result.pop("pairs")}
+    out.unlink()
     return result, pairs
 
 
@@ -574,17 +607,16 @@ def _table(rows: list[list[str]], head: list[str]) -> str:
 
 
 def run_size(n: int, seed: int, methods: list[str], workdir: Path) -> list[dict[str, Any]]:
-    t0 = time.perf_counter()
-    corpus = generate_corpus(n, seed, progress=_log)
     path = workdir / f"corpus-{n}.jsonl"
-    with path.open("w", encoding="utf-8") as fh:
-        for i, text in enumerate(corpus.texts):
-            fh.write(json.dumps({"id": i, "text": text}) + "\n")
-    words = sum(t.count(" ") + 1 for t in corpus.texts) / max(1, n)
-    mean_share = sum(corpus.rewrite_shares) / max(1, len(corpus.rewrite_shares))
+    info_path = workdir / f"truth-{n}.json"
+    _spawn(["--generate", str(n), "--seed", str(seed), "--corpus", str(path),
+            "--out", str(info_path)])  # fmt: skip
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    truth = [(int(a), int(b), str(k)) for a, b, k in info["truth"]]
+    words, mean_share = info["mean_words"], info["rewrite_swap_share"]
     _log(
-        f"corpus of {n:,} articles ({words:.0f} words on average, {len(corpus.truth):,} planted "
-        f"copies, rewrites swap {mean_share:.1%} of words) in {time.perf_counter() - t0:.1f}s"
+        f"corpus of {n:,} articles ({words:.0f} words on average, {len(truth):,} planted "
+        f"copies, rewrites swap {mean_share:.1%} of words) in {info['seconds']:.1f}s"
     )
     results: list[dict[str, Any]] = []
     pair_sets: dict[str, set[tuple[int, int]]] = {}
@@ -595,12 +627,13 @@ def run_size(n: int, seed: int, methods: list[str], workdir: Path) -> list[dict[
         res.update(
             size=n, method=method, candidate_pairs=len(pairs),
             articles_per_s=n / res["seconds"] if res["seconds"] else float("inf"),
-            near_recall=recall(pairs, corpus.truth, "near"),
-            rewrite_recall=recall(pairs, corpus.truth, "rewrite"),
+            near_recall=recall(pairs, truth, "near"),
+            rewrite_recall=recall(pairs, truth, "rewrite"),
             mean_words=words, rewrite_swap_share=mean_share,
         )  # fmt: skip
         _log(f"  {method}: {res['seconds']:.2f}s, {len(pairs):,} pairs")
         results.append(res)
+    path.unlink()
     base = pair_sets.get("storyline")
     base_s = next((r["seconds"] for r in results if r["method"] == "storyline"), None)
     for res in results:
@@ -620,13 +653,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.corpus, args.out)
+        return
+    if args.generate is not None:
+        generate_child(args.generate, args.seed, args.corpus, args.out)
         return
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -669,6 +706,15 @@ def main() -> None:
         "differently: n/a);\nRSS loaded: resident memory after reading the corpus, before the "
         "method ran."
     )
+    if results:
+        floor = max(r["rss_start_mib"] for r in results)
+        hwm = [r["hwm_mib"] for r in results if r.get("hwm_mib") is not None]
+        gap = max((abs(r["hwm_mib"] - r["peak_rss_mib"]) for r in results if r.get("hwm_mib")),
+                  default=0.0)  # fmt: skip
+        print(
+            f"peak RSS: ru_maxrss of the child (its floor, inherited at exec, was at most "
+            f"{floor:.0f} MiB)" + (f"; VmHWM agrees within {gap:.0f} MiB" if hwm else "")
+        )
     for r in results:
         if r["method"] == "datasketch-sha1" and r.get("only_here") is not None:
             print(
@@ -692,7 +738,7 @@ def main() -> None:
         print(_table(sub_rows, sub_head))
     print(f"\ntotal run time {total:.0f}s")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        print(json.dumps(results, indent=2))
     bad = [r for r in results if r["method"] == "datasketch" and r["same_pairs"] is False]
     if bad:
         raise SystemExit(

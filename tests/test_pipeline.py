@@ -169,7 +169,7 @@ def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
 
 KILL_POINTS = ["ingest:3", "ingest:9", "clean:1", "clean:7", "segment:2", "segment:12", "reuse:1"]
 # The subprocesses use the hashing embedder: this test is about resuming, not about the model.
-FAST = "[embed]\nmodel = \"hashing\"\n"
+FAST = '[embed]\nmodel = "hashing"\n'
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
@@ -179,7 +179,17 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> Non
     config.write_text(FAST)
     reference = analyze([str(src)], settings=Settings.load(config))
     db = tmp_path / "killed.db"
-    cmd = [sys.executable, "-m", "storyline.cli", "add", str(src), "--db", str(db), "--config", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "storyline.cli",
+        "add",
+        str(src),
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+    ]
     env = {**os.environ, "STORYLINE_FAULT": point}
     killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert killed.returncode == 70, killed.stderr

@@ -170,7 +170,9 @@ def test_compare_explains_a_missing_link(
     assert any(p["substitutions"] for p in shown["pairs"])
 
 
-def test_links_in_both_reports(example_links: tuple[dict, dict[str, str], Corpus], tmp_path: Path) -> None:
+def test_links_in_both_reports(
+    example_links: tuple[dict, dict[str, str], Corpus], tmp_path: Path
+) -> None:
     import jsonschema
 
     from storyline.report import load_schema

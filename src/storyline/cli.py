@@ -440,6 +440,82 @@ def compare(
         out.print(f"[yellow]below threshold[/] {escape(w)}")
 
 
+@app.command()
+def stories(
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the stories, latest first: headline, size, outlets, independent sources, time span."""
+    with _open(db) as corpus:
+        rows = corpus.stories()
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} stories", header_style="bold")
+    for col in ("id", "headline", "articles", "outlets", "indep.", "first seen", "last seen"):
+        table.add_column(col, overflow="fold")
+    for st in rows:
+        table.add_row(
+            st["id"],
+            escape((st["headline"] or "")[:70]),
+            str(st["article_count"]),
+            str(len(st["outlets"])),
+            str(st["independent_sources"]),
+            (st["first_seen"] or "—")[:16],
+            (st["last_seen"] or "—")[:16],
+        )
+    out.print(table)
+
+
+@app.command()
+def story(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="ID | merge A B | split A ARTICLE...",
+            help="Show a story, or correct the machine: merge two stories, or split articles out of one.",
+        ),
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one story; `story merge A B` joins two stories; `story split A ARTICLE...` sets articles apart.
+
+    Corrections are kept in the store and applied again on every later run.
+    """
+    with _open(db) as corpus:
+        try:
+            if args[0] == "merge" and len(args) == 3:
+                result = corpus.merge_stories(args[1], args[2])
+            elif args[0] == "split" and len(args) >= 3:
+                result = corpus.split_story(args[1], args[2:])
+            elif len(args) == 1:
+                result = corpus.story(args[0])
+            else:
+                err.print(
+                    "[red]error:[/] use `story ID`, `story merge A B` or `story split A ARTICLE...`"
+                )
+                raise typer.Exit(2)
+        except KeyError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+            raise typer.Exit(1) from exc
+        names = {a.id: a for a in corpus.articles()}
+    if as_json:
+        _emit_json(result)
+        return
+    out.rule(f"[bold]{escape(result['headline'] or '(no headline)')}")
+    out.print(
+        f"{result['id']} · {result['article_count']} articles · {len(result['outlets'])} outlets · "
+        f"{result['independent_sources']} independent sources · {result['first_seen'] or '?'} → {result['last_seen'] or '?'}"
+    )
+    for aid in result["articles"]:
+        a = names.get(aid)
+        if a:
+            out.print(
+                f"  {aid[:10]}  {escape((a.published or '—')[:16])}  {escape(a.source or '?')}: {escape(a.title or '(untitled)')}"
+            )
+
+
 @app.command("eval")
 def evaluate(
     task: Annotated[str, typer.Argument(help="What to evaluate: reuse.")],

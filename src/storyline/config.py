@@ -87,6 +87,25 @@ class ReuseSettings:
 
 
 @dataclass
+class StoriesSettings:
+    """Story clustering (``storyline.stories``)."""
+
+    #: Stories that have seen nothing for this long leave the active set.
+    window_days: float = 14.0
+    #: Candidate stories scored per article, and index terms per article.
+    candidates: int = 20
+    index_terms: int = 12
+    #: Batch mode merges two stories when the model gives this probability or more.
+    merge_threshold: float = 0.85
+    #: Sentence-embedding centroids (off: the cheap signals only, for very large streams).
+    embeddings: bool = True
+    #: Entity extractor: rules (fast, default), spacy or auto.
+    entities: str = "rules"
+    #: Story model file (default: the one shipped in the package).
+    model: str = ""
+
+
+@dataclass
 class StoreSettings:
     #: SQLite file; ":memory:" keeps everything in memory (tests).
     path: str = "storyline-out/storyline.db"
@@ -99,6 +118,7 @@ class Settings:
     segment: SegmentSettings = field(default_factory=SegmentSettings)
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     reuse: ReuseSettings = field(default_factory=ReuseSettings)
+    stories: StoriesSettings = field(default_factory=StoriesSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod

@@ -99,6 +99,45 @@ class Corpus:
         }
         return stored
 
+    def stories(self) -> list[dict[str, Any]]:
+        """Stories, latest first (id, headline, articles, first/last seen, outlets, sources)."""
+        return self.store.stories()
+
+    def story(self, story_id: str) -> dict[str, Any]:
+        """One story by id, alias or unique id prefix."""
+        found = self.store.story(story_id)
+        if found is None:
+            raise KeyError(f"no story {story_id!r}; list them with `storyline stories`")
+        return found
+
+    def merge_stories(self, a: str, b: str) -> dict[str, Any]:
+        """Join two stories (kept across later runs); returns the merged story."""
+        sa, sb = self.story(a), self.story(b)
+        self.store.add_override("merge", [*sa["articles"], *sb["articles"]])
+        self._restory()
+        return self.story(sa["id"] if sa["age"] <= sb["age"] else sb["id"])
+
+    def split_story(self, story_id: str, articles: list[str]) -> dict[str, Any]:
+        """Set articles apart from a story as a story of their own (kept across later runs)."""
+        st = self.story(story_id)
+        ids = [self.article(a).id for a in articles]
+        missing = [a for a in ids if a not in st["articles"]]
+        if missing:
+            raise KeyError(f"not in story {st['id']}: {', '.join(missing)}")
+        self.store.add_override("split", ids)
+        self._restory()
+        return self.story(
+            self.store.db.execute(
+                "SELECT story_id FROM story_members WHERE article_id = ?", (ids[0],)
+            ).fetchone()[0]
+        )
+
+    def _restory(self) -> None:
+        from storyline.stories.build import build_stories
+
+        stories, aliases = build_stories(self.store, self.settings)
+        self.store.save_stories(stories, aliases)
+
     def report(self) -> dict[str, Any]:
         from storyline.report import build_report
 

@@ -76,6 +76,7 @@ class Context:
     run_id: int
     inputs: list[str]
     result: RunResult
+    force_stories: bool = False
 
 
 def stage_ingest(ctx: Context) -> None:
@@ -266,7 +267,26 @@ def stage_reuse(ctx: Context) -> None:
     _fault_point("reuse", 1)
     store.save_links(records, pending, fams)
     ctx.result.counts["compared"] = len(records)
+    ctx.result.counts["linked"] = len(pending)
     ctx.result.counts["links"] = sum(1 for r in records if r["kind"])
+
+
+def stage_stories(ctx: Context) -> None:
+    """Group all linked articles into stories (batch mode), carrying ids over from last run."""
+    from storyline.stories.build import build_stories
+
+    store = ctx.store
+    changed = ctx.result.counts.get("linked", 0) or ctx.force_stories
+    if not changed and store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]:
+        ctx.result.counts["stories"] = int(
+            store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+        )
+        return
+    ctx.progress.start("stories", None)
+    stories, aliases = build_stories(store, ctx.settings)
+    _fault_point("stories", 1)
+    store.save_stories(stories, aliases)
+    ctx.result.counts["stories"] = len(stories)
 
 
 class _LinkLike:
@@ -287,6 +307,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("clean", stage_clean),
     ("segment", stage_segment),
     ("reuse", stage_reuse),
+    ("stories", stage_stories),
 ]
 
 

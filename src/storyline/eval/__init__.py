@@ -34,7 +34,23 @@ def _duc_reuse(path: Path, settings: Settings) -> dict[str, Any]:
     return evaluate_duc_reuse(path, settings)
 
 
+def _stories(fmt: str) -> Evaluation:
+    def run(path: Path, settings: Settings) -> dict[str, Any]:
+        from storyline.eval.stories_eval import evaluate_stories, leave_one_out
+
+        if fmt == "lodo":
+            return leave_one_out(path, settings)
+        return evaluate_stories(fmt, path, settings)
+
+    return run
+
+
 EVALUATIONS: dict[tuple[str, str], Evaluation] = {
+    ("stories", "duc"): _stories("duc"),
+    ("stories", "duc-all"): _stories("duc-all"),
+    ("stories", "multiling"): _stories("multiling"),
+    ("stories", "uci"): _stories("uci"),
+    ("stories", "lodo"): _stories("lodo"),
     ("reuse", "mrpc"): _mrpc,
     ("reuse", "clough"): _clough,
     ("reuse", "duc"): _duc_reuse,

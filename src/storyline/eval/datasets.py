@@ -124,3 +124,67 @@ def read_clough(root: str | Path) -> tuple[list[CloughAnswer], dict[str, str]]:
         if task not in sources and path.exists():
             sources[task] = path.read_text(encoding="utf-8", errors="replace")
     return answers, sources
+
+
+@dataclass
+class LabelledDoc:
+    """One document of a labelled stream: id, time, title, body, gold stories, outlet."""
+
+    id: str
+    published: str | None
+    title: str
+    body: str
+    gold: set[str]
+    source: str | None = None
+
+
+def duc_stream(root: str | Path, clusters: str = "t") -> list[LabelledDoc]:
+    """DUC documents as a stream; a document filed in two clusters has both as gold stories."""
+    merged: dict[str, LabelledDoc] = {}
+    for d in read_duc(root, clusters):
+        if d.docno in merged:
+            merged[d.docno].gold.add(d.cluster)
+            continue
+        first = d.text.split("\n\n", 1)[0]
+        merged[d.docno] = LabelledDoc(d.docno, d.published, "", d.text, {d.cluster}, d.source)
+        del first
+    return list(merged.values())
+
+
+def multiling_stream(root: str | Path) -> list[LabelledDoc]:
+    """TAC 2011 MultiLing English: source_texts/M00TA.english (topic T, article A)."""
+    base = Path(root)
+    folder = base / "source_texts" if (base / "source_texts").is_dir() else base
+    docs = []
+    for path in sorted(folder.glob("*.english")):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        head = lines[0].strip() if lines else ""
+        m = re.match(r"(\d{4})/(\d{2})/(\d{2})\s+(.*)", head)
+        published, title = (
+            (f"{m.group(1)}-{m.group(2)}-{m.group(3)}", m.group(4)) if m else (None, head)
+        )
+        body = "\n\n".join(ln.strip() for ln in lines[1:] if ln.strip())
+        docs.append(LabelledDoc(path.stem, published, title, body, {path.stem[:4]}))
+    if not docs:
+        raise ValueError(f"{root}: no *.english source texts found")
+    return docs
+
+
+def uci_stream(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
+    """UCI News Aggregator headlines; returns the complete rows and a note per row skipped."""
+    docs, skipped = [], []
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        want = ["ID", "TITLE", "URL", "PUBLISHER", "CATEGORY", "STORY", "HOSTNAME", "TIMESTAMP"]
+        if header[: len(want)] != want:
+            raise ValueError(f"{path}: unexpected header {header}")
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != len(want) or not row[7].strip().isdigit() or not row[5].strip():
+                skipped.append(
+                    f"{path}:{line_no}: incomplete row (ID {row[0] if row else '?'}), skipped"
+                )
+                continue
+            stamp = datetime.fromtimestamp(int(row[7]) / 1000.0, tz=UTC).isoformat()
+            docs.append(LabelledDoc(f"uci-{row[0]}", stamp, row[1], "", {row[5]}, row[3]))
+    return docs, skipped

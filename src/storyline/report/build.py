@@ -114,6 +114,7 @@ def build_report(
             "sentences": sum(a["sentences"] for a in articles),
             "removed_lines": sum(len(a["removed"]) for a in articles),
             "links": len(store.links()),
+            "stories": int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]),
             "skipped": sum(1 for p in problems if p.severity == "skipped"),
             "warnings": sum(1 for p in problems if p.severity != "skipped"),
             "last_run": run_counts or {},
@@ -122,7 +123,7 @@ def build_report(
         "articles": articles,
         "links": [_link_entry(ln) for ln in store.links()],
         "families": _families(store.families()),
-        "stories": [],
+        "stories": store.stories(),
         "digests": [],
     }
 

@@ -1,4 +1,5 @@
-"""The "same statement?" decision: a logistic model over ``features.FEATURE_NAMES``.
+"""A small logistic model over named features: the "same statement?" decision (reuse) and
+the "same story?" decision (stories) are both ``Decision`` objects.
 
 The shipped weights (``mrpc_model.json``) were trained on the MRPC training file only,
 with ``storyline eval reuse mrpc PATH --write-model``; nothing else was tuned on it.
@@ -31,9 +32,9 @@ class Decision:
         x = (np.atleast_2d(features) - self.mean) / self.scale
         return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, names: tuple[str, ...] = FEATURE_NAMES) -> dict[str, Any]:
         return {
-            "features": list(FEATURE_NAMES),
+            "features": list(names),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
             "coef": self.coef.tolist(),
@@ -43,8 +44,8 @@ class Decision:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Decision:
-        if list(data["features"]) != list(FEATURE_NAMES):
+    def from_json(cls, data: dict[str, Any], names: tuple[str, ...] = FEATURE_NAMES) -> Decision:
+        if list(data["features"]) != list(names):
             raise ValueError(
                 "the decision model was trained on other features; retrain it with "
                 "`storyline eval reuse mrpc PATH --write-model`"
@@ -56,14 +57,18 @@ class Decision:
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, c: float = 1.0, meta: dict[str, Any] | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    c: float = 1.0,
+    meta: dict[str, Any] | None = None,
+    balanced: bool = False,
 ) -> Decision:
     from sklearn.linear_model import LogisticRegression
 
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=2000)
+    model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
     model.fit((x - mean) / scale, y)
     return Decision(mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5, meta)
 

@@ -103,6 +103,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0003_stories",
+        """
+        CREATE TABLE stories (
+            id TEXT PRIMARY KEY, age INTEGER NOT NULL, headline TEXT,
+            first_seen TEXT, last_seen TEXT, size INTEGER NOT NULL, data TEXT NOT NULL
+        );
+        CREATE TABLE story_members (
+            article_id TEXT PRIMARY KEY REFERENCES articles(id), story_id TEXT NOT NULL
+        );
+        CREATE INDEX story_members_story ON story_members (story_id);
+        CREATE TABLE story_aliases (alias TEXT PRIMARY KEY, story_id TEXT NOT NULL);
+        CREATE TABLE story_overrides (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, data TEXT NOT NULL, made TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -557,6 +574,85 @@ class Store:
 
     def families(self) -> dict[str, str]:
         return {r["article_id"]: r["root"] for r in self.db.execute("SELECT * FROM families")}
+
+    # -- stories --------------------------------------------------------------------------
+    def story_members(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for r in self.db.execute("SELECT story_id, article_id FROM story_members ORDER BY rowid"):
+            out.setdefault(r["story_id"], []).append(r["article_id"])
+        return out
+
+    def story_ages(self) -> dict[str, int]:
+        return {r["id"]: r["age"] for r in self.db.execute("SELECT id, age FROM stories")}
+
+    def save_stories(self, stories: list[dict[str, Any]], aliases: dict[str, str]) -> None:
+        """Replace the stories (each a dict with id, age, headline, first/last seen, articles)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM stories")
+            self.db.execute("DELETE FROM story_members")
+            self.db.executemany(
+                "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (st["id"], st["age"], st["headline"], st["first_seen"], st["last_seen"], len(st["articles"]),
+                     json.dumps(st, ensure_ascii=False))
+                    for st in stories
+                ],
+            )  # fmt: skip
+            self.db.executemany(
+                "INSERT INTO story_members VALUES (?, ?)",
+                [(a, st["id"]) for st in stories for a in st["articles"]],
+            )
+            # An alias points at the surviving story; aliases of aliases are followed through.
+            self.db.executemany(
+                "INSERT OR REPLACE INTO story_aliases VALUES (?, ?)", list(aliases.items())
+            )
+            self.db.execute(
+                "UPDATE story_aliases SET story_id = (SELECT a2.story_id FROM story_aliases a2"
+                " WHERE a2.alias = story_aliases.story_id) WHERE story_id IN (SELECT alias FROM story_aliases)"
+            )
+            self.db.execute("DELETE FROM story_aliases WHERE alias IN (SELECT id FROM stories)")
+
+    def stories(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(r["data"])
+            for r in self.db.execute(
+                "SELECT data FROM stories ORDER BY last_seen IS NULL, last_seen DESC, size DESC, id"
+            )
+        ]
+
+    def resolve_story(self, story_id: str) -> str | None:
+        """A story id (or alias, or unique id prefix) as the id it has now."""
+        if self.db.execute("SELECT 1 FROM stories WHERE id = ?", (story_id,)).fetchone():
+            return story_id
+        row = self.db.execute(
+            "SELECT story_id FROM story_aliases WHERE alias = ?", (story_id,)
+        ).fetchone()
+        if row:
+            return str(row["story_id"])
+        rows = self.db.execute(
+            "SELECT id FROM stories WHERE id LIKE ? LIMIT 2", (story_id + "%",)
+        ).fetchall()
+        return str(rows[0]["id"]) if len(rows) == 1 else None
+
+    def story(self, story_id: str) -> dict[str, Any] | None:
+        sid = self.resolve_story(story_id)
+        if sid is None:
+            return None
+        row = self.db.execute("SELECT data FROM stories WHERE id = ?", (sid,)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def add_override(self, kind: str, articles: list[str]) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO story_overrides (kind, data, made) VALUES (?, ?, ?)",
+                (kind, json.dumps({"articles": articles}), _now()),
+            )
+
+    def overrides(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": r["kind"], **json.loads(r["data"])}
+            for r in self.db.execute("SELECT kind, data FROM story_overrides ORDER BY seq")
+        ]
 
     def sentence_count(self, article_id: str) -> int:
         return int(

@@ -1,0 +1,334 @@
+"""Streaming story clustering: each article joins its best active story or starts a new one.
+
+Articles arrive in canonical order (published time, then id). An article is scored
+against the candidate stories that share its strongest terms or names (an inverted
+index, never all stories) on several signals — TF-IDF cosine of body and title to the
+story's centroid, overlap of named people/places/organisations, the sentence-embedding
+centroid where it is computed, the time gap, the story's size — combined by a small
+logistic model learned from labelled streams (``storyline.stories.model``), in the spirit
+of Miranda et al. (2018). Stories that have seen nothing for ``window_days`` leave the
+active set, so memory stays flat on an endless stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+FEATURE_NAMES = (
+    "text_cosine", "max_member_cosine", "title_cosine", "entity_containment", "entity_jaccard",
+    "embedding_cosine", "log_story_size",
+)  # fmt: skip
+
+_DIMS = 1 << 20
+
+
+@dataclass
+class StoryDoc:
+    """An article as the story clusterer sees it."""
+
+    id: str
+    time: float | None  # seconds since the epoch, None when unknown
+    title: str = ""
+    body: str = ""
+    entities: Counter[str] = field(default_factory=Counter)
+    embedding: np.ndarray | None = None
+
+
+def epoch(published: str | None) -> float | None:
+    if not published:
+        return None
+    try:
+        text = published if len(published) > 10 else published + "T12:00:00+00:00"
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+Vector = dict[int, float]
+
+
+class Vectorizer:
+    """Hashed word counts weighted by a running IDF (streaming: no vocabulary to fit)."""
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self.hasher = HashingVectorizer(
+            n_features=_DIMS, alternate_sign=False, norm=None, stop_words="english",
+            token_pattern=r"(?u)\b[^\W\d_][\w'’-]+\b", lowercase=True,
+        )  # fmt: skip
+        self.df = np.zeros(_DIMS, dtype=np.int32)
+        self.n = 0
+
+    def counts(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        m = self.hasher.transform(texts).tocsr()
+        return [
+            (m.indices[m.indptr[i] : m.indptr[i + 1]], m.data[m.indptr[i] : m.indptr[i + 1]])
+            for i in range(len(texts))
+        ]
+
+    def weigh(self, idx: np.ndarray, tf: np.ndarray, learn: bool = True) -> Vector:
+        if learn:
+            self.n += 1
+            self.df[idx] += 1
+        idf = np.log((self.n + 1) / (self.df[idx] + 1)) + 1.0
+        w = (1.0 + np.log(tf)) * idf
+        norm = float(np.sqrt(np.sum(w * w))) or 1.0
+        return dict(zip(idx.tolist(), (w / norm).tolist(), strict=True))
+
+
+def _dot(a: Vector, b: Vector) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(k, 0.0) for k, w in a.items())
+
+
+@dataclass
+class Story:
+    id: int
+    members: list[str] = field(default_factory=list)
+    body: Vector = field(default_factory=dict)
+    title: Vector = field(default_factory=dict)
+    body_norm: float = 0.0
+    title_norm: float = 0.0
+    entities: Counter[str] = field(default_factory=Counter)
+    embedding: np.ndarray | None = None
+    first: float = 0.0
+    last: float = 0.0
+    member_bodies: list[Vector] = field(default_factory=list)  # the latest few, for max cosine
+
+    def add(self, body: Vector, title: Vector, doc: StoryDoc, now: float) -> None:
+        for k, w in body.items():
+            self.body[k] = self.body.get(k, 0.0) + w
+        for k, w in title.items():
+            self.title[k] = self.title.get(k, 0.0) + w
+        self.body_norm = math.sqrt(sum(w * w for w in self.body.values())) or 1.0
+        self.title_norm = math.sqrt(sum(w * w for w in self.title.values())) or 1.0
+        self.entities.update(doc.entities)
+        if doc.embedding is not None:
+            self.embedding = (
+                doc.embedding.copy() if self.embedding is None else self.embedding + doc.embedding
+            )
+        if not self.members:
+            self.first = now
+        self.last = max(self.last, now)
+        self.members.append(doc.id)
+        self.member_bodies = [*self.member_bodies[-4:], body]
+
+
+def features(body: Vector, title: Vector, doc: StoryDoc, story: Story, now: float) -> list[float]:
+    """The signals for one article and one story (``FEATURE_NAMES``), comparable across
+    sources with and without titles, bodies or embeddings: a missing signal takes the value
+    of the text cosine, so the model never learns what a data set lacks."""
+    text_cos = _dot(body, story.body) / story.body_norm if body and story.body else 0.0
+    max_cos = max((_dot(body, m) for m in story.member_bodies), default=0.0) if body else 0.0
+    title_cos = _dot(title, story.title) / story.title_norm if title and story.title else text_cos
+    ents = doc.entities
+    if ents and story.entities:
+        shared = sum(1 for e in ents if e in story.entities)
+        containment = shared / len(ents)
+        jaccard = shared / len(set(ents) | set(story.entities))
+    else:
+        containment = jaccard = 0.0
+    if doc.embedding is not None and story.embedding is not None:
+        n = float(np.linalg.norm(story.embedding)) or 1.0
+        emb = float(doc.embedding @ story.embedding) / n
+    else:
+        emb = text_cos
+    # Time enters through the active window, not as a feature: how fast stories move differs
+    # too much between sources (minutes for headline streams, days for wire stories).
+    return [text_cos, max_cos, title_cos, containment, jaccard, emb, math.log1p(len(story.members))]
+
+
+class StreamClusterer:
+    """The streaming clusterer. ``add(doc)`` returns the story number the article joined."""
+
+    def __init__(
+        self,
+        scorer: object,
+        window_days: float = 3.0,
+        candidates: int = 20,
+        index_terms: int = 12,
+        merge_threshold: float = 0.8,
+    ) -> None:
+        self.scorer = scorer
+        self.window = window_days * 86400.0
+        self.candidates = candidates
+        self.index_terms = index_terms
+        self.vectorizer = Vectorizer()
+        self.active: dict[int, Story] = {}
+        self.keep_all = False
+        self.merge_threshold = merge_threshold
+        self.all: dict[int, Story] = {}
+        self.index: dict[int | str, set[int]] = {}
+        self.assignments: dict[str, int] = {}
+        self.next_id = 0
+        self.now = 0.0
+        self.evicted = 0
+
+    # -- the stream ---------------------------------------------------------------------
+    def batch(self, docs: Iterable[StoryDoc]) -> dict[str, int]:
+        """Batch mode: the stream, then a merge pass over all its stories."""
+        self.keep_all = True
+        self.run(docs)
+        merged = merge_pass(self, dict(self.all), threshold=self.merge_threshold)
+
+        def root(s: int) -> int:
+            while s in merged:
+                s = merged[s]
+            return s
+
+        self.assignments = {d: root(s) for d, s in self.assignments.items()}
+        return self.assignments
+
+    def run(self, docs: Iterable[StoryDoc], batch: int = 256) -> dict[str, int]:
+        for chunk in _chunks(docs, batch):
+            counted = self.vectorizer.counts([d.body or d.title for d in chunk])
+            titles = self.vectorizer.counts([d.title for d in chunk])
+            for doc, (bi, bt), (ti, tt) in zip(chunk, counted, titles, strict=True):
+                self.add(doc, (bi, bt), (ti, tt))
+        return self.assignments
+
+    def add(
+        self,
+        doc: StoryDoc,
+        body_counts: tuple[np.ndarray, np.ndarray],
+        title_counts: tuple[np.ndarray, np.ndarray],
+    ) -> int:
+        now = doc.time if doc.time is not None else self.now
+        self.now = max(self.now, now)
+        body = self.vectorizer.weigh(*body_counts) if len(body_counts[0]) else {}
+        title = self.vectorizer.weigh(*title_counts, learn=False) if len(title_counts[0]) else {}
+        self._evict(now)
+        best, best_p = None, 0.0
+        cands = self._candidates(body or title, doc)
+        if cands:
+            rows = [features(body, title, doc, self.active[c], now) for c in cands]
+            probs = self.scorer.probability(np.array(rows))  # type: ignore[attr-defined]
+            k = int(np.argmax(probs))
+            best, best_p = cands[k], float(probs[k])
+        if best is None or best_p < self.scorer.threshold:  # type: ignore[attr-defined]
+            best = self.next_id
+            self.next_id += 1
+            self.active[best] = Story(best)
+            if self.keep_all:
+                self.all[best] = self.active[best]
+        story = self.active[best]
+        story.add(body, title, doc, now)
+        self._index(best, body or title, doc)
+        self.assignments[doc.id] = best
+        return best
+
+    def _keys(self, vec: Vector, doc: StoryDoc) -> list[int | str]:
+        top = sorted(vec.items(), key=lambda kv: -kv[1])[: self.index_terms]
+        return [k for k, _ in top] + [f"e:{e}" for e in list(doc.entities)[:10]]
+
+    def _candidates(self, vec: Vector, doc: StoryDoc) -> list[int]:
+        votes: Counter[int] = Counter()
+        for key in self._keys(vec, doc):
+            for sid in self.index.get(key, ()):
+                if sid in self.active:
+                    votes[sid] += 1
+        return [sid for sid, _ in votes.most_common(self.candidates)]
+
+    def _index(self, sid: int, vec: Vector, doc: StoryDoc) -> None:
+        for key in self._keys(vec, doc):
+            self.index.setdefault(key, set()).add(sid)
+
+    def _evict(self, now: float) -> None:
+        if not self.window or len(self.active) < 64:
+            return
+        stale = [sid for sid, s in self.active.items() if now - s.last > self.window]
+        for sid in stale:
+            del self.active[sid]
+            self.evicted += 1
+        if stale and len(self.index) > 50_000:
+            alive = set(self.active)
+            self.index = {k: v & alive for k, v in self.index.items() if v & alive}
+
+
+def _chunks(items: Iterable[StoryDoc], size: int) -> Iterator[list[StoryDoc]]:
+    chunk: list[StoryDoc] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def merge_pass(
+    clusterer: StreamClusterer, stories: dict[int, Story], rounds: int = 3, threshold: float = 0.8
+) -> dict[int, int]:
+    """Batch mode's second look: merge stories the stream split, scoring a story against the
+    others as if it were one article (its centroid, names and embedding). Returns a map from
+    merged story numbers to the story they joined (the older one survives)."""
+    merged: dict[int, int] = {}
+    for _ in range(rounds):
+        changed = False
+        index: dict[int | str, set[int]] = {}
+        for sid, st in stories.items():
+            for key in _story_keys(st, clusterer.index_terms):
+                index.setdefault(key, set()).add(sid)
+        for sid in sorted(stories, key=lambda s: -s):  # youngest first: it joins an older one
+            if sid not in stories:
+                continue
+            st = stories[sid]
+            body = _unit(st.body)
+            doc = StoryDoc(
+                f"story-{sid}", st.first, "", "", Counter({e: 1 for e in st.entities}), None
+            )
+            if st.embedding is not None:
+                doc.embedding = st.embedding / (float(np.linalg.norm(st.embedding)) or 1.0)
+            votes: Counter[int] = Counter()
+            for key in _story_keys(st, clusterer.index_terms):
+                for other in index.get(key, ()):
+                    if other != sid and other in stories and other < sid:
+                        votes[other] += 1
+            cands = [o for o, _ in votes.most_common(clusterer.candidates)]
+            if not cands:
+                continue
+            rows = [features(body, _unit(st.title), doc, stories[o], st.first) for o in cands]
+            probs = clusterer.scorer.probability(np.array(rows))  # type: ignore[attr-defined]
+            k = int(np.argmax(probs))
+            if float(probs[k]) >= threshold:
+                target = stories[cands[k]]
+                for k2, w in st.body.items():
+                    target.body[k2] = target.body.get(k2, 0.0) + w
+                for k2, w in st.title.items():
+                    target.title[k2] = target.title.get(k2, 0.0) + w
+                target.body_norm = math.sqrt(sum(w * w for w in target.body.values())) or 1.0
+                target.title_norm = math.sqrt(sum(w * w for w in target.title.values())) or 1.0
+                target.entities.update(st.entities)
+                if st.embedding is not None:
+                    target.embedding = (
+                        st.embedding
+                        if target.embedding is None
+                        else target.embedding + st.embedding
+                    )
+                target.members.extend(st.members)
+                target.member_bodies = [*target.member_bodies, *st.member_bodies][-5:]
+                target.first, target.last = min(target.first, st.first), max(target.last, st.last)
+                merged[sid] = cands[k]
+                del stories[sid]
+                changed = True
+        if not changed:
+            break
+    return merged
+
+
+def _unit(vec: Vector) -> Vector:
+    norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+    return {k: w / norm for k, w in vec.items()}
+
+
+def _story_keys(st: Story, terms: int) -> list[int | str]:
+    top = sorted(st.body.items(), key=lambda kv: -kv[1])[: terms * 2]
+    return [k for k, _ in top] + [f"e:{e}" for e, _ in st.entities.most_common(10)]

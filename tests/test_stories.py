@@ -1,0 +1,109 @@
+"""Stories: grouping, stable ids across runs, users' corrections, and the clustering scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from builders import write_jsonl
+from conftest import EXAMPLES
+from storyline import Corpus
+from storyline.stories.ids import apply_overrides, carry_ids
+from storyline.stories.metrics import bcubed, scores
+
+
+def test_bcubed_extended_and_plain() -> None:
+    gold = {"a": {"1"}, "b": {"1"}, "c": {"2"}}
+    assert bcubed({"a": "x", "b": "x", "c": "y"}, gold)["f1"] == 1.0
+    one = bcubed({"a": "x", "b": "x", "c": "x"}, gold)
+    assert one["recall"] == 1.0 and round(one["precision"], 4) == round((2 / 3 + 2 / 3 + 1 / 3) / 3, 4)
+    # An item in two gold stories is "related" to the members of both.
+    multi = scores({"a": "x", "b": "x", "d": "x"}, {"a": {"1"}, "b": {"2"}, "d": {"1", "2"}})
+    assert multi["bcubed_precision"] == round((2 / 3 + 2 / 3 + 1) / 3, 4)
+
+
+def test_ids_survive_growth_and_merges() -> None:
+    order = {a: n for n, a in enumerate("abcdefg")}
+    previous = {"s-a": ["a", "b"], "s-c": ["c", "d"], "s-e": ["e"]}
+    ages = {"s-a": 0, "s-c": 1, "s-e": 2}
+    named, aliases = carry_ids([["a", "b", "f"], ["c", "d", "e"], ["g"]], previous, order, ages)
+    assert named == {"s-a": ["a", "b", "f"], "s-c": ["c", "d", "e"], "s-g": ["g"]}
+    assert aliases == {"s-e": "s-c"}  # the younger story of a merge lives on as an alias
+
+
+def test_overrides_merge_and_split() -> None:
+    groups = [["a", "b", "c"], ["d"]]
+    merged = apply_overrides(groups, [{"kind": "merge", "articles": ["a", "d"]}])
+    assert sorted(map(sorted, merged)) == [["a", "b", "c", "d"]]
+    split = apply_overrides(groups, [{"kind": "split", "articles": ["c"]}])
+    assert sorted(map(sorted, split)) == [["a", "b"], ["c"], ["d"]]
+
+
+def test_seeds_are_one_story(seeds_dir: Path) -> None:
+    corpus = Corpus()
+    corpus.add([str(seeds_dir)])
+    [story] = corpus.stories()
+    assert story["article_count"] == 5
+    # 000 copies 001 (one family), so five articles are four independent sources at most.
+    assert story["independent_sources"] <= 4
+
+
+def _topic(i: int, n: int) -> dict:
+    topics = [
+        ("The Marrow Bend levee", "flood waters rose near the Marrow Bend levee as crews piled sandbags"),
+        ("The Ridge Times strike", "bus drivers in Ridge walked off the job over pay and shift rules"),
+    ]
+    name, text = topics[i]
+    return {
+        "text": f"{text.capitalize()} on day {n}. " + " ".join([text] * 3) + f". Officials gave update number {n}.",
+        "title": f"{name}: update {n}",
+        "url": f"https://t{i}.example/{n}",
+        "source": f"Outlet {n % 3}",
+        "published": f"2026-03-0{1 + n % 5}T0{n % 9}:00:00Z",
+    }
+
+
+def test_ids_are_stable_when_articles_are_added(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "one.jsonl", [_topic(i, n) for i in (0, 1) for n in range(3)])
+    write_jsonl(tmp_path / "two.jsonl", [_topic(i, n) for i in (0, 1) for n in range(3, 5)])
+    db = tmp_path / "s.db"
+    with Corpus(db) as c:
+        c.add([str(tmp_path / "one.jsonl")])
+        before = {s["id"]: set(s["articles"]) for s in c.stories()}
+    assert len(before) == 2
+    with Corpus(db) as c:
+        c.add([str(tmp_path / "two.jsonl")])
+        after = {s["id"]: set(s["articles"]) for s in c.stories()}
+    assert set(after) == set(before)
+    assert all(before[k] < after[k] for k in before)
+
+
+def test_corrections_are_kept_across_runs(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "one.jsonl", [_topic(i, n) for i in (0, 1) for n in range(3)])
+    db = tmp_path / "s.db"
+    with Corpus(db) as c:
+        c.add([str(tmp_path / "one.jsonl")])
+        a, b = sorted(c.stories(), key=lambda s: s["age"])
+        merged = c.merge_stories(a["id"], b["id"])
+        assert merged["id"] == a["id"] and merged["article_count"] == 6
+        assert c.story(b["id"])["id"] == a["id"]  # the other id resolves as an alias
+        lone = merged["articles"][-1]
+        split = c.split_story(a["id"], [lone])
+        assert split["articles"] == [lone]
+    write_jsonl(tmp_path / "two.jsonl", [_topic(0, 7)])
+    with Corpus(db) as c:
+        c.add([str(tmp_path / "two.jsonl")])
+        sizes = sorted(s["article_count"] for s in c.stories())
+        assert sizes == [1, 6]  # the merge and the split both still hold
+
+
+@pytest.mark.xfail(strict=True, reason="the transit strike and the election in one invented city are glued (see README)")
+def test_example_stories_equal_the_truth(example_corpus: Path) -> None:
+    corpus = Corpus()
+    corpus.add([str(example_corpus)])
+    truth = json.loads((EXAMPLES / "truth.json").read_text())
+    url = {a.id: a.url for a in corpus.articles()}
+    got = {frozenset(url[a] for a in s["articles"]) for s in corpus.stories()}
+    assert got == {frozenset(s["articles"]) for s in truth["stories"]}
