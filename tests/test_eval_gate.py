@@ -19,7 +19,13 @@ DATASETS = {
     "reuse mrpc": "mrpc/msr_paraphrase_train.txt",
     "reuse clough": "clough_stevenson_short_answer",
     "reuse duc": "duc2003",
+    "stories duc": "duc2003",
+    "stories duc-all": "duc2003",
+    "stories multiling": "multiling2011_en",
+    "stories uci": "uci_news_aggregator/uci-news-aggregator.subset.csv",
 }
+# Leave-one-dataset-out trains three models: run it with `storyline eval stories lodo ../shared/eval`.
+NOT_GATED = {"stories lodo"}
 
 
 @pytest.mark.slow
@@ -44,4 +50,4 @@ def test_scores_hold(name: str, shared_eval: Path) -> None:
 def test_every_evaluation_is_gated() -> None:
     from storyline.eval import EVALUATIONS
 
-    assert {f"{t} {f}" for t, f in EVALUATIONS} == set(DATASETS)
+    assert {f"{t} {f}" for t, f in EVALUATIONS} == set(DATASETS) | NOT_GATED
