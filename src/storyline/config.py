@@ -97,6 +97,8 @@ class StoriesSettings:
     index_terms: int = 12
     #: Batch mode merges two stories when the model gives this probability or more.
     merge_threshold: float = 0.85
+    #: Batch mode splits a story in two when the model gives its halves less than this.
+    split_threshold: float = 0.5
     #: Sentence-embedding centroids (off: the cheap signals only, for very large streams).
     embeddings: bool = True
     #: Entity extractor: rules (fast, default), spacy or auto.

@@ -42,7 +42,7 @@ def cluster(
 ) -> dict[str, int]:
     s = settings.stories
     clusterer = StreamClusterer(
-        model, s.window_days, s.candidates, s.index_terms, s.merge_threshold
+        model, s.window_days, s.candidates, s.index_terms, s.merge_threshold, s.split_threshold
     )
     return clusterer.batch(docs) if mode == "batch" else clusterer.run(docs)
 

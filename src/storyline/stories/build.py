@@ -27,7 +27,12 @@ def build_stories(store: Store, settings: Settings) -> tuple[list[dict[str, Any]
     docs = to_story_docs(rows, get_extractor(cfg.entities), embed)
     model = load_story_model(cfg.model or None)
     clusterer = StreamClusterer(
-        model, cfg.window_days, cfg.candidates, cfg.index_terms, cfg.merge_threshold
+        model,
+        cfg.window_days,
+        cfg.candidates,
+        cfg.index_terms,
+        cfg.merge_threshold,
+        cfg.split_threshold,
     )
     assignments = clusterer.batch(docs)
     by_story: dict[int, list[str]] = {}

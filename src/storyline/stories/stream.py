@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
@@ -146,16 +147,26 @@ def features(body: Vector, title: Vector, doc: StoryDoc, story: Story, now: floa
     return [text_cos, max_cos, title_cos, containment, jaccard, emb, math.log1p(len(story.members))]
 
 
+class Scorer(Protocol):
+    """What the clusterer asks of its model: a probability per feature row, and a threshold."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    def probability(self, features: np.ndarray) -> np.ndarray: ...
+
+
 class StreamClusterer:
     """The streaming clusterer. ``add(doc)`` returns the story number the article joined."""
 
     def __init__(
         self,
-        scorer: object,
+        scorer: Scorer,
         window_days: float = 3.0,
         candidates: int = 20,
         index_terms: int = 12,
         merge_threshold: float = 0.8,
+        split_threshold: float = 0.0,
     ) -> None:
         self.scorer = scorer
         self.window = window_days * 86400.0
@@ -164,6 +175,9 @@ class StreamClusterer:
         self.vectorizer = Vectorizer()
         self.active: dict[int, Story] = {}
         self.keep_all = False
+        self.vectors: dict[str, Vector] = {}
+        self.title_vectors: dict[str, Vector] = {}
+        self.split_threshold = split_threshold
         self.merge_threshold = merge_threshold
         self.all: dict[int, Story] = {}
         self.index: dict[int | str, set[int]] = {}
@@ -173,7 +187,7 @@ class StreamClusterer:
         self.evicted = 0
 
     # -- the stream ---------------------------------------------------------------------
-    def batch(self, docs: Iterable[StoryDoc]) -> dict[str, int]:
+    def batch(self, docs: list[StoryDoc]) -> dict[str, int]:
         """Batch mode: the stream, then a merge pass over all its stories."""
         self.keep_all = True
         self.run(docs)
@@ -185,7 +199,61 @@ class StreamClusterer:
             return s
 
         self.assignments = {d: root(s) for d, s in self.assignments.items()}
+        if self.split_threshold > 0:
+            self._split_pass(docs)
         return self.assignments
+
+    def _split_pass(self, docs: list[StoryDoc]) -> None:
+        """Batch mode's split: a story whose members fall into two groups that the model would
+        not join (probability below ``split_threshold``) becomes two stories."""
+        from scipy.cluster.hierarchy import fcluster, linkage
+
+        by_id = {d.id: d for d in docs}
+        members: dict[int, list[str]] = {}
+        for d, sid in self.assignments.items():
+            members.setdefault(sid, []).append(d)
+        for ids in members.values():
+            if len(ids) < 4:
+                continue
+            vecs = [self.vectors.get(i, {}) for i in ids]
+            n = len(ids)
+            sim = np.eye(n)
+            embs = [by_id[i].embedding for i in ids]
+            for x in range(n):
+                for y in range(x + 1, n):
+                    v = _dot(vecs[x], vecs[y])
+                    ex, ey = embs[x], embs[y]
+                    if ex is not None and ey is not None:
+                        v = 0.5 * v + 0.5 * float(ex @ ey)
+                    sim[x, y] = sim[y, x] = v
+            dist = np.clip(1.0 - sim[np.triu_indices(n, 1)], 0.0, None)
+            parts = fcluster(linkage(dist, "average"), 2, criterion="maxclust")
+            a_ids = [i for i, p in zip(ids, parts, strict=True) if p == 1]
+            b_ids = [i for i, p in zip(ids, parts, strict=True) if p == 2]
+            if min(len(a_ids), len(b_ids)) < 2:
+                continue
+            a, b = self._as_story(a_ids, by_id), self._as_story(b_ids, by_id)
+            small, big = (a, b) if len(a.members) <= len(b.members) else (b, a)
+            body = _unit(small.body)
+            doc = StoryDoc(
+                "part", small.first, "", "", Counter({e: 1 for e in small.entities}), None
+            )
+            if small.embedding is not None:
+                doc.embedding = small.embedding / (float(np.linalg.norm(small.embedding)) or 1.0)
+            row = np.array([features(body, _unit(small.title), doc, big, small.first)])
+            p = float(self.scorer.probability(row)[0])
+            if p < self.split_threshold:
+                new = self.next_id
+                self.next_id += 1
+                for i in small.members:
+                    self.assignments[i] = new
+
+    def _as_story(self, ids: list[str], by_id: dict[str, StoryDoc]) -> Story:
+        st = Story(-1)
+        for i in ids:
+            d = by_id[i]
+            st.add(self.vectors.get(i, {}), self.title_vectors.get(i, {}), d, d.time or 0.0)
+        return st
 
     def run(self, docs: Iterable[StoryDoc], batch: int = 256) -> dict[str, int]:
         for chunk in _chunks(docs, batch):
@@ -210,10 +278,10 @@ class StreamClusterer:
         cands = self._candidates(body or title, doc)
         if cands:
             rows = [features(body, title, doc, self.active[c], now) for c in cands]
-            probs = self.scorer.probability(np.array(rows))  # type: ignore[attr-defined]
+            probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             best, best_p = cands[k], float(probs[k])
-        if best is None or best_p < self.scorer.threshold:  # type: ignore[attr-defined]
+        if best is None or best_p < self.scorer.threshold:
             best = self.next_id
             self.next_id += 1
             self.active[best] = Story(best)
@@ -221,6 +289,9 @@ class StreamClusterer:
                 self.all[best] = self.active[best]
         story = self.active[best]
         story.add(body, title, doc, now)
+        if self.keep_all:
+            self.vectors[doc.id] = body or title
+            self.title_vectors[doc.id] = title
         self._index(best, body or title, doc)
         self.assignments[doc.id] = best
         return best
@@ -296,7 +367,7 @@ def merge_pass(
             if not cands:
                 continue
             rows = [features(body, _unit(st.title), doc, stories[o], st.first) for o in cands]
-            probs = clusterer.scorer.probability(np.array(rows))  # type: ignore[attr-defined]
+            probs = clusterer.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) >= threshold:
                 target = stories[cands[k]]
