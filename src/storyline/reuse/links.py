@@ -205,10 +205,16 @@ def find_links(
     texts = [" ".join(v.sentences) for v in views]
     pairs = sorted(candidate_pairs(views, exact, signatures, texts, settings, new_from))
     needed = sorted({i for pair in pairs for i in pair})
-    # Embed only the sentences of articles in candidate pairs, each text once (cached).
-    embedded = {
-        i: embed(views[i].sentences) if views[i].sentences else np.zeros((0, 1)) for i in needed
-    }
+    # Embed only the sentences of articles in candidate pairs, each text once (cached), in
+    # one call so the model sees full batches.
+    flat = [s for i in needed for s in views[i].sentences]
+    vectors = embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
+    embedded: dict[int, np.ndarray] = {}
+    at = 0
+    for i in needed:
+        n = len(views[i].sentences)
+        embedded[i] = vectors[at : at + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        at += n
     links = []
     for i, j in pairs:
         link = compare(
