@@ -253,7 +253,7 @@ def _rss_mib() -> float:
 
 
 def measure(n: int, seed: int, weeks: float, window_days: float, max_seconds: float,
-            score: bool) -> dict[str, Any]:  # fmt: skip
+            score: bool, sample_every: int = 0) -> dict[str, Any]:  # fmt: skip
     """Cluster a stream of ``n`` articles as ``StreamClusterer.run`` would, keeping the
     assignments in a numpy array; return timings, counts, memory and scores."""
     import numpy as np
@@ -276,7 +276,7 @@ def measure(n: int, seed: int, weeks: float, window_days: float, max_seconds: fl
     partial = False
     chunk: list[StoryDoc] = []
     last_time = START
-    every = max(CHUNK, min(SAMPLE_EVERY, n // 20))
+    every = sample_every or max(CHUNK, min(SAMPLE_EVERY, n // 20))
     wall0 = time.perf_counter()
 
     def sample() -> None:
@@ -363,6 +363,7 @@ def run_measurement(n: int, args: argparse.Namespace, max_seconds: float) -> dic
         sys.executable, str(Path(__file__).resolve()), "--measure", str(n), "--seed",
         str(args.seed), "--weeks", str(args.weeks), "--window-days", str(args.window_days),
         "--max-seconds", str(max_seconds), "--score-max", str(args.score_max),
+        "--sample-every", str(args.sample_every),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -453,6 +454,10 @@ def main() -> None:
     parser.add_argument(
         "--score-max", type=int, default=SCORE_MAX, help="score streams of up to this size"
     )
+    parser.add_argument(
+        "--sample-every", type=int, default=0,
+        help="articles between RSS samples (default: 50,000, or a twentieth of a shorter stream)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -460,7 +465,7 @@ def main() -> None:
     if args.measure:
         result = measure(
             args.measure, args.seed, args.weeks, args.window_days, args.max_seconds,
-            args.measure <= args.score_max,
+            args.measure <= args.score_max, args.sample_every,
         )  # fmt: skip
         print(json.dumps(result))
         return

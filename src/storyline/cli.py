@@ -527,7 +527,7 @@ def evaluate(
     write_model: Annotated[
         Path | None,
         typer.Option(
-            help="mrpc only: also train on the whole file and write the decision model here."
+            help="reuse mrpc / stories lodo: also train the shipped model (MRPC file / all dev sets) and write it here."
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -537,9 +537,21 @@ def evaluate(
 
     settings = _settings(config)
     try:
-        if write_model is not None:
+        if write_model is not None and (task, fmt) == ("stories", "lodo"):
+            from storyline.eval.stories_eval import train_on_dev_sets
+            from storyline.stories.stream import FEATURE_NAMES
+
+            result = run_evaluation(task, fmt, path, settings)
+            model = train_on_dev_sets(path, settings)
+            write_model.write_text(
+                json.dumps(model.to_json(FEATURE_NAMES), indent=1) + "\n", encoding="utf-8"
+            )
+            result["model_written"] = str(write_model)
+        elif write_model is not None:
             if (task, fmt) != ("reuse", "mrpc"):
-                raise ValueError("--write-model applies to `eval reuse mrpc` only")
+                raise ValueError(
+                    "--write-model applies to `eval reuse mrpc` and `eval stories lodo` only"
+                )
             from storyline.eval.mrpc import evaluate as mrpc
 
             scores, model = mrpc(path, settings.embed.model)

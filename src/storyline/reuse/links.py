@@ -213,7 +213,9 @@ def find_links(
     at = 0
     for i in needed:
         n = len(views[i].sentences)
-        embedded[i] = vectors[at : at + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        embedded[i] = (
+            vectors[at : at + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        )
         at += n
     links = []
     for i, j in pairs:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -123,7 +123,14 @@ class Story:
         self.member_bodies = [*self.member_bodies[-4:], body]
 
 
-def features(body: Vector, title: Vector, doc: StoryDoc, story: Story, now: float) -> list[float]:
+def features(
+    body: Vector,
+    title: Vector,
+    doc: StoryDoc,
+    story: Story,
+    now: float,
+    idf: Callable[[str], float] | None = None,
+) -> list[float]:
     """The signals for one article and one story (``FEATURE_NAMES``), comparable across
     sources with and without titles, bodies or embeddings: a missing signal takes the value
     of the text cosine, so the model never learns what a data set lacks."""
@@ -133,7 +140,11 @@ def features(body: Vector, title: Vector, doc: StoryDoc, story: Story, now: floa
     ents = doc.entities
     if ents and story.entities:
         shared = sum(1 for e in ents if e in story.entities)
-        containment = shared / len(ents)
+        # Names common to many stories ("Port Halloran") say less than rare ones ("Local 418").
+        weight = idf or (lambda e: 1.0)
+        containment = sum(weight(e) for e in ents if e in story.entities) / sum(
+            weight(e) for e in ents
+        )
         jaccard = shared / len(set(ents) | set(story.entities))
     else:
         containment = jaccard = 0.0
@@ -175,6 +186,7 @@ class StreamClusterer:
         self.vectorizer = Vectorizer()
         self.active: dict[int, Story] = {}
         self.keep_all = False
+        self.frozen_entities = False
         self.vectors: dict[str, Vector] = {}
         self.title_vectors: dict[str, Vector] = {}
         self.split_threshold = split_threshold
@@ -183,12 +195,17 @@ class StreamClusterer:
         self.index: dict[int | str, set[int]] = {}
         self.assignments: dict[str, int] = {}
         self.next_id = 0
+        self.entity_df: Counter[str] = Counter()
+        self.docs_seen = 0
         self.now = 0.0
         self.evicted = 0
 
     # -- the stream ---------------------------------------------------------------------
     def batch(self, docs: list[StoryDoc]) -> dict[str, int]:
         """Batch mode: the stream, then a merge pass over all its stories."""
+        for d in docs:
+            self.learn_entities(d)
+        self.frozen_entities = True
         self.keep_all = True
         self.run(docs)
         merged = merge_pass(self, dict(self.all), threshold=self.merge_threshold)
@@ -240,7 +257,9 @@ class StreamClusterer:
             )
             if small.embedding is not None:
                 doc.embedding = small.embedding / (float(np.linalg.norm(small.embedding)) or 1.0)
-            row = np.array([features(body, _unit(small.title), doc, big, small.first)])
+            row = np.array(
+                [features(body, _unit(small.title), doc, big, small.first, self.entity_idf)]
+            )
             p = float(self.scorer.probability(row)[0])
             if p < self.split_threshold:
                 new = self.next_id
@@ -274,10 +293,12 @@ class StreamClusterer:
         body = self.vectorizer.weigh(*body_counts) if len(body_counts[0]) else {}
         title = self.vectorizer.weigh(*title_counts, learn=False) if len(title_counts[0]) else {}
         self._evict(now)
+        if not self.frozen_entities:
+            self.learn_entities(doc)
         best, best_p = None, 0.0
         cands = self._candidates(body or title, doc)
         if cands:
-            rows = [features(body, title, doc, self.active[c], now) for c in cands]
+            rows = [features(body, title, doc, self.active[c], now, self.entity_idf) for c in cands]
             probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             best, best_p = cands[k], float(probs[k])
@@ -295,6 +316,13 @@ class StreamClusterer:
         self._index(best, body or title, doc)
         self.assignments[doc.id] = best
         return best
+
+    def learn_entities(self, doc: StoryDoc) -> None:
+        self.docs_seen += 1
+        self.entity_df.update(set(doc.entities))
+
+    def entity_idf(self, entity: str) -> float:
+        return math.log((self.docs_seen + 1) / (self.entity_df.get(entity, 0) + 1)) + 1.0
 
     def _keys(self, vec: Vector, doc: StoryDoc) -> list[int | str]:
         top = sorted(vec.items(), key=lambda kv: -kv[1])[: self.index_terms]
@@ -366,7 +394,10 @@ def merge_pass(
             cands = [o for o, _ in votes.most_common(clusterer.candidates)]
             if not cands:
                 continue
-            rows = [features(body, _unit(st.title), doc, stories[o], st.first) for o in cands]
+            rows = [
+                features(body, _unit(st.title), doc, stories[o], st.first, clusterer.entity_idf)
+                for o in cands
+            ]
             probs = clusterer.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) >= threshold:
