@@ -103,6 +103,7 @@ class Story:
     first: float = 0.0
     last: float = 0.0
     member_bodies: list[Vector] = field(default_factory=list)  # the latest few, for max cosine
+    keys: set[int | str] = field(default_factory=set)  # its entries in the inverted index
 
     def add(self, body: Vector, title: Vector, doc: StoryDoc, now: float) -> None:
         for k, w in body.items():
@@ -199,6 +200,7 @@ class StreamClusterer:
         self.docs_seen = 0
         self.now = 0.0
         self.evicted = 0
+        self._since_evict = 0
 
     # -- the stream ---------------------------------------------------------------------
     def batch(self, docs: list[StoryDoc]) -> dict[str, int]:
@@ -337,19 +339,32 @@ class StreamClusterer:
         return [sid for sid, _ in votes.most_common(self.candidates)]
 
     def _index(self, sid: int, vec: Vector, doc: StoryDoc) -> None:
-        for key in self._keys(vec, doc):
+        keys = self._keys(vec, doc)
+        for key in keys:
             self.index.setdefault(key, set()).add(sid)
+        self.active[sid].keys.update(keys)
 
     def _evict(self, now: float) -> None:
-        if not self.window or len(self.active) < 64:
+        """Drop stories idle past the window, with their index entries (checked every 64 articles)."""
+        self._since_evict += 1
+        # Below 64 active stories memory is no concern, and small corpora keep their long stories.
+        if not self.window or self._since_evict < 64 or len(self.active) < 64:
             return
+        self._since_evict = 0
         stale = [sid for sid, s in self.active.items() if now - s.last > self.window]
         for sid in stale:
-            del self.active[sid]
+            story = self.active.pop(sid)
             self.evicted += 1
-        if stale and len(self.index) > 50_000:
-            alive = set(self.active)
-            self.index = {k: v & alive for k, v in self.index.items() if v & alive}
+            for key in story.keys:
+                posting = self.index.get(key)
+                if posting is not None:
+                    posting.discard(sid)
+                    if not posting:
+                        del self.index[key]
+            story.keys = set()
+        if len(self.entity_df) > 500_000:
+            # Names seen once long ago say nothing; keep the table bounded on endless streams.
+            self.entity_df = Counter({e: n for e, n in self.entity_df.items() if n > 1})
 
 
 def _chunks(items: Iterable[StoryDoc], size: int) -> Iterator[list[StoryDoc]]:
