@@ -69,29 +69,9 @@ def evaluate_stories(
     return result
 
 
-def train_on_dev_sets(root: str | Path, settings: Settings | None = None) -> Decision:
-    """The shipped story model: trained on DUC 2003 TDT, MultiLing 2011 and UCI, equal weight."""
-    settings = settings or Settings()
-    base = Path(root)
-    embed = (
-        get_embedder(settings.embed.model, settings.embed.device).encode
-        if settings.stories.embeddings
-        else None
-    )
-    streams = []
-    for n in ("duc", "multiling", "uci"):
-        docs, gold = prepare(load(n, base / LOCATIONS[n])[0], settings.stories.entities, embed)
-        streams.append((docs, {k: sorted(v)[0] for k, v in gold.items()}))
-    meta = {
-        "trained_on": "DUC 2003 TDT clusters + MultiLing 2011 English + UCI News Aggregator subset (dev sets, equal weight each)",
-        "window_days": settings.stories.window_days,
-    }
-    return train(streams, meta=meta, window_days=settings.stories.window_days)
-
-
-def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[str, Any]:
-    """For each dev set: trained on the others, scored on it (batch mode BCubed F1 and ARI)."""
-    settings = settings or Settings()
+def _prepared(
+    root: str | Path, settings: Settings
+) -> dict[str, tuple[list[Any], dict[str, set[str]]]]:
     base = Path(root)
     embed = (
         get_embedder(settings.embed.model, settings.embed.device).encode
@@ -99,14 +79,39 @@ def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[st
         else None
     )
     names = ("duc", "multiling", "uci")
-    prepared = {
+    return {
         n: prepare(load(n, base / LOCATIONS[n])[0], settings.stories.entities, embed) for n in names
     }
+
+
+def _first(gold: dict[str, set[str]]) -> dict[str, str]:
+    return {k: sorted(v)[0] for k, v in gold.items()}
+
+
+def train_on_dev_sets(root: str | Path, settings: Settings | None = None) -> Decision:
+    """The shipped story model: trained on DUC 2003 TDT, MultiLing 2011 and UCI, equal weight."""
+    settings = settings or Settings()
+    prepared = _prepared(root, settings)
+    meta = {
+        "trained_on": "DUC 2003 TDT clusters + MultiLing 2011 English + UCI News Aggregator subset"
+        " (dev sets, equal weight each)",
+        "window_days": settings.stories.window_days,
+    }
+    streams = [(docs, _first(gold)) for docs, gold in prepared.values()]
+    return train(streams, meta=meta, window_days=settings.stories.window_days)
+
+
+def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[str, Any]:
+    """For each dev set: trained on the others, scored on it (batch mode BCubed F1 and ARI)."""
+    settings = settings or Settings()
+    prepared = _prepared(root, settings)
     out: dict[str, Any] = {}
-    for held in names:
-        rest = [n for n in names if n != held]
-        model = train([(prepared[n][0], {k: sorted(v)[0] for k, v in prepared[n][1].items()}) for n in rest],
-                      window_days=settings.stories.window_days)  # fmt: skip
+    for held in prepared:
+        rest = [n for n in prepared if n != held]
+        model = train(
+            [(prepared[n][0], _first(prepared[n][1])) for n in rest],
+            window_days=settings.stories.window_days,
+        )
         docs, gold = prepared[held]
         got = scores({k: str(v) for k, v in cluster(docs, model, settings).items()}, gold)
         out[f"{held}_bcubed_f1"] = got["bcubed_f1"]

@@ -105,18 +105,30 @@ class Story:
     member_bodies: list[Vector] = field(default_factory=list)  # the latest few, for max cosine
     keys: set[int | str] = field(default_factory=set)  # its entries in the inverted index
 
-    def add(self, body: Vector, title: Vector, doc: StoryDoc, now: float) -> None:
+    def _sum(
+        self, body: Vector, title: Vector, entities: Counter[str], embedding: np.ndarray | None
+    ) -> None:
         for k, w in body.items():
             self.body[k] = self.body.get(k, 0.0) + w
         for k, w in title.items():
             self.title[k] = self.title.get(k, 0.0) + w
         self.body_norm = math.sqrt(sum(w * w for w in self.body.values())) or 1.0
         self.title_norm = math.sqrt(sum(w * w for w in self.title.values())) or 1.0
-        self.entities.update(doc.entities)
-        if doc.embedding is not None:
+        self.entities.update(entities)
+        if embedding is not None:
             self.embedding = (
-                doc.embedding.copy() if self.embedding is None else self.embedding + doc.embedding
+                embedding.copy() if self.embedding is None else self.embedding + embedding
             )
+
+    def absorb(self, other: Story) -> None:
+        """Take in another story's members and sums (the merge pass)."""
+        self._sum(other.body, other.title, other.entities, other.embedding)
+        self.members.extend(other.members)
+        self.member_bodies = [*self.member_bodies, *other.member_bodies][-5:]
+        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+
+    def add(self, body: Vector, title: Vector, doc: StoryDoc, now: float) -> None:
+        self._sum(body, title, doc.entities, doc.embedding)
         if not self.members:
             self.first = now
         self.last = max(self.last, now)
@@ -416,23 +428,7 @@ def merge_pass(
             probs = clusterer.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) >= threshold:
-                target = stories[cands[k]]
-                for k2, w in st.body.items():
-                    target.body[k2] = target.body.get(k2, 0.0) + w
-                for k2, w in st.title.items():
-                    target.title[k2] = target.title.get(k2, 0.0) + w
-                target.body_norm = math.sqrt(sum(w * w for w in target.body.values())) or 1.0
-                target.title_norm = math.sqrt(sum(w * w for w in target.title.values())) or 1.0
-                target.entities.update(st.entities)
-                if st.embedding is not None:
-                    target.embedding = (
-                        st.embedding
-                        if target.embedding is None
-                        else target.embedding + st.embedding
-                    )
-                target.members.extend(st.members)
-                target.member_bodies = [*target.member_bodies, *st.member_bodies][-5:]
-                target.first, target.last = min(target.first, st.first), max(target.last, st.last)
+                stories[cands[k]].absorb(st)
                 merged[sid] = cands[k]
                 del stories[sid]
                 changed = True
