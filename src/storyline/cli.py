@@ -156,8 +156,13 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
         f"{counts.get('sentences', 0)} sentences in {counts.get('segmented', 0)} articles",
         f"{result.timings.get('segment', 0):.2f}s",
     )
+    if "reuse" in result.timings:
+        reuse = f"{counts.get('compared', 0)} candidate pairs aligned → {counts.get('links', 0)} reuse links"
+        table.add_row("reuse", reuse, f"{result.timings['reuse']:.2f}s")
+    if "stories" in result.timings:
+        table.add_row("stories", f"{counts.get('stories', 0)} stories", f"{result.timings['stories']:.2f}s")
     for name, seconds in result.timings.items():
-        if name not in ("ingest", "clean", "segment"):
+        if name not in ("ingest", "clean", "segment", "reuse", "stories"):
             table.add_row(name, str(counts.get(name, "")), f"{seconds:.2f}s")
     table.add_row("store", f"{corpus.store.count_articles()} articles in {corpus.store.path}", "")
     out.print(table)
