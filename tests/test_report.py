@@ -52,7 +52,9 @@ def test_report_validates_against_schema(tmp_path: Path) -> None:
     assert report["schema_version"] == SCHEMA_VERSION
     assert report["provenance"]["models"]["sentence_embeddings"]
     assert report["digests"] == []
-    assert all(set(s["articles"]) <= {a["id"] for a in report["articles"]} for s in report["stories"])
+    assert all(
+        set(s["articles"]) <= {a["id"] for a in report["articles"]} for s in report["stories"]
+    )
     first = report["articles"][0]
     assert {
         "id",

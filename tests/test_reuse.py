@@ -80,16 +80,11 @@ def test_exact_hash_ignores_case_space_and_punctuation() -> None:
 
 
 def test_families_count_a_copy_family_once() -> None:
-    class D:
-        def __init__(self, known: bool) -> None:
-            self.known = known
-
-    class L:
-        def __init__(self, s: str, c: str, kind: str, known: bool = True) -> None:
-            self.source, self.copy, self.kind, self.direction = s, c, kind, D(known)
+    def link(s: str, c: str, kind: str) -> dict:
+        return {"source": s, "copy": c, "kind": kind, "direction": "known"}
 
     fams = families(
-        [L("wire", "a", "near_duplicate"), L("a", "b", "rewrite"), L("x", "y", "partial")]
+        [link("wire", "a", "near_duplicate"), link("a", "b", "rewrite"), link("x", "y", "partial")]
     )
     assert fams == {"wire": "wire", "a": "wire", "b": "wire"}
 

@@ -18,7 +18,9 @@ def test_bcubed_extended_and_plain() -> None:
     gold = {"a": {"1"}, "b": {"1"}, "c": {"2"}}
     assert bcubed({"a": "x", "b": "x", "c": "y"}, gold)["f1"] == 1.0
     one = bcubed({"a": "x", "b": "x", "c": "x"}, gold)
-    assert one["recall"] == 1.0 and round(one["precision"], 4) == round((2 / 3 + 2 / 3 + 1 / 3) / 3, 4)
+    assert one["recall"] == 1.0 and round(one["precision"], 4) == round(
+        (2 / 3 + 2 / 3 + 1 / 3) / 3, 4
+    )
     # An item in two gold stories is "related" to the members of both.
     multi = scores({"a": "x", "b": "x", "d": "x"}, {"a": {"1"}, "b": {"2"}, "d": {"1", "2"}})
     assert multi["bcubed_precision"] == round((2 / 3 + 2 / 3 + 1) / 3, 4)
@@ -52,12 +54,20 @@ def test_seeds_are_one_story(seeds_dir: Path) -> None:
 
 def _topic(i: int, n: int) -> dict:
     topics = [
-        ("The Marrow Bend levee", "flood waters rose near the Marrow Bend levee as crews piled sandbags"),
-        ("The Ridge Times strike", "bus drivers in Ridge walked off the job over pay and shift rules"),
+        (
+            "The Marrow Bend levee",
+            "flood waters rose near the Marrow Bend levee as crews piled sandbags",
+        ),
+        (
+            "The Ridge Times strike",
+            "bus drivers in Ridge walked off the job over pay and shift rules",
+        ),
     ]
     name, text = topics[i]
     return {
-        "text": f"{text.capitalize()} on day {n}. " + " ".join([text] * 3) + f". Officials gave update number {n}.",
+        "text": f"{text.capitalize()} on day {n}. "
+        + " ".join([text] * 3)
+        + f". Officials gave update number {n}.",
         "title": f"{name}: update {n}",
         "url": f"https://t{i}.example/{n}",
         "source": f"Outlet {n % 3}",
@@ -99,7 +109,10 @@ def test_corrections_are_kept_across_runs(tmp_path: Path) -> None:
         assert sizes == [1, 6]  # the merge and the split both still hold
 
 
-@pytest.mark.xfail(strict=True, reason="the transit strike and the election in one invented city are glued (see README)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the transit strike and the election in one invented city are glued (see README)",
+)
 def test_example_stories_equal_the_truth(example_corpus: Path) -> None:
     corpus = Corpus()
     corpus.add([str(example_corpus)])

@@ -160,7 +160,9 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
         reuse = f"{counts.get('compared', 0)} candidate pairs aligned → {counts.get('links', 0)} reuse links"
         table.add_row("reuse", reuse, f"{result.timings['reuse']:.2f}s")
     if "stories" in result.timings:
-        table.add_row("stories", f"{counts.get('stories', 0)} stories", f"{result.timings['stories']:.2f}s")
+        table.add_row(
+            "stories", f"{counts.get('stories', 0)} stories", f"{result.timings['stories']:.2f}s"
+        )
     for name, seconds in result.timings.items():
         if name not in ("ingest", "clean", "segment", "reuse", "stories"):
             table.add_row(name, str(counts.get(name, "")), f"{seconds:.2f}s")

@@ -263,7 +263,7 @@ def stage_reuse(ctx: Context) -> None:
     records = [link.to_json(by_id) for link in links]
     all_links = [*store.links(kinds_only=True), *[r for r in records if r["kind"]]]
     order = {aid: n for n, aid in enumerate(ids)}
-    fams = families([_LinkLike(r) for r in all_links], order)
+    fams = families(all_links, order)
     _fault_point("reuse", 1)
     store.save_links(records, pending, fams)
     ctx.result.counts["compared"] = len(records)
@@ -287,16 +287,6 @@ def stage_stories(ctx: Context) -> None:
     _fault_point("stories", 1)
     store.save_stories(stories, aliases)
     ctx.result.counts["stories"] = len(stories)
-
-
-class _LinkLike:
-    """A stored link as ``families`` reads it."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.kind = data["kind"]
-        self.source = data["source"]
-        self.copy = data["copy"]
-        self.direction = type("D", (), {"known": data["direction"] == "known"})()
 
 
 Stage = Callable[[Context], None]

@@ -232,15 +232,17 @@ def find_links(
 FAMILY_KINDS = ("duplicate", "near_duplicate", "rewrite")
 
 
-def families(links: Iterable[Any], order: dict[str, int] | None = None) -> dict[str, str]:
+def families(
+    links: Iterable[dict[str, Any]], order: dict[str, int] | None = None
+) -> dict[str, str]:
     """Copy families: article id -> root id. A family counts as one independent source.
 
-    Duplicates, near-duplicates and rewrites join a family (partial reuse and shared
-    quotes do not: the rest of such an article is independent reporting). The root is
-    the member no known link names as a copy (the original); among several, the first in
-    canonical ``order``. Articles in no family are absent.
+    ``links`` are link records (``Link.to_json`` or stored ones). Duplicates,
+    near-duplicates and rewrites join a family (partial reuse and shared quotes do not:
+    the rest of such an article is independent reporting). The root is the member no known
+    link names as a copy (the original); among several, the first in canonical ``order``.
+    Articles in no family are absent.
     """
-    kinds = FAMILY_KINDS
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -252,14 +254,14 @@ def families(links: Iterable[Any], order: dict[str, int] | None = None) -> dict[
     copies: set[str] = set()
     members: list[str] = []
     for link in links:
-        if link.kind not in kinds:
+        if link["kind"] not in FAMILY_KINDS:
             continue
-        for x in (link.source, link.copy):
+        for x in (link["source"], link["copy"]):
             if x not in parent:
                 members.append(x)
-        parent[find(link.copy)] = find(link.source)
-        if link.direction.known:
-            copies.add(link.copy)
+        parent[find(link["copy"])] = find(link["source"])
+        if link["direction"] == "known":
+            copies.add(link["copy"])
     groups: dict[str, list[str]] = {}
     for m in members:
         groups.setdefault(find(m), []).append(m)
