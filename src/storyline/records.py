@@ -106,10 +106,6 @@ class Article:
     sentences: list[Sentence] = field(default_factory=list)
     origins: list[Origin] = field(default_factory=list)
 
-    def sort_key(self) -> tuple[int, str, str]:
-        """Canonical order: known publication time first (oldest first), then id."""
-        return (0 if self.published else 1, self.published or "", self.id)
-
 
 @dataclass(frozen=True)
 class Problem:

@@ -81,11 +81,6 @@ class Block:
     in_figure: bool = False
 
 
-def fragment_paragraphs(html: str) -> list[str]:
-    """The visible text of an HTML fragment or page, one string per block element."""
-    return [b.text for b in html_blocks(html)]
-
-
 def html_blocks(html: str) -> list[Block]:
     """Visible text blocks with their link density and whether they sit in a <figure>."""
     import lxml.html

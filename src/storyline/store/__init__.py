@@ -308,12 +308,6 @@ class Store:
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
-    def stage_counts(self) -> dict[str, int]:
-        return {
-            r["stage"]: r["n"]
-            for r in self.db.execute("SELECT stage, COUNT(*) n FROM articles GROUP BY stage")
-        }
-
     def save_cleaning(
         self,
         article_id: str,
@@ -435,12 +429,6 @@ class Store:
                 )
             }
         return found
-
-    def mark_stage(self, article_ids: Iterable[str], stage: str) -> None:
-        with self.transaction():
-            self.db.executemany(
-                "UPDATE articles SET stage = ? WHERE id = ?", [(stage, i) for i in article_ids]
-            )
 
     def get_article(self, article_id: str, full: bool = True) -> Article | None:
         row = self.db.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -653,10 +641,3 @@ class Store:
             {"kind": r["kind"], **json.loads(r["data"])}
             for r in self.db.execute("SELECT kind, data FROM story_overrides ORDER BY seq")
         ]
-
-    def sentence_count(self, article_id: str) -> int:
-        return int(
-            self.db.execute(
-                "SELECT COUNT(*) FROM sentences WHERE article_id = ?", (article_id,)
-            ).fetchone()[0]
-        )
