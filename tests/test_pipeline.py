@@ -167,7 +167,16 @@ def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
         assert not any(r.reason.startswith("site template") for r in a.removed)
 
 
-KILL_POINTS = ["ingest:3", "ingest:9", "clean:1", "clean:7", "segment:2", "segment:12", "reuse:1"]
+KILL_POINTS = [
+    "ingest:3",
+    "ingest:9",
+    "clean:1",
+    "clean:7",
+    "segment:2",
+    "segment:12",
+    "reuse:1",
+    "stories:1",
+]
 # The subprocesses use the hashing embedder: this test is about resuming, not about the model.
 FAST = '[embed]\nmodel = "hashing"\n'
 
@@ -202,6 +211,7 @@ def test_killed_run_resumes_and_loses_nothing(tmp_path: Path, point: str) -> Non
     with Corpus(db) as c:
         assert comparable(c.store) == comparable(reference.store)
         assert c.store.links(kinds_only=False) == reference.store.links(kinds_only=False)
+        assert c.store.story_members() == reference.store.story_members()
         statuses = [r["status"] for r in c.store.runs()]
         assert statuses == ["running", "done"]  # the killed run is visible as unfinished
 

@@ -76,7 +76,6 @@ class Context:
     run_id: int
     inputs: list[str]
     result: RunResult
-    force_stories: bool = False
 
 
 def stage_ingest(ctx: Context) -> None:
@@ -188,8 +187,6 @@ def stage_clean(ctx: Context) -> None:
             cleaned.credits,
             cleaned.title,
             _sig(mine, tmpl, cfg.template_sentence_share),
-            cleaned.paragraph_hashes,
-            source,
         )
         ctx.progress.advance()
         _fault_point("clean", done)
@@ -261,7 +258,11 @@ def stage_reuse(ctx: Context) -> None:
     )  # fmt: skip
     by_id = {v.id: v for v in views}
     records = [link.to_json(by_id) for link in links]
-    all_links = [*store.links(kinds_only=True), *[r for r in records if r["kind"]]]
+    pending_set = set(pending)
+    kept = [
+        ln for ln in store.links(kinds_only=True) if not {ln["source"], ln["copy"]} & pending_set
+    ]
+    all_links = [*kept, *[r for r in records if r["kind"]]]
     order = {aid: n for n, aid in enumerate(ids)}
     fams = families(all_links, order)
     _fault_point("reuse", 1)
@@ -276,7 +277,12 @@ def stage_stories(ctx: Context) -> None:
     from storyline.stories.build import build_stories
 
     store = ctx.store
-    changed = ctx.result.counts.get("linked", 0) or ctx.force_stories
+    # New links this run, or articles left out by a run that stopped before saving stories.
+    unplaced = store.db.execute(
+        "SELECT COUNT(*) FROM articles a LEFT JOIN story_members m ON m.article_id = a.id"
+        " WHERE a.stage = 'linked' AND m.article_id IS NULL"
+    ).fetchone()[0]
+    changed = ctx.result.counts.get("linked", 0) or unplaced
     if not changed and store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]:
         ctx.result.counts["stories"] = int(
             store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -50,13 +49,13 @@ class Link:
             entry = p.to_json()
             entry["source_sentence"], entry["copy_sentence"] = s_idx, c_idx
             del entry["a"], entry["b"]
+            if flip:
+                entry["substitutions"] = [
+                    {"old": s["new"], "new": s["old"]} for s in entry["substitutions"]
+                ]
             if views:
                 entry["source_text"] = views[self.source].sentences[s_idx]
                 entry["copy_text"] = views[self.copy].sentences[c_idx]
-                if flip:
-                    entry["substitutions"] = [
-                        {"old": s["new"], "new": s["old"]} for s in entry["substitutions"]
-                    ]
             pairs.append(entry)
         cov_s, cov_c = (
             (self.stats.coverage_b, self.stats.coverage_a)
@@ -79,14 +78,10 @@ class Link:
 
 
 def _days_apart(a: str | None, b: str | None) -> float | None:
-    if not a or not b:
-        return None
-    try:
-        da = datetime.fromisoformat(a if len(a) > 10 else a + "T12:00:00+00:00")
-        db = datetime.fromisoformat(b if len(b) > 10 else b + "T12:00:00+00:00")
-    except ValueError:
-        return None
-    return abs((da - db).total_seconds()) / 86400.0
+    from storyline.stories.stream import epoch
+
+    ea, eb = epoch(a), epoch(b)
+    return None if ea is None or eb is None else abs(ea - eb) / 86400.0
 
 
 def tfidf_neighbours(

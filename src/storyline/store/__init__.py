@@ -316,8 +316,6 @@ class Store:
         credits: list[Credit],
         title: str | None,
         clean_sig: str,
-        paragraph_hashes: Iterable[tuple[str, bool]],
-        source: str,
     ) -> None:
         """Replace an article's cleaning (the reader's removals stay) and reset its sentences."""
         with self.transaction():
@@ -339,7 +337,6 @@ class Store:
                     for i, c in enumerate(credits)
                 ],
             )
-            self.register_paragraphs(source, article_id, paragraph_hashes)
             self.db.execute(
                 "UPDATE articles SET clean = ?, clean_sig = ?, stage = 'cleaned',"
                 " title = COALESCE(title, ?) WHERE id = ?",
@@ -519,8 +516,18 @@ class Store:
     def save_links(
         self, links: Iterable[dict[str, Any]], linked: Iterable[str], families: dict[str, str]
     ) -> None:
-        """Store compared pairs (with or without a kind), mark articles linked, replace families."""
+        """Store compared pairs (with or without a kind), mark articles linked, replace families.
+
+        Earlier comparisons that involve the articles linked now (re-cleaned ones) are replaced.
+        """
+        linked = list(linked)
         with self.transaction():
+            for i in range(0, len(linked), 400):
+                chunk = linked[i : i + 400]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(
+                    f"DELETE FROM links WHERE a IN ({marks}) OR b IN ({marks})", (*chunk, *chunk)
+                )
             self.db.executemany(
                 "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [

@@ -73,27 +73,23 @@ def carry_ids(
         best = min(where, key=lambda n: (-where[n], n))
         if best not in named:
             named[best] = old
-    result: dict[str, list[str]] = {}
+    ids: dict[int, str] = dict(named)
+    taken = set(named.values())
     for n, members in enumerate(groups):
-        members = sorted(members, key=lambda a: order.get(a, 0))
-        sid = named.get(n) or f"s-{members[0]}"
-        while sid in result:  # a new id colliding with a kept one (rare)
+        if n in ids:
+            continue
+        sid = "s-" + min(members, key=lambda a: order.get(a, 0))
+        while sid in taken:  # a new id colliding with a kept one (rare)
             sid += "+"
-        result[sid] = members
-    kept = set(result)
+        ids[n] = sid
+        taken.add(sid)
+    result = {
+        ids[n]: sorted(members, key=lambda a: order.get(a, 0)) for n, members in enumerate(groups)
+    }
     for old, members in previous.items():
-        if old in kept:
+        if old in taken:
             continue
         where = Counter(group_of[a] for a in members if a in group_of)
         if where:
-            target = groups_id(result, min(where, key=lambda n: (-where[n], n)), groups)
-            aliases[old] = target
+            aliases[old] = ids[min(where, key=lambda n: (-where[n], n))]
     return result, aliases
-
-
-def groups_id(result: dict[str, list[str]], n: int, groups: list[list[str]]) -> str:
-    members = set(groups[n])
-    for sid, m in result.items():
-        if set(m) == members:
-            return sid
-    raise KeyError(n)
