@@ -356,14 +356,14 @@ def show(
             out.print(f"[dim]line {r.line}[/] [red]{escape(r.reason)}[/]: {escape(r.text)}")
 
 
-def _open(db: Path | None) -> Corpus:
+def _open(db: Path | None, config: Path | None = None) -> Corpus:
     path = _db(db)
     if not path.exists():
         err.print(
             f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
         )
         raise typer.Exit(2)
-    return Corpus(path)
+    return Corpus(path, _settings(config))
 
 
 @app.command()
@@ -405,10 +405,11 @@ def compare(
     a: Annotated[str, typer.Argument(help="First article id (or unique prefix).")],
     b: Annotated[str, typer.Argument(help="Second article id (or unique prefix).")],
     db: DbOpt = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Two articles side by side: aligned sentences, swapped words, and the verdict with its reasons."""
-    with _open(db) as corpus:
+    with _open(db, config) as corpus:
         try:
             result = corpus.compare(a, b)
         except KeyError as exc:
@@ -484,13 +485,14 @@ def story(
         ),
     ],
     db: DbOpt = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one story; `story merge A B` joins two stories; `story split A ARTICLE...` sets articles apart.
 
     Corrections are kept in the store and applied again on every later run.
     """
-    with _open(db) as corpus:
+    with _open(db, config) as corpus:
         try:
             if args[0] == "merge" and len(args) == 3:
                 result = corpus.merge_stories(args[1], args[2])
