@@ -152,4 +152,7 @@ def get_embedder(
             else SentenceTransformerEmbedder(model, device, batch_size)
         )
         _SHARED[key] = CachedEmbedder(inner)
-    return _SHARED[key]
+    shared = _SHARED[key]
+    if isinstance(shared.inner, SentenceTransformerEmbedder):
+        shared.inner.batch_size = batch_size  # the latest caller's batch size, same loaded model
+    return shared
