@@ -9,6 +9,7 @@ article's ``stage`` column says how far it got.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -120,7 +121,51 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Full-text search over titles and clean text; triggers keep it in step with
+        # articles as they are added and re-cleaned (the pipeline need not know).
+        "0004_search",
+        """
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, clean, content='articles', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO articles_fts (rowid, title, clean) SELECT rowid, IFNULL(title, ''), IFNULL(clean, '') FROM articles;
+        CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts (rowid, title, clean) VALUES (new.rowid, IFNULL(new.title, ''), IFNULL(new.clean, ''));
+        END;
+        CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, clean)
+            VALUES ('delete', old.rowid, IFNULL(old.title, ''), IFNULL(old.clean, ''));
+        END;
+        CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, clean ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, clean)
+            VALUES ('delete', old.rowid, IFNULL(old.title, ''), IFNULL(old.clean, ''));
+            INSERT INTO articles_fts (rowid, title, clean) VALUES (new.rowid, IFNULL(new.title, ''), IFNULL(new.clean, ''));
+        END;
+        """,
+    ),
 ]
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """Split a migration into statements; a trigger body's own semicolons stay inside it."""
+    buf = ""
+    for part in sql.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                yield buf
+            buf = ""
+    if buf.strip(" \n;"):
+        yield buf
+
+
+def _fts_query(query: str) -> str:
+    """Plain words as an FTS5 query: each quoted, all required, the last one a prefix."""
+    words = re.findall(r"\w+", query or "")[:20]
+    if not words:
+        return ""
+    return " ".join(f'"{w}"' for w in words[:-1]) + f' "{words[-1]}"*'
 
 
 def _now() -> str:
@@ -154,9 +199,8 @@ class Store:
             if name in done:
                 continue
             with self.transaction():
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                for statement in _statements(sql):
+                    self.db.execute(statement)
                 self.db.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
             applied.append(name)
         return applied
@@ -441,6 +485,38 @@ class Store:
                 "SELECT id FROM articles WHERE id LIKE ? ORDER BY id LIMIT 5", (prefix + "%",)
             )
         ]
+
+    def search(
+        self, query: str, limit: int = 20, offset: int = 0, mark: tuple[str, str] = ("[", "]")
+    ) -> list[dict[str, Any]]:
+        """Articles whose title or clean text hold every word of ``query``, best first.
+
+        Each hit has id, title, source, published, rank and a snippet with the matched words
+        between ``mark``. The query is taken as plain words (the last one as a prefix), so
+        user input never reaches FTS5's query syntax.
+        """
+        match = _fts_query(query)
+        if not match:
+            return []
+        rows = self.db.execute(
+            "SELECT a.id, a.title, a.source, a.published, f.rank,"
+            " snippet(articles_fts, 1, ?, ?, '…', 16) AS snippet"
+            " FROM articles_fts f JOIN articles a ON a.rowid = f.rowid"
+            " WHERE articles_fts MATCH ? ORDER BY f.rank, a.id LIMIT ? OFFSET ?",
+            (mark[0], mark[1], match, limit, offset),
+        )
+        return [dict(r) for r in rows]
+
+    def search_total(self, query: str) -> int:
+        """How many articles ``search`` finds for ``query`` in all."""
+        match = _fts_query(query)
+        if not match:
+            return 0
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM articles_fts WHERE articles_fts MATCH ?", (match,)
+            ).fetchone()[0]
+        )
 
     def iter_articles(self, full: bool = True, stage: str | None = None) -> Iterator[Article]:
         sql = "SELECT * FROM articles"
