@@ -145,4 +145,10 @@ def write_reports(
         path = out / "report.html"
         path.write_text(render_html(report), encoding="utf-8")
         written.append(path)
+    if "md" in formats:
+        from storyline.report.markdown import render_markdown
+
+        path = out / "report.md"
+        path.write_text(render_markdown(report), encoding="utf-8")
+        written.append(path)
     return written

@@ -40,5 +40,27 @@ def environment() -> Environment:
     return env
 
 
+def story_views(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each story's page (digest, timeline, copy families) from the report's own data."""
+    from storyline.report.views import story_view
+
+    articles = {a["id"]: a for a in report.get("articles") or []}
+    digests = {d["story"]: d for d in report.get("digests") or [] if isinstance(d, dict)}
+    links, families = report.get("links") or [], report.get("families") or []
+    return {
+        s["id"]: story_view(s, articles, links, families, digests.get(s["id"]))
+        for s in report.get("stories") or []
+    }
+
+
 def render_html(report: dict[str, Any]) -> str:
-    return environment().get_template("report.html").render(report=report)
+    return (
+        environment()
+        .get_template("report.html")
+        .render(
+            report=report,
+            story_views=story_views(report),
+            href_article=lambda aid: f"#a-{aid}",
+            href_compare=lambda a, b: f"#link-{a}-{b}",
+        )
+    )
