@@ -202,7 +202,9 @@ def run(
     ] = Path(DEFAULT_OUT),
     fmt: Annotated[
         str,
-        typer.Option("--format", help="Reports to write: json, html or both (comma-separated)."),
+        typer.Option(
+            "--format", help="Reports to write: json, html, md, or several (comma-separated)."
+        ),
     ] = "json,html",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -214,10 +216,10 @@ def run(
     """
     _logging(verbose)
     formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("json", "html")]
+    bad = [f for f in formats if f not in ("json", "html", "md")]
     if bad:
         err.print(
-            f"[red]error:[/] unknown report format {', '.join(bad)}; use json, html or json,html"
+            f"[red]error:[/] unknown report format {', '.join(bad)}; use json, html, md or json,html"
         )
         raise typer.Exit(2)
     with Corpus(_db(db, out_dir), _settings(config)) as corpus:
@@ -593,6 +595,45 @@ def evaluate(
         )
         table.add_row(key, shown)
     out.print(table)
+
+
+@app.command()
+def serve(
+    db: DbOpt = None,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; the default serves this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    allow_ingest: Annotated[
+        bool,
+        typer.Option(
+            "--allow-ingest", help="Accept POST /api/articles (a JSON list) and run the pipeline."
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Browse the store in a web browser, with a JSON API under /api (docs at /docs)."""
+    path = _db(db)
+    if not path.exists():
+        err.print(
+            f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
+        )
+        raise typer.Exit(2)
+    try:
+        import uvicorn
+
+        from storyline.web import create_app
+    except ImportError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}; install with: pip install fastapi uvicorn")
+        raise typer.Exit(2) from exc
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] serving on {escape(host)}: other machines can reach it")
+    web = create_app(path, _settings(config), allow_ingest=allow_ingest, hosts=(host,))
+    out.print(
+        f"serving {escape(str(path))} at http://{escape(host)}:{port}/"
+        + (" (ingest on)" if allow_ingest else " (read-only)")
+    )
+    uvicorn.run(web, host=host, port=port, log_level="warning")
 
 
 @app.command()

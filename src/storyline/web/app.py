@@ -1,0 +1,378 @@
+"""The FastAPI app: HTML pages and a JSON API under /api, both views over :class:`Site`.
+
+Read-only unless built with ``allow_ingest=True``; then ``POST /api/articles`` takes a
+JSON list of articles, with a size limit, a per-client rate limit and a Host/Origin check
+(so a web page elsewhere cannot post into a server on localhost).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import ChoiceLoader, Environment, PackageLoader
+from markupsafe import Markup, escape
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from storyline.config import Settings
+from storyline.report.html import environment as report_environment
+from storyline.web.site import SORTS, Site
+
+__all__ = ["create_app"]
+
+#: Kinds a link can have, for validating ?kind=.
+LinkKind = Literal["duplicate", "near_duplicate", "rewrite", "partial", "shared_quotes"]
+Sort = Literal["newest", "biggest", "sources"]
+assert set(SORTS) == {"newest", "biggest", "sources"}
+
+#: Pages need no script at all; this keeps even a template mistake from running one.
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+DATE = r"^\d{4}-\d{2}-\d{2}$"
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such id"}}
+
+
+class Page(BaseModel):
+    """A page of a list: how many in all, and which slice this is."""
+
+    total: int
+    limit: int
+    offset: int
+
+
+class StoriesPage(Page):
+    stories: list[dict[str, Any]]
+
+
+class SearchPage(Page):
+    query: str
+    results: list[dict[str, Any]]
+
+
+class ArticleIn(BaseModel):
+    """An article to add: text or HTML, and what is known about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, max_length=500_000)
+    html: str | None = Field(None, max_length=500_000)
+    title: str | None = Field(None, max_length=1000)
+    url: str | None = Field(None, max_length=2000)
+    source: str | None = Field(None, max_length=300)
+    published: str | None = Field(None, max_length=64)
+    author: str | None = Field(None, max_length=300)
+
+
+class IngestResult(BaseModel):
+    run: int
+    counts: dict[str, Any]
+    problems: list[dict[str, Any]]
+
+
+def _marked(snippet: str) -> Markup:
+    """A search snippet with its matched words in <mark>, everything else escaped."""
+    return Markup(str(escape(snippet)).replace("\x02", "<mark>").replace("\x03", "</mark>"))
+
+
+def templates() -> Environment:
+    """The report's environment (filters, autoescape) over the web and report templates."""
+    env = report_environment()
+    env.loader = ChoiceLoader(
+        [
+            PackageLoader("storyline.web", "templates"),
+            PackageLoader("storyline.report", "templates"),
+        ]
+    )
+    env.filters["marked"] = _marked
+    env.globals["href_article"] = lambda aid: f"/articles/{quote(aid, safe='')}"
+    env.globals["href_story"] = lambda sid: f"/stories/{quote(sid, safe='')}"
+    env.globals["href_compare"] = lambda a, b: (
+        f"/compare?a={quote(a, safe='')}&b={quote(b, safe='')}"
+    )
+    return env
+
+
+class RateLimit:
+    """At most ``count`` requests per ``window`` seconds from one client."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count, self.window = count, window
+        self.seen: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            q = self.seen.setdefault(client, deque())
+            while q and now - q[0] > self.window:
+                q.popleft()
+            if len(q) >= self.count:
+                return False
+            q.append(now)
+            return True
+
+
+def create_app(
+    db: str | Path,
+    settings: Settings | None = None,
+    allow_ingest: bool = False,
+    max_body: int = 2_000_000,
+    max_articles: int = 200,
+    rate: tuple[int, float] = (10, 60.0),
+    hosts: tuple[str, ...] = (),
+) -> FastAPI:
+    """The web app over the store at ``db``.
+
+    ``hosts`` are Host names accepted for ingest besides the loopback ones (the name the
+    server is bound to when that is not loopback).
+    """
+    site = Site(db, settings)
+    allowed_hosts = LOOPBACK | {h.lower() for h in hosts}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        site.close()
+
+    env = templates()
+    limiter = RateLimit(*rate)
+    app = FastAPI(
+        title="storyline",
+        summary="Stories, copies and corroborated facts in news coverage.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.site = site
+    app.state.allow_ingest = allow_ingest
+
+    def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = env.get_template(name).render(allow_ingest=allow_ingest, **ctx)
+        return HTMLResponse(html, status, headers={"Content-Security-Policy": CSP})
+
+    def missing(exc: KeyError) -> HTTPException:
+        return HTTPException(404, str(exc.args[0]) if exc.args else "not found")
+
+    # -- HTML pages -------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def stories_page(
+        q: Annotated[str | None, Query(max_length=200)] = None,
+        outlet: Annotated[str | None, Query(max_length=300)] = None,
+        since: Annotated[str | None, Query(pattern=DATE)] = None,
+        until: Annotated[str | None, Query(pattern=DATE)] = None,
+        sort: Sort = "newest",
+    ) -> HTMLResponse:
+        rows = site.stories(outlet or None, since or None, until or None, sort)
+        found = site.search(q, 50, 0) if q and q.strip() else None
+        return page(
+            "stories.html",
+            stories=rows,
+            outlets=site.outlets(),
+            search=found,
+            params={"q": q or "", "outlet": outlet or "", "since": since or "",
+                    "until": until or "", "sort": sort},
+        )  # fmt: skip
+
+    @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
+    def story_page(story_id: str) -> HTMLResponse:
+        try:
+            v = site.story_page(story_id)
+        except KeyError as exc:
+            return page("error.html", 404, message=str(exc.args[0]))
+        return page("story.html", v=v)
+
+    @app.get("/stories/{story_id}/feed.atom", include_in_schema=False)
+    def story_feed(story_id: str) -> Response:
+        try:
+            st, arts = site.story_articles(story_id)
+        except KeyError as exc:
+            raise missing(exc) from exc
+        updated = max((a["published"] for a in arts if a["published"]), default=None)
+        xml = env.get_template("feed.atom").render(
+            story=st,
+            articles=arts,
+            updated=updated or datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        return Response(xml, media_type="application/atom+xml; charset=utf-8")
+
+    @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+    def article_page(article_id: str) -> HTMLResponse:
+        try:
+            a = site.article(article_id)
+        except KeyError as exc:
+            return page("error.html", 404, message=str(exc.args[0]))
+        others = {x for ln in a["links"] for x in (ln["source"], ln["copy"])} - {a["id"]}
+        return page("article.html", a=a, titles=site.titles(sorted(others)))
+
+    @app.get("/compare", response_class=HTMLResponse, include_in_schema=False)
+    def compare_page(
+        a: Annotated[str, Query(min_length=1, max_length=100)],
+        b: Annotated[str, Query(min_length=1, max_length=100)],
+    ) -> HTMLResponse:
+        try:
+            c = site.compare_page(a, b)
+        except KeyError as exc:
+            return page("error.html", 404, message=str(exc.args[0]))
+        except ValueError as exc:
+            return page("error.html", 400, message=str(exc))
+        return page("compare.html", c=c)
+
+    # -- JSON API ----------------------------------------------------------------------
+    @app.get("/api/stories", response_model=StoriesPage, tags=["stories"])
+    def api_stories(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        outlet: Annotated[str | None, Query(max_length=300)] = None,
+        since: Annotated[str | None, Query(pattern=DATE)] = None,
+        until: Annotated[str | None, Query(pattern=DATE)] = None,
+        sort: Sort = "newest",
+    ) -> dict[str, Any]:
+        """Stories (fields as in report.json), newest first unless ``sort`` says otherwise."""
+        rows = site.stories(outlet, since, until, sort)
+        return {
+            "total": len(rows),
+            "limit": limit,
+            "offset": offset,
+            "stories": rows[offset : offset + limit],
+        }
+
+    @app.get("/api/stories/{story_id}", tags=["stories"], responses=NOT_FOUND)
+    def api_story(story_id: str) -> dict[str, Any]:
+        """One story by id, alias or unique prefix, with ``digest`` (null until made)."""
+        try:
+            return site.story(story_id)
+        except KeyError as exc:
+            raise missing(exc) from exc
+
+    @app.get("/api/articles/{article_id}", tags=["articles"], responses=NOT_FOUND)
+    def api_article(article_id: str) -> dict[str, Any]:
+        """One article by id or unique prefix: metadata, clean text, removed lines, links."""
+        try:
+            return site.article(article_id)
+        except KeyError as exc:
+            raise missing(exc) from exc
+
+    @app.get(
+        "/api/compare",
+        tags=["articles"],
+        responses={**NOT_FOUND, 400: {"description": "The same article twice"}},
+    )
+    def api_compare(
+        a: Annotated[str, Query(min_length=1, max_length=100)],
+        b: Annotated[str, Query(min_length=1, max_length=100)],
+    ) -> dict[str, Any]:
+        """Two articles aligned: pairs, substitutions, kind, direction and its reasons."""
+        try:
+            return site.compare(a, b)
+        except KeyError as exc:
+            raise missing(exc) from exc
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
+    @app.get("/api/links", tags=["articles"])
+    def api_links(kind: LinkKind | None = None) -> list[dict[str, Any]]:
+        """Reuse links (source, copy, kind, direction, reasons, coverage, pairs)."""
+        return site.links(kind)
+
+    @app.get("/api/search", response_model=SearchPage, tags=["articles"])
+    def api_search(
+        q: Annotated[str, Query(min_length=1, max_length=200)],
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    ) -> dict[str, Any]:
+        """Articles whose title or clean text hold every word of ``q`` (the last as a prefix)."""
+        found = site.search(q, limit, offset)
+        for hit in found["results"]:
+            hit.pop("marked_snippet", None)
+        return found
+
+    @app.post(
+        "/api/articles",
+        tags=["articles"],
+        response_model=IngestResult,
+        status_code=201,
+        responses={
+            400: {"description": "Not a JSON list of articles"},
+            403: {"description": "Read-only server, or a foreign Host/Origin"},
+            413: {"description": "Body too large"},
+            415: {"description": "Not application/json"},
+            429: {"description": "Too many requests"},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": ArticleIn.model_json_schema(),
+                            "minItems": 1,
+                            "maxItems": max_articles,
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def api_ingest(request: Request) -> JSONResponse:
+        """Add articles (a JSON list; each needs ``text`` or ``html``) and run the pipeline."""
+        if not allow_ingest:
+            raise HTTPException(403, "this server is read-only; start it with --allow-ingest")
+        host = request.headers.get("host", "")
+        hostname = urlsplit("//" + host).hostname or ""
+        if hostname.lower() not in allowed_hosts:
+            raise HTTPException(403, f"unexpected Host header {host!r}")
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != host:
+            raise HTTPException(403, f"cross-origin request from {origin!r} refused")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise HTTPException(415, "send the articles as application/json")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            raise HTTPException(413, f"body larger than {max_body} bytes")
+        client = request.client.host if request.client else "?"
+        if not limiter.allow(client):
+            raise HTTPException(429, "too many ingest requests; wait a minute")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                raise HTTPException(413, f"body larger than {max_body} bytes")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        if not isinstance(data, list) or not data:
+            raise HTTPException(400, "send a non-empty JSON list of article objects")
+        if len(data) > max_articles:
+            raise HTTPException(413, f"at most {max_articles} articles per request")
+        try:
+            items = TypeAdapter(list[ArticleIn]).validate_python(data)
+        except ValidationError as exc:
+            raise HTTPException(
+                422, json.loads(exc.json(include_url=False, include_input=False))
+            ) from exc
+        bad = [
+            i for i, x in enumerate(items) if not ((x.text or "").strip() or (x.html or "").strip())
+        ]
+        if bad:
+            raise HTTPException(422, f"articles {bad} have neither text nor html")
+        records = [x.model_dump(exclude_none=True) for x in items]
+        result = await run_in_threadpool(site.ingest, records)
+        return JSONResponse(result, status_code=201)
+
+    return app

@@ -1,0 +1,180 @@
+"""What the pages and the API read, from the library: no SQL and no algorithm here.
+
+``Site`` wraps one :class:`~storyline.corpus.Corpus` behind a lock (SQLite objects are
+shared by the server's worker threads) and returns report.json-shaped dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from storyline.config import Settings
+from storyline.corpus import Corpus
+from storyline.report.build import article_entry
+from storyline.report.views import compare_view, story_view
+
+__all__ = ["Site"]
+
+#: Sort orders of the stories page.
+SORTS = ("newest", "biggest", "sources")
+
+
+def _link_entry(link: dict[str, Any]) -> dict[str, Any]:
+    """A stored link under report.json's field names (the store's own a/b keys dropped)."""
+    return {k: v for k, v in link.items() if k not in ("a", "b")}
+
+
+class Site:
+    """The corpus as the web app sees it: read methods, and ``ingest`` when allowed."""
+
+    def __init__(self, db: str | Path, settings: Settings | None = None) -> None:
+        self.corpus = Corpus(db, settings)
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[Corpus]:
+        with self.lock:
+            yield self.corpus
+
+    def close(self) -> None:
+        with self._locked() as c:
+            c.close()
+
+    # -- stories ------------------------------------------------------------------------
+    def outlets(self) -> list[str]:
+        with self._locked() as c:
+            return sorted({o for s in c.stories() for o in s.get("outlets") or []})
+
+    def stories(
+        self,
+        outlet: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        sort: str = "newest",
+    ) -> list[dict[str, Any]]:
+        """Stories filtered by outlet and by date (ISO dates; a story counts when it overlaps)."""
+        with self._locked() as c:
+            rows = c.stories()
+        if outlet:
+            rows = [s for s in rows if outlet in (s.get("outlets") or [])]
+        if since:
+            rows = [s for s in rows if (s.get("last_seen") or "") >= since]
+        if until:
+            end = until + "\uffff"  # a bare date includes the whole day
+            rows = [s for s in rows if s.get("first_seen") and s["first_seen"] <= end]
+        if sort == "biggest":
+            rows.sort(key=lambda s: (-s["article_count"], -s["independent_sources"], s["id"]))
+        elif sort == "sources":
+            rows.sort(key=lambda s: (-s["independent_sources"], -s["article_count"], s["id"]))
+        return rows
+
+    def story(self, story_id: str) -> dict[str, Any]:
+        """One story (KeyError when unknown), with its digest when one has been made."""
+        with self._locked() as c:
+            st = c.story(story_id)
+            return {**st, "digest": self._digest(c, st["id"])}
+
+    @staticmethod
+    def _digest(c: Corpus, story_id: str) -> dict[str, Any] | None:
+        # The digest stage may not exist in this store's version: no digest, not an error.
+        digest = getattr(c, "digest", None)
+        if digest is None:
+            return None
+        try:
+            found = digest(story_id)
+        except (KeyError, LookupError):
+            return None
+        return found if isinstance(found, dict) else None
+
+    def story_page(self, story_id: str) -> dict[str, Any]:
+        """A story_view of one story: digest with citations, timeline, copy families."""
+        with self._locked() as c:
+            st = c.story(story_id)
+            articles = {aid: article_entry(c.article(aid)) for aid in st["articles"]}
+            roots = c.store.families()
+            links = [_link_entry(ln) for ln in c.links()]
+            digest = self._digest(c, st["id"])
+        families: dict[str, list[str]] = {}
+        for member, root in sorted(roots.items()):
+            families.setdefault(root, []).append(member)
+        groups = [{"root": r, "articles": m} for r, m in sorted(families.items())]
+        return story_view(st, articles, links, groups, digest)
+
+    def story_articles(self, story_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A story and its articles (full entries, newest first) for the Atom feed."""
+        with self._locked() as c:
+            st = c.story(story_id)
+            arts = [article_entry(c.article(aid)) for aid in st["articles"]]
+        arts.sort(key=lambda a: a["published"] or "", reverse=True)
+        return st, arts
+
+    # -- articles, links, comparisons -----------------------------------------------------
+    def article(self, article_id: str) -> dict[str, Any]:
+        """One article as in report.json, plus its story and the links it is part of."""
+        with self._locked() as c:
+            art = c.article(article_id)
+            entry = article_entry(art)
+            entry["sentence_list"] = [s.text for s in art.sentences]
+            entry["links"] = [
+                _link_entry(ln) for ln in c.links() if art.id in (ln["source"], ln["copy"])
+            ]
+            entry["story"] = next((s["id"] for s in c.stories() if art.id in s["articles"]), None)
+        return entry
+
+    def titles(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        with self._locked() as c:
+            out = {}
+            for aid in ids:
+                a = c.store.get_article(aid, full=False)
+                if a is not None:
+                    out[aid] = {"id": aid, "title": a.title, "source": a.source}
+            return out
+
+    def links(self, kind: str | None = None) -> list[dict[str, Any]]:
+        with self._locked() as c:
+            return [_link_entry(ln) for ln in c.links(kind)]
+
+    def compare(self, a: str, b: str) -> dict[str, Any]:
+        """Two articles aligned (KeyError for an unknown id, ValueError for the same one twice)."""
+        with self._locked() as c:
+            if c.article(a).id == c.article(b).id:
+                raise ValueError("compare two different articles, not one with itself")
+            return _link_entry(c.compare(a, b))
+
+    def compare_page(self, a: str, b: str) -> dict[str, Any]:
+        return compare_view(self.compare(a, b))
+
+    # -- search -------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        """Articles matching ``query`` (title and clean text), each with its story id."""
+        with self._locked() as c:
+            hits = c.store.search(query, limit, offset, mark=("\x02", "\x03"))
+            total = c.store.search_total(query)
+            story_of = {aid: s["id"] for s in c.stories() for aid in s["articles"]}
+        for h in hits:
+            h["story"] = story_of.get(h["id"])
+            h["marked_snippet"] = h["snippet"]
+            h["snippet"] = h["snippet"].replace("\x02", "").replace("\x03", "")
+        return {"query": query, "total": total, "limit": limit, "offset": offset, "results": hits}
+
+    # -- ingest -------------------------------------------------------------------------
+    def ingest(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Add posted articles (report field names) through the incremental pipeline."""
+        with tempfile.TemporaryDirectory(prefix="storyline-post-") as tmp:
+            path = Path(tmp) / "posted.jsonl"
+            path.write_text(
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8"
+            )
+            with self._locked() as c:
+                result = c.add([str(path)])
+        return {
+            "run": result.run_id,
+            "counts": result.counts,
+            "problems": [p.__dict__ for p in result.problems],
+        }
