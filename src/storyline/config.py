@@ -108,6 +108,24 @@ class StoriesSettings:
 
 
 @dataclass
+class DigestSettings:
+    """What each story says (``storyline.digest``)."""
+
+    #: Summary length in words, and the summarizer by name (``storyline summarize --help``).
+    words: int = 100
+    method: str = "submodular"
+    #: Entity extractor for the story's people, organisations and places: auto takes spaCy's
+    #: en_core_web_sm when installed and says when it fell back to rules.
+    entities: str = "auto"
+    #: Sentences of different articles with an embedding cosine below this are never one fact.
+    fact_min_cosine: float = 0.55
+    #: Quotes of one speaker whose closest sentences reach this cosine are one quote.
+    quote_cosine: float = 0.7
+    #: Quotes shorter than this many words are terms ("tool", "conned"), not quotes.
+    quote_min_words: int = 4
+
+
+@dataclass
 class StoreSettings:
     #: SQLite file; ":memory:" keeps everything in memory (tests).
     path: str = "storyline-out/storyline.db"
@@ -121,6 +139,7 @@ class Settings:
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     reuse: ReuseSettings = field(default_factory=ReuseSettings)
     stories: StoriesSettings = field(default_factory=StoriesSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
 
     @classmethod

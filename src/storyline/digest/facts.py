@@ -1,32 +1,256 @@
-"""Fact groups: sentences of different articles of one story that state the same thing."""
+"""Fact groups: sentences of different articles of one story that state the same thing.
+
+Every sentence of the story is embedded once; pairs from different articles whose cosine
+reaches ``min_cosine`` are scored by the reuse stage's "same statement?" model (trained on
+MRPC, ``storyline.reuse.decision``), and a pair it accepts is an edge. Groups grow by
+average linkage over those edges — two groups join only when at least half of their
+cross pairs are edges, and never so that one article appears twice in a group — so one
+loose paraphrase cannot chain two different facts together.
+
+A group's independent sources are counted through the copy families of the reuse stage:
+every article stands for its family's root (a duplicate or spun rewrite counts for its
+original), and a root that credits another outlet as its source ("Source: CNN", a wire
+dateline) counts for that outlet. Ten copies of one wire story are one source.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from storyline.digest.units import DigestDoc, Unit
+from storyline.reuse.decision import Decision, load_decision
+from storyline.reuse.features import pair_features
 
 Embed = Callable[[list[str]], np.ndarray]
 
+_MIN_FACT_WORDS = 5
+
+
+@dataclass
+class Source:
+    """One independent source: the key counted once, and the name shown."""
+
+    key: str
+    name: str
+
+
+def _source_key(name: str) -> str:
+    """Outlet names as written vary ("NBC NEWS", "NBC News", "Continental Press Agency (CPA)")."""
+    abbrev = re.search(r"\(([A-Z][A-Za-z&.]{1,9})\)\s*$", name)
+    if abbrev:
+        name = abbrev.group(1)
+    name = re.sub(r"^the\s+", "", name.strip(), flags=re.I)
+    return re.sub(r"[^\w]+", " ", name.lower()).strip()
+
+
+def sources_of(docs: list[DigestDoc], roots: dict[str, str]) -> dict[str, Source]:
+    """Each article's independent source: its family root's credited outlet, else the root's
+    outlet, else the root itself (an article with no outlet is its own source)."""
+    by_id = {d.id: d for d in docs}
+    out: dict[str, Source] = {}
+    for d in docs:
+        root = by_id.get(roots.get(d.id, d.id), d)
+        name = root.credit or root.source
+        if name:
+            out[d.id] = Source(_source_key(name), name)
+        else:
+            out[d.id] = Source(f"article:{root.id}", f"article {root.id[:8]}")
+    return out
+
+
+def copies_of(roots: dict[str, str]) -> set[str]:
+    """Articles that are copies in a family (every member but the root)."""
+    return {a for a, r in roots.items() if a != r}
+
+
+@dataclass
+class FactGroup:
+    id: int
+    members: list[Unit] = field(default_factory=list)
+
+
+def _edges(
+    units: list[Unit], vectors: np.ndarray, decision: Decision, min_cosine: float, top: int = 8
+) -> dict[tuple[int, int], float]:
+    """Accepted "same statement" pairs (i < j) between sentences of different articles."""
+    n = len(units)
+    article = np.array([hash(u.article) for u in units])
+    long_enough = np.array([u.words >= _MIN_FACT_WORDS for u in units])
+    candidates: set[tuple[int, int]] = set()
+    for start in range(0, n, 512):
+        block = vectors[start : start + 512] @ vectors.T
+        for r in range(block.shape[0]):
+            i = start + r
+            if not long_enough[i]:
+                continue
+            row = block[r]
+            row[article == article[i]] = -1.0
+            row[~long_enough] = -1.0
+            k = min(top, n - 1)
+            if k <= 0:
+                continue
+            for j in np.argpartition(-row, k - 1)[:k]:
+                if row[j] >= min_cosine:
+                    candidates.add((min(i, int(j)), max(i, int(j))))
+    if not candidates:
+        return {}
+    ordered = sorted(candidates)
+    feats = np.array(
+        [pair_features(units[i].text, units[j].text, float(vectors[i] @ vectors[j])) for i, j in ordered]
+    )
+    probs = decision.probability(feats)
+    return {
+        pair: float(p) for pair, p in zip(ordered, probs, strict=True) if p >= decision.threshold
+    }
+
+
+def _group(n: int, units: list[Unit], edges: dict[tuple[int, int], float]) -> list[list[int]]:
+    """Average linkage over accepted edges (a missing edge counts as no link)."""
+    groups: dict[int, list[int]] = {i: [i] for i in range(n)}
+    where = list(range(n))
+    for (i, j), _p in sorted(edges.items(), key=lambda kv: -kv[1]):
+        gi, gj = where[i], where[j]
+        if gi == gj:
+            continue
+        a, b = groups[gi], groups[gj]
+        if {units[x].article for x in a} & {units[y].article for y in b}:
+            continue
+        linked = sum(1 for x in a for y in b if (min(x, y), max(x, y)) in edges)
+        if linked * 2 < len(a) * len(b):
+            continue
+        keep, drop = (gi, gj) if gi < gj else (gj, gi)
+        groups[keep] = sorted(groups[keep] + groups[drop])
+        for x in groups[drop]:
+            where[x] = keep
+        del groups[drop]
+    return sorted(groups.values(), key=lambda g: g[0])
+
 
 def story_units(
-    docs: list[DigestDoc], roots: dict[str, str] | None = None, embed: Embed | None = None
+    docs: list[DigestDoc],
+    roots: dict[str, str] | None = None,
+    embed: Embed | None = None,
+    decision: Decision | None = None,
+    min_cosine: float = 0.55,
 ) -> list[Unit]:
-    """Every sentence of the story as a Unit, with its fact group (placeholder: one group
-    per sentence until fact grouping lands)."""
-    units: list[Unit] = []
+    """Every sentence of the story as a Unit, with its fact group, the articles stating the
+    fact and how many independent sources stand behind it."""
+    roots = roots or {}
     texts = [s for d in docs for s in d.sentences]
-    vectors = embed(texts) if embed and texts else None
-    n = 0
+    if not texts:
+        return []
+    units: list[Unit] = []
+    copies = copies_of(roots)
     for d in docs:
         for i, s in enumerate(d.sentences):
             units.append(
-                Unit(
-                    s, d.id, i, n, [d.id], 1, False, d.published,
-                    None if vectors is None else vectors[n], len(d.sentences),
-                )
+                Unit(s, d.id, i, len(units), [d.id], 1, d.id in copies, d.published, None,
+                     len(d.sentences))
             )  # fmt: skip
-            n += 1
+    if embed is None:
+        return units
+    vectors = np.asarray(embed(texts), dtype=np.float32)
+    for u, v in zip(units, vectors, strict=True):
+        u.vector = v
+    edges = _edges(units, vectors, decision or load_decision(), min_cosine)
+    sources = sources_of(docs, roots)
+    for g, members in enumerate(_group(len(units), units, edges)):
+        articles = sorted({units[m].article for m in members})
+        count = len({sources[a].key for a in articles})
+        for m in members:
+            units[m].group = g
+            units[m].articles = articles
+            units[m].sources = count
     return units
+
+
+# -- attribution ---------------------------------------------------------------------------
+
+_ACCORDING = re.compile(r"\b(?:according to|as quoted by|citing)\s+((?:the\s+)?[^,;.:]+)", re.I)
+_SAID_BY = re.compile(
+    r"(?:^|[,;]\s*|\band\s+)((?:the\s+)?[A-Z][\w.’'-]*(?:\s+(?:and|of|the|[A-Z][\w.’'-]*|U\.S\.)){0,6})"
+    r"\s+(?:has\s+|have\s+|had\s+)?(?:repeatedly\s+|also\s+)?"
+    r"(?:said|says|say|denied|denies|deny|claimed|claims|reported|reports|told|stated|states|"
+    r"announced|confirmed|estimated|estimates|warned)\b"
+)
+_NOT_SOURCES = frozenset(
+    "he she it they we i you his her this that there the officials".split()
+)
+
+
+def attribution(text: str) -> str | None:
+    """Whom a sentence attributes its claim to, when it says so."""
+    m = _ACCORDING.search(text)
+    if m:
+        who = m.group(1).strip()
+        return who if who.lower() not in _NOT_SOURCES else None
+    m = _SAID_BY.search(text)
+    if m:
+        who = m.group(1).strip()
+        if who.split()[0].lower() not in _NOT_SOURCES or len(who.split()) > 1:
+            return re.sub(r"^(?:The|the)\s+", "the ", who)
+    return None
+
+
+# -- the facts list --------------------------------------------------------------------------
+
+
+def facts(
+    units: list[Unit], docs: list[DigestDoc], roots: dict[str, str], limit: int = 200
+) -> list[dict[str, Any]]:
+    """Fact groups stated by two or more articles, most independent sources first."""
+    by_id = {d.id: d for d in docs}
+    sources = sources_of(docs, roots)
+    groups: dict[int, list[Unit]] = {}
+    for u in units:
+        groups.setdefault(u.group, []).append(u)
+    out = []
+    for members in groups.values():
+        if len({u.article for u in members}) < 2:
+            continue
+        ordered = sorted(members, key=lambda u: (_time(by_id[u.article]), u.article))
+        originals = [u for u in ordered if not u.is_copy] or ordered
+        first = originals[0]
+        first_doc = by_id[first.article]
+        wordings: dict[str, list[str]] = {}
+        for u in ordered:
+            wordings.setdefault(" ".join(u.text.split()), []).append(u.article)
+        text = " ".join(first.text.split())
+        attributions = [a for a in (attribution(u.text) for u in ordered) if a]
+        names: list[str] = []
+        for a in members[0].articles:
+            if sources[a].name not in names:
+                names.append(sources[a].name)
+        out.append(
+            {
+                "text": text,
+                "articles": [u.article for u in ordered],
+                "sources": members[0].sources,
+                "outlets": names,
+                "first": {
+                    "article": first.article,
+                    "outlet": sources[first.article].name,
+                    "published": first_doc.published,
+                },
+                "attribution": attributions[0] if attributions else None,
+                "attributions": sorted(set(attributions), key=attributions.index),
+                "variants": [
+                    {"text": t, "articles": arts} for t, arts in wordings.items() if t != text
+                ],
+                "_order": (-members[0].sources, -len(members), _time(first_doc), first.index),
+            }
+        )
+    out.sort(key=lambda f: f["_order"])
+    for n, f in enumerate(out[:limit], 1):
+        del f["_order"]
+        f["id"] = f"f{n}"
+    return out[:limit]
+
+
+def _time(doc: DigestDoc) -> str:
+    return doc.published or "9999"

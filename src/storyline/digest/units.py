@@ -43,3 +43,8 @@ class DigestDoc:
     source: str | None = None
     published: str | None = None
     url: str | None = None
+    #: The outlet this article credits as its source ("Source: CNN", a wire dateline), if any:
+    #: a copy of wire copy counts for the wire, not for the outlet that re-ran it.
+    credit: str | None = None
+    #: The clean text (quotes are read from it; sentences alone lose paragraph breaks).
+    text: str = ""
