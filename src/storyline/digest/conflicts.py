@@ -1,11 +1,11 @@
 """Conflicts: independent sources that disagree on a number or a name for the same fact.
 
-Numbers: every number a sentence states (not years, dates or clock times) is a mention,
-read with the words around it and the number itself masked ("destroyed # homes,
-officials said"). Two mentions from different independent sources are about the same
-quantity when those masked windows mean the same (embedding cosine at least
-``same_role``) and their sentences are about the same thing (cosine at least
-``same_topic``); mentions joined that way that carry different values are a conflict, and
+Numbers: every number a sentence states (not years, dates, clock times or identifiers
+such as "Local 418") is a mention, read with the words around it and the number itself
+masked ("destroyed # homes, officials said"). Two mentions from different articles are
+about the same quantity when their sentences are about the same thing (cosine at least
+``same_topic``) and either the masked windows mean the same (cosine at least
+``same_role``) or they count the same noun ("41 homes" / "47 homes"); mentions joined that way that carry different values are a conflict, and
 each value is listed with the articles and outlets behind it.
 
 Names: within one fact group, two independent sources' wordings that differ in exactly
@@ -25,6 +25,7 @@ import numpy as np
 
 from storyline.digest.facts import Source
 from storyline.digest.units import Unit
+from storyline.ingest.clean import stopwords
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -38,6 +39,7 @@ _NUMBER = re.compile(
 )
 _SKIP_BEFORE = re.compile(rf"(?:\b(?:{_MONTHS})\.?|\bno\.|\bNo\.|\$|€|£)\s*$", re.I)
 _SKIP_AFTER = re.compile(r"^\s*(?:a\.m\.|p\.m\.|am\b|pm\b|o'clock|mg\b|ml\b|:\d)", re.I)
+_MAX_RATIO = 3.0
 _SCALE = {"million": 1e6, "billion": 1e9, "thousand": 1e3}
 
 
@@ -47,6 +49,7 @@ class Mention:
     value: float
     shown: str  # the number as written
     window: str  # the words around it, the number masked
+    noun: str  # the word it counts ("homes", "bottles"), singular, lower case
 
 
 def _mentions(units: list[Unit]) -> list[Mention]:
@@ -60,13 +63,18 @@ def _mentions(units: list[Unit]) -> list[Mention]:
             value = float(digits.replace(",", ""))
             if not scale and 1900 <= value <= 2100 and "," not in digits and "." not in digits:
                 continue  # a year
+            before = text[: m.start()].split()
+            if len(before) > 1 and before[-1][:1].isupper() and not before[-2].endswith((".", ":")):
+                continue  # an identifier: "Local 418", "Route 9"
             value *= _SCALE.get(scale, 1.0)
             if value in (0.0, 1.0):
                 continue
             left = text[: m.start()].split()[-6:]
             right = text[m.end() :].split()[:6]
             window = " ".join([*left, "#", *right])
-            out.append(Mention(n, value, m.group(0).strip(), window))
+            nouns = [w.lower().strip(".,;:") for w in right if w[:1].isalpha()]
+            noun = next((w for w in nouns if w not in stopwords()), "")
+            out.append(Mention(n, value, m.group(0).strip(), window, noun.removesuffix("s")))
     return out
 
 
@@ -82,30 +90,39 @@ def number_conflicts(
         return []
     windows = np.asarray(embed([m.window for m in mentions]), dtype=np.float32)
     sims = windows @ windows.T
-    parent = list(range(len(mentions)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    published = {u.article: u.published for u in units}
+    linked: dict[tuple[int, int], float] = {}
     for i in range(len(mentions)):
         ui = units[mentions[i].unit]
         for j in range(i + 1, len(mentions)):
             uj = units[mentions[j].unit]
-            if ui.article == uj.article or sims[i, j] < same_role:
+            if ui.article == uj.article or not _same_time(published[ui.article], published[uj.article]):
                 continue
-            if (
-                ui.vector is not None
-                and uj.vector is not None
-                and float(ui.vector @ uj.vector) < same_topic
-            ):
+            topic = (
+                float(ui.vector @ uj.vector)
+                if ui.vector is not None and uj.vector is not None
+                else 1.0
+            )
+            same_noun = mentions[i].noun and mentions[i].noun == mentions[j].noun
+            vi, vj = mentions[i].value, mentions[j].value
+            # Figures far apart (600,000 nationwide, 22,000 in one city) count different things.
+            if max(vi, vj) > _MAX_RATIO * min(vi, vj):
                 continue
-            parent[find(j)] = find(i)
-    clusters: dict[int, list[int]] = {}
-    for i in range(len(mentions)):
-        clusters.setdefault(find(i), []).append(i)
+            if topic >= same_topic and (sims[i, j] >= same_role or same_noun):
+                linked[(i, j)] = float(sims[i, j]) + (1.0 if same_noun else 0.0)
+    # Complete linkage: a mention joins a cluster only when it is linked to every member, so
+    # "14 lots" never rides into the bottles' cluster on one shared neighbour.
+    clusters: dict[int, list[int]] = {i: [i] for i in range(len(mentions))}
+    where = list(range(len(mentions)))
+    for (i, j), _s in sorted(linked.items(), key=lambda kv: -kv[1]):
+        ci, cj = where[i], where[j]
+        if ci == cj:
+            continue
+        if all((min(x, y), max(x, y)) in linked for x in clusters[ci] for y in clusters[cj]):
+            clusters[ci].extend(clusters[cj])
+            for x in clusters[cj]:
+                where[x] = ci
+            del clusters[cj]
     out = []
     for members in clusters.values():
         by_value: dict[float, list[Mention]] = {}
@@ -135,6 +152,15 @@ def number_conflicts(
         first = mentions[members[0]]
         out.append({"fact": first.window.replace("#", "…"), "kind": "number", "values": values})
     return out
+
+
+def _same_time(a: str | None, b: str | None, days: float = 1.0) -> bool:
+    """Figures in a developing story change; only reports within a day of each other that
+    disagree are a conflict (unknown times are given the benefit of the doubt)."""
+    from storyline.stories.stream import epoch
+
+    ta, tb = epoch(a), epoch(b)
+    return ta is None or tb is None or abs(ta - tb) <= days * 86400
 
 
 def name_conflicts(units: list[Unit], sources: dict[str, Source]) -> list[dict[str, Any]]:
