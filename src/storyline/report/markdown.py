@@ -13,14 +13,19 @@ from storyline.report.html import safe_url, story_views, when
 
 __all__ = ["render_markdown"]
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&])")
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|])")
 
 
 def md_escape(text: Any) -> str:
-    """Plain text as Markdown that renders as the same text (no markup, no HTML)."""
+    """Plain text as Markdown that renders as the same text (no markup, no HTML).
+
+    ``<``, ``>`` and ``&`` become entities, which even renderers that pass raw HTML
+    through show as characters.
+    """
     if text is None:
         return ""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    escaped = _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _link(title: Any, url: Any) -> str:

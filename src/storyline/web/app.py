@@ -43,6 +43,7 @@ CSP = (
 )
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DATE = r"^\d{4}-\d{2}-\d{2}$"
+FORM_DATE = r"^(\d{4}-\d{2}-\d{2})?$"  # a form sends an empty date field as ""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such id"}}
 
 
@@ -171,8 +172,8 @@ def create_app(
     def stories_page(
         q: Annotated[str | None, Query(max_length=200)] = None,
         outlet: Annotated[str | None, Query(max_length=300)] = None,
-        since: Annotated[str | None, Query(pattern=DATE)] = None,
-        until: Annotated[str | None, Query(pattern=DATE)] = None,
+        since: Annotated[str | None, Query(pattern=FORM_DATE)] = None,
+        until: Annotated[str | None, Query(pattern=FORM_DATE)] = None,
         sort: Sort = "newest",
     ) -> HTMLResponse:
         rows = site.stories(outlet or None, since or None, until or None, sort)
