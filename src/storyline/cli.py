@@ -164,7 +164,9 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
             "stories", f"{counts.get('stories', 0)} stories", f"{result.timings['stories']:.2f}s"
         )
     for name, seconds in result.timings.items():
-        if name not in ("ingest", "clean", "segment", "reuse", "stories"):
+        if name == "digest":
+            table.add_row(name, f"{counts.get('digests', 0)} story digests", f"{seconds:.2f}s")
+        elif name not in ("ingest", "clean", "segment", "reuse", "stories"):
             table.add_row(name, str(counts.get(name, "")), f"{seconds:.2f}s")
     table.add_row("store", f"{corpus.store.count_articles()} articles in {corpus.store.path}", "")
     out.print(table)
@@ -527,6 +529,202 @@ def story(
             )
 
 
+def _cite(numbers: dict[str, int], articles: list[str]) -> str:
+    for a in articles:
+        numbers.setdefault(a, len(numbers) + 1)
+    return "".join(f"[{n}]" for n in sorted(numbers[a] for a in articles))
+
+
+def _print_digest(digest: dict[str, Any], names: dict[str, Article], headline: str) -> None:
+    """A digest in the terminal: the cited summary, facts, quotes, conflicts, entities."""
+    numbers: dict[str, int] = {}
+    out.rule(f"[bold]{escape(headline)}")
+    out.print(f"[dim]summary · {digest['method']} · {digest['words']} words[/]")
+    for s in digest.get("summary", []):
+        out.print(f"  {escape(s['text'])} [cyan]{_cite(numbers, s['articles'])}[/]")
+    facts = digest.get("facts", [])
+    if facts:
+        table = Table(title="facts, by independent sources", header_style="bold", show_lines=False)
+        for col in ("indep.", "fact", "attributed to", "first", "cited"):
+            table.add_column(col, overflow="fold")
+        for f in facts[:15]:
+            table.add_row(
+                str(f["sources"]),
+                escape(f["text"][:160]),
+                escape(f.get("attribution") or "—"),
+                escape(f["first"]["outlet"]),
+                _cite(numbers, f["articles"]),
+            )
+        out.print(table)
+    quotes = digest.get("quotes", [])
+    if quotes:
+        out.print("[bold]quotes[/]")
+        for q in quotes[:20]:
+            out.print(
+                f"  [bold]{escape(q['speaker'] or 'unattributed')}[/]: “{escape(q['text'])}” "
+                f"[cyan]{_cite(numbers, q['articles'])}[/]"
+            )
+            for v in q["variants"]:
+                out.print(f"      also: “{escape(v['text'])}” [cyan]{_cite(numbers, v['articles'])}[/]")
+    for c in digest.get("conflicts", []):
+        values = "  vs  ".join(
+            f"{escape(v['value'])} ({escape(', '.join(v['outlets']))}) {_cite(numbers, v['articles'])}"
+            for v in c["values"]
+        )
+        out.print(f"[yellow]conflict[/] ({c['kind']}) “{escape(c['fact'])}”: {values}")
+    ents = digest.get("entities") or {}
+    for kind in ("people", "organisations", "places", "names"):
+        if ents.get(kind):
+            shown = ", ".join(f"{e['name']} ({e['mentions']})" for e in ents[kind][:10])
+            out.print(f"[bold]{kind}[/]: {escape(shown)}")
+    if ents.get("note"):
+        out.print(f"[dim]{escape(ents['note'])}[/]")
+    if numbers:
+        out.print("[bold]articles[/]")
+        outlets = digest.get("sources", {})
+        for aid, n in numbers.items():
+            a = names.get(aid)
+            title = (a.title if a else None) or "(untitled)"
+            outlet = (a.source if a else None) or outlets.get(aid, "?")
+            when = ((a.published if a else None) or "—")[:16]
+            out.print(f"  [{n}] {escape(outlet)} · {escape(when)} · {escape(title)} [dim]{aid}[/]")
+
+
+@app.command()
+def digest(
+    story_id: Annotated[str, typer.Argument(metavar="STORY", help="Story id, alias or prefix.")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    words: Annotated[
+        int | None, typer.Option("--words", min=10, help="Summary length (default: config).")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="Summarizer (lexrank, centroid, submodular).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a story says: a cited summary, facts by independent sources, quotes, conflicts.
+
+    Citations [1][2] point to the articles listed at the end; a copy family counts once.
+    """
+    from storyline.digest import build_digest, doc_of
+
+    with _open(db, config) as corpus:
+        try:
+            st = corpus.story(story_id)
+        except KeyError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+            raise typer.Exit(1) from exc
+        found = corpus.digest(st["id"])
+        cfg = corpus.settings.digest
+        if found is None or (words and words != found["words"]) or (method and method != found["method"]):
+            arts = [corpus.article(a) for a in st["articles"]]
+            roots = {a: r for a, r in corpus.store.families().items() if a in set(st["articles"])}
+            try:
+                found = build_digest(
+                    [doc_of(a) for a in arts], roots, corpus.settings, st["id"],
+                    words or cfg.words, method or cfg.method,
+                )  # fmt: skip
+            except ValueError as exc:
+                err.print(f"[red]error:[/] {escape(str(exc))}")
+                raise typer.Exit(2) from exc
+        names = {a.id: a for a in corpus.articles()}
+    if as_json:
+        _emit_json(found)
+        return
+    _print_digest(found, names, st["headline"] or st["id"])
+
+
+@app.command()
+def quotes(
+    db: DbOpt = None,
+    speaker: Annotated[
+        str | None, typer.Option("--speaker", help="Only this speaker's quotes (any part of the name).")
+    ] = None,
+    story_id: Annotated[str | None, typer.Option("--story", help="Only this story's quotes.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who said what: quotes with their speakers and the wordings different outlets used."""
+    with _open(db) as corpus:
+        rows = corpus.quotes(speaker)
+        if story_id:
+            try:
+                sid = corpus.story(story_id)["id"]
+            except KeyError as exc:
+                err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+                raise typer.Exit(1) from exc
+            rows = [q for q in rows if q["story"] == sid]
+        names = {a.id: a for a in corpus.articles()}
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} quotes", header_style="bold", show_lines=True)
+    for col in ("speaker", "quote", "wordings", "articles", "outlets"):
+        table.add_column(col, overflow="fold")
+    for q in rows:
+        outlets = sorted({names[a].source or "?" for a in q["articles"] if a in names})
+        table.add_row(
+            escape(q["speaker"] or "unattributed"),
+            escape(q["text"]),
+            str(1 + len(q["variants"])),
+            str(len(q["articles"])),
+            escape(", ".join(outlets)),
+        )
+    out.print(table)
+
+
+@app.command()
+def summarize(
+    inputs: Annotated[list[str], typer.Argument(help="The articles of one story: files, folders or globs.")],
+    words: Annotated[int | None, typer.Option("--words", min=10, help="Summary length in words.")] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="Summarizer: lexrank, centroid or submodular.")
+    ] = None,
+    plain: Annotated[bool, typer.Option("--plain", help="One sentence per line, nothing else.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Summarize the given articles as one story (for users who already have their cluster).
+
+    Copies are found first, so a spun rewrite's wording gives way to its original's.
+    """
+    from storyline.digest import build_digest, doc_of
+    from storyline.pipeline import STAGES, run_pipeline
+    from storyline.store import Store
+
+    settings = _settings(config)
+    store = Store(":memory:")
+    try:
+        result = run_pipeline(
+            store, inputs, settings, stages=[s for s in STAGES if s[0] not in ("stories", "digest")]
+        )
+        for p in result.problems:
+            err.print(f"[yellow]{p.severity}:[/] {escape(p.describe())}")
+        docs = [doc_of(a) for a in store.iter_articles()]
+        if not docs:
+            err.print("[red]error:[/] no articles could be read from the inputs")
+            raise typer.Exit(1)
+        try:
+            found = build_digest(
+                docs, store.families(), settings, None, words, method,
+                parts=("summary",) if plain else ("summary", "facts", "quotes", "conflicts"),
+            )  # fmt: skip
+        except ValueError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+        names = {a.id: a for a in store.iter_articles()}
+    finally:
+        store.close()
+    if plain:
+        for s in found["summary"]:
+            print(s["text"])
+        return
+    if as_json:
+        _emit_json(found)
+        return
+    _print_digest(found, names, f"{len(docs)} articles")
+
+
 @app.command("eval")
 def evaluate(
     task: Annotated[str, typer.Argument(help="What to evaluate: reuse.")],
@@ -586,7 +784,7 @@ def evaluate(
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        if key in ("task", "format"):
+        if key in ("task", "format", "table"):
             continue
         shown = (
             f"{value:.4f}"
@@ -595,6 +793,14 @@ def evaluate(
         )
         table.add_row(key, shown)
     out.print(table)
+    rows = result.get("table") or []  # several methods side by side (eval summaries)
+    if rows:
+        side = Table(header_style="bold")
+        for column in rows[0]:
+            side.add_column(column, justify="left" if column == "method" else "right")
+        for row in rows:
+            side.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+        out.print(side)
 
 
 @app.command()

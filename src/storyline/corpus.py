@@ -110,6 +110,24 @@ class Corpus:
             raise KeyError(f"no story {story_id!r}; list them with `storyline stories`")
         return found
 
+    def digest(self, story_id: str) -> dict[str, Any] | None:
+        """A story's digest (summary, facts, quotes, entities, conflicts); None until made."""
+        return self.store.digest(self.story(story_id)["id"])
+
+    def digests(self) -> list[dict[str, Any]]:
+        return self.store.digests()
+
+    def quotes(self, speaker: str | None = None) -> list[dict[str, Any]]:
+        """Every story's quotes (with ``story``), those of one speaker when given (any part
+        of the name, case-insensitive)."""
+        out = []
+        for d in self.store.digests():
+            for q in d.get("quotes", []):
+                if speaker and speaker.lower() not in (q.get("speaker") or "").lower():
+                    continue
+                out.append({"story": d["story"], **q})
+        return out
+
     def merge_stories(self, a: str, b: str) -> dict[str, Any]:
         """Join two stories (kept across later runs); returns the merged story."""
         sa, sb = self.story(a), self.story(b)
@@ -133,10 +151,13 @@ class Corpus:
         )
 
     def _restory(self) -> None:
+        from storyline.pipeline import STAGES, run_pipeline
         from storyline.stories.build import build_stories
 
         stories, aliases = build_stories(self.store, self.settings)
         self.store.save_stories(stories, aliases)
+        # Corrected stories get their digests made again.
+        run_pipeline(self.store, [], self.settings, stages=[s for s in STAGES if s[0] == "digest"])
 
     def report(self) -> dict[str, Any]:
         from storyline.report import build_report

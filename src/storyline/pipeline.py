@@ -295,6 +295,54 @@ def stage_stories(ctx: Context) -> None:
     ctx.result.counts["stories"] = len(stories)
 
 
+def stage_digest(ctx: Context) -> None:
+    """Digest each story whose articles (or digest settings) changed since its last digest."""
+    import json
+
+    from storyline.digest import build_digest, doc_of
+
+    store = ctx.store
+    stories = store.stories()
+    made = store.digest_keys()
+    families = store.families()
+    fingerprint = json.dumps(
+        [ctx.settings.digest.__dict__, ctx.settings.embed.model], sort_keys=True, default=str
+    )
+    todo = []
+    for st in stories:
+        key = hashlib.sha1(
+            (fingerprint + "\n" + "\n".join(sorted(st["articles"]))).encode()
+        ).hexdigest()
+        if made.get(st["id"]) != key:
+            todo.append((st, key))
+    keep = {st["id"] for st in stories}
+    if not todo:
+        store.save_digests([], keep)
+        ctx.result.counts["digests"] = len(made)
+        return
+    ctx.progress.start("digest", len(todo))
+    done: list[tuple[str, str, dict[str, Any]]] = []
+    for n, (st, key) in enumerate(todo):
+        articles = [store.get_article(a) for a in st["articles"]]
+        docs = [doc_of(a) for a in articles if a is not None]
+        roots = {a: r for a, r in families.items() if a in set(st["articles"])}
+        try:
+            done.append((st["id"], key, build_digest(docs, roots, ctx.settings, st["id"])))
+        except Exception as exc:  # one story's digest must not sink the run
+            log.exception("digest of story %s failed", st["id"])
+            _problem(
+                ctx,
+                Problem(f"story {st['id']}", f"digest failed: {exc}", severity="warning"),
+            )
+        ctx.progress.advance()
+        if len(done) >= 50:
+            store.save_digests(done, keep)
+            done = []
+        _fault_point("digest", n + 1)
+    store.save_digests(done, keep)
+    ctx.result.counts["digests"] = len(store.digest_keys())
+
+
 Stage = Callable[[Context], None]
 
 #: The pipeline, in order. Each stage is a function of the run context.
@@ -304,6 +352,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("segment", stage_segment),
     ("reuse", stage_reuse),
     ("stories", stage_stories),
+    ("digest", stage_digest),
 ]
 
 

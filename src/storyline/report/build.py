@@ -124,7 +124,7 @@ def build_report(
         "links": [_link_entry(ln) for ln in store.links()],
         "families": _families(store.families()),
         "stories": store.stories(),
-        "digests": [],
+        "digests": store.digests(),
     }
 
 

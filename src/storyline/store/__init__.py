@@ -144,6 +144,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0005_digests",
+        """
+        CREATE TABLE digests (
+            story_id TEXT PRIMARY KEY, members TEXT NOT NULL, made TEXT NOT NULL, data TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -724,3 +732,29 @@ class Store:
             {"kind": r["kind"], **json.loads(r["data"])}
             for r in self.db.execute("SELECT kind, data FROM story_overrides ORDER BY seq")
         ]
+
+    # -- digests --------------------------------------------------------------------------
+    def digest_keys(self) -> dict[str, str]:
+        """Each stored digest's story and the member list it was made from."""
+        return {r["story_id"]: r["members"] for r in self.db.execute("SELECT * FROM digests")}
+
+    def save_digests(self, digests: list[tuple[str, str, dict[str, Any]]], keep: set[str]) -> None:
+        """Store (story id, members key, digest) rows; drop digests of stories not in ``keep``."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?)",
+                [(sid, key, _now(), json.dumps(d, ensure_ascii=False)) for sid, key, d in digests],
+            )
+            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM digests")]:
+                if sid not in keep:
+                    self.db.execute("DELETE FROM digests WHERE story_id = ?", (sid,))
+
+    def digest(self, story_id: str) -> dict[str, Any] | None:
+        sid = self.resolve_story(story_id) or story_id
+        row = self.db.execute("SELECT data FROM digests WHERE story_id = ?", (sid,)).fetchone()
+        return json.loads(row["data"]) if row else None
+
+    def digests(self) -> list[dict[str, Any]]:
+        order = {s["id"]: n for n, s in enumerate(self.stories())}
+        found = [json.loads(r["data"]) for r in self.db.execute("SELECT data FROM digests")]
+        return sorted(found, key=lambda d: order.get(d["story"], len(order)))
