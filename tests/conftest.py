@@ -51,3 +51,25 @@ def example_corpus() -> Path:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def example_analyzed(example_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The example corpus through every stage, once per session (tests only read it)."""
+    from storyline.corpus import Corpus
+
+    corpus = Corpus(tmp_path_factory.mktemp("example") / "storyline.db")
+    corpus.add([str(example_corpus)])
+    yield corpus
+    corpus.close()
+
+
+@pytest.fixture(scope="session")
+def seeds_analyzed(seeds_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The five seeds through every stage, once per session (tests only read it)."""
+    from storyline.corpus import Corpus
+
+    corpus = Corpus(tmp_path_factory.mktemp("seeds") / "storyline.db")
+    corpus.add([str(seeds_dir)])
+    yield corpus
+    corpus.close()

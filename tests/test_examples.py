@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,10 +17,8 @@ def truth() -> dict:
 
 
 @pytest.fixture(scope="module")
-def report(example_corpus: Path) -> dict:
-    corpus = Corpus()
-    corpus.add([str(example_corpus)])
-    return corpus.report()
+def report(example_analyzed: Corpus) -> dict:
+    return example_analyzed.report()
 
 
 def test_counts_match_the_truth(report: dict, truth: dict) -> None:

@@ -90,9 +90,8 @@ def test_families_count_a_copy_family_once() -> None:
 
 
 @pytest.fixture(scope="module")
-def seed_corpus(seeds_dir: Path) -> tuple[Corpus, dict[str, str]]:
-    corpus = Corpus()
-    corpus.add([str(seeds_dir)])
+def seed_corpus(seeds_analyzed: Corpus) -> tuple[Corpus, dict[str, str]]:
+    corpus = seeds_analyzed
     ids = {Path(a.origin.path).name[:3]: a.id for a in corpus.articles()}
     return corpus, ids
 
@@ -122,9 +121,8 @@ def test_seed_independent_reports_copy_nothing(seed_corpus: tuple[Corpus, dict[s
 
 
 @pytest.fixture(scope="module")
-def example_links(example_corpus: Path) -> tuple[dict, dict[str, str], Corpus]:
-    corpus = Corpus()
-    corpus.add([str(example_corpus)])
+def example_links(example_analyzed: Corpus) -> tuple[dict, dict[str, str], Corpus]:
+    corpus = example_analyzed
     truth = json.loads((EXAMPLES / "truth.json").read_text())
     by_url = {a.url: a.id for a in corpus.articles()}
     return truth, by_url, corpus

@@ -173,7 +173,7 @@ def story_units(
 
 _ACCORDING = re.compile(r"\b(?:according to|as quoted by|citing)\s+((?:the\s+)?[^,;.:]+)", re.I)
 _SAID_BY = re.compile(
-    r"(?:^|[,;]\s*|\band\s+)((?:the\s+)?[A-Z][\w.’'-]*(?:\s+(?:and|of|the|[A-Z][\w.’'-]*|U\.S\.)){0,6})"
+    r"(?:^|[,;]\s*|\band\s+)((?:the\s+)?[A-Z][\w.’'-]*(?:\s+[\w.’'-]+){0,6}?)"
     r"\s+(?:has\s+|have\s+|had\s+)?(?:repeatedly\s+|also\s+)?"
     r"(?:said|says|say|denied|denies|deny|claimed|claims|reported|reports|told|stated|states|"
     r"announced|confirmed|estimated|estimates|warned)\b"

@@ -62,7 +62,7 @@ _NAME = rf"{_NAME_WORD}(?:[ \t]+(?:de|van|von|al|bin|da|la|le)?[ \t]*{_NAME_WORD
 _SUBJECT = r"(?:[\w’'.-]+[ \t]+){0,8}?"
 
 _AFTER = re.compile(
-    rf"^\s*[,.!?]?\s*(?:(?:{_VERBS})\s+(?P<who1>(?:[\w’'.-]+[ \t]+){{0,8}}?{_NAME}|he|she|they)"
+    rf"^[ \t]*[,.!?]?[ \t]*(?:(?:{_VERBS})\s+(?P<who1>(?:[\w’'.-]+[ \t]+){{0,8}}?{_NAME}|he|she|they)"
     rf"|(?P<who2>{_SUBJECT}{_NAME}|[Hh]e|[Ss]he|[Tt]hey|I|[Ww]e)"
     rf"\s+(?:has\s+|had\s+|also\s+|then\s+|later\s+)?(?:{_VERBS})"
     rf"|(?P<who3>{_SUBJECT}{_NAME}),[^,“”\"]{{1,90}},\s+(?:{_VERBS}))\b"

@@ -1,0 +1,216 @@
+"""The digest: facts counted by independent sources, quotes with speakers, conflicts."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from storyline.cli import app
+from storyline.corpus import Corpus
+from storyline.digest.facts import _source_key, attribution
+from storyline.digest.quotes import extract_quotes
+from storyline.digest.units import DigestDoc, Unit
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+# -- pieces -------------------------------------------------------------------------------
+
+
+def test_speakers_after_before_pronoun_follow_on_and_role() -> None:
+    text = (
+        "Premier Ada Quill toured the valley on Monday. "
+        '"We will rebuild every home on this street," she said. "Nobody will be left behind."\n\n'
+        'Harbour chief Tomas Reyes said: "The water is still rising in the lower town."\n\n'
+        "The regional fire chief, Lina Ostrow, spoke at noon. The chief warned "
+        '"the next forty-eight hours will decide everything here."\n\n'
+        'Critics called the plan a "cheap trick" and left.'
+    )
+    quotes = extract_quotes("a", text)
+    got = {q.text: q.speaker for q in quotes}
+    assert got["We will rebuild every home on this street Nobody will be left behind."] == "Ada Quill"
+    assert got["The water is still rising in the lower town."] == "Tomas Reyes"
+    assert got["the next forty-eight hours will decide everything here."] == "Lina Ostrow"
+    assert "cheap trick" not in got  # two quoted words are a term, not a quote
+
+
+def test_attribution_and_source_names() -> None:
+    assert attribution("Russia has 100,000 troops there, according to the US and allies.") == (
+        "the US and allies"
+    )
+    assert attribution("The U.S. and Western allies have said Russia has amassed troops.") == (
+        "the U.S. and Western allies"
+    )
+    assert attribution("Three people died on Monday.") is None
+    assert _source_key("NBC NEWS") == _source_key("NBC News")
+    assert _source_key("Continental Press Agency (CPA)") == _source_key("CPA")
+
+
+def test_number_conflicts_skip_identifiers_and_years() -> None:
+    from storyline.digest.conflicts import _mentions
+
+    unit = Unit("Members of Local 418 struck in 2026, and 2,300 workers joined.", "a", 0, 0)
+    assert [m.shown for m in _mentions([unit])] == ["2,300"]
+
+
+def test_summary_cites_its_articles_and_counts_copies_once() -> None:
+    from storyline.digest import build_digest
+
+    wire = ["Floodwater cut the coastal railway near Brenmoor on Monday, officials said."]
+    docs = [
+        DigestDoc("wire", [*wire, "Repairs could take a week, engineers said."], source="Wire"),
+        DigestDoc("copy", list(wire), source="Copy Daily"),
+        DigestDoc("own", ["Engineers expect the Brenmoor line to stay shut for a week."],
+                  source="Other Times"),
+    ]  # fmt: skip
+    digest = build_digest(docs, {"copy": "wire", "wire": "wire"}, words=40)
+    assert digest["summary"]
+    for s in digest["summary"]:
+        assert s["articles"]
+    rail = [f for f in digest["facts"] if "railway" in f["text"]]
+    assert rail and rail[0]["sources"] == 1 and set(rail[0]["articles"]) == {"wire", "copy"}
+
+
+# -- the seeds ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed_digest(seeds_analyzed: Corpus) -> tuple[dict, dict[str, str]]:
+    ids = {Path(a.origin.path).name[:3]: a.id for a in seeds_analyzed.articles()}
+    stories = seeds_analyzed.stories()
+    assert len(stories) == 1
+    digest = seeds_analyzed.digest(stories[0]["id"])
+    assert digest is not None
+    return digest, ids
+
+
+def test_seeds_000_and_001_are_one_source(seed_digest: tuple[dict, dict[str, str]]) -> None:
+    digest, ids = seed_digest
+    assert digest["sources"][ids["000"]] == digest["sources"][ids["001"]]
+    names = digest["sources"]
+    for fact in digest["facts"]:
+        assert fact["sources"] == len({names[a] for a in fact["articles"]})
+    for item in digest["summary"]:
+        assert item["sources"] <= len(item["articles"])
+        if {ids["000"], ids["001"]} <= set(item["articles"]):
+            assert item["sources"] < len(item["articles"])
+
+
+def test_seeds_troops_fact(seed_digest: tuple[dict, dict[str, str]]) -> None:
+    digest, ids = seed_digest
+    troops = [
+        f for f in digest["facts"]
+        if any("100,000" in t and ("troops" in t or "soldiers" in t)
+               for t in [f["text"], *(v["text"] for v in f["variants"])])
+    ]  # fmt: skip
+    assert troops, "no fact group for the 100,000 troops"
+    fact = max(troops, key=lambda f: len(f["articles"]))
+    # 000 (a spun copy of 001) and 001 are one source; 002 re-words CNN wire copy: two.
+    assert {ids["000"], ids["001"], ids["002"]} <= set(fact["articles"])
+    assert fact["sources"] == 2
+    assert "Western allies" in (fact["attribution"] or "")
+
+
+def test_seeds_putin_nato_quote_is_one_quote_with_variants(
+    seed_digest: tuple[dict, dict[str, str]],
+) -> None:
+    digest, ids = seed_digest
+    nato = [
+        q for q in digest["quotes"]
+        if any("fight" in _norm(t) and "nato" in _norm(t)
+               for t in [q["text"], *(v["text"] for v in q["variants"])])
+    ]  # fmt: skip
+    assert len(nato) == 1
+    quote = nato[0]
+    assert "Putin" in quote["speaker"]
+    assert {ids["002"], ids["004"]} <= set(quote["articles"])
+    assert quote["variants"]
+
+
+@pytest.mark.parametrize(
+    ("words", "speaker"),
+    [
+        ("the door to diplomacy remains open", "Jen Psaki"),
+        ("When we talk about mutual de-escalation", "Jen Psaki"),
+        ("If they had not done this", "Vassily Nebenzia"),
+    ],
+)
+def test_seeds_speakers(seed_digest: tuple[dict, dict[str, str]], words: str, speaker: str) -> None:
+    digest, _ = seed_digest
+    found = [q for q in digest["quotes"] if _norm(words) in _norm(q["text"])]
+    assert found and found[0]["speaker"] == speaker
+
+
+# -- the example corpus ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict:
+    return json.loads((EXAMPLES / "truth.json").read_text(encoding="utf-8"))
+
+
+def test_example_quotes_match_the_truth(example_analyzed: Corpus, truth: dict) -> None:
+    url = {a.id: a.url for a in example_analyzed.articles()}
+    quotes = example_analyzed.quotes()
+    for want in truth["quotes"]:
+        wordings = [_norm(want["text"]), *(_norm(v) for v in want["variants"])]
+        hits = [
+            q for q in quotes
+            if any(w in _norm(t) for w in wordings
+                   for t in [q["text"], *(v["text"] for v in q["variants"])])
+        ]  # fmt: skip
+        assert len(hits) == 1, f"{want['text']!r}: {len(hits)} quotes"
+        assert hits[0]["speaker"] == want["speaker"]
+        assert {url[a] for a in hits[0]["articles"]} == set(want["articles"])
+
+
+def test_example_conflicts_match_the_truth(example_analyzed: Corpus, truth: dict) -> None:
+    url = {a.id: a.url for a in example_analyzed.articles()}
+    found = [c for d in example_analyzed.digests() for c in d["conflicts"]]
+    for want in truth["conflicts"]:
+        values = {v["value"] for v in want["values"]}
+        match = [c for c in found if values <= {v["value"] for v in c["values"]}]
+        assert match, f"conflict not found: {want['fact']}"
+        for v in match[0]["values"]:
+            if v["value"] in values:
+                expected = {x["url"] for x in want["values"] if x["value"] == v["value"]}
+                assert {url[a] for a in v["articles"]} & expected
+
+
+def test_report_carries_digests(example_analyzed: Corpus) -> None:
+    report = example_analyzed.report()
+    assert len(report["digests"]) == len(report["stories"])
+    for d in report["digests"]:
+        assert {"story", "summary", "facts", "quotes", "entities", "conflicts"} <= set(d)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_digest_quotes_and_summarize(example_analyzed: Corpus, example_corpus: Path) -> None:
+    runner = CliRunner()
+    db = str(example_analyzed.store.path)
+    story = example_analyzed.stories()[0]["id"]
+    shown = runner.invoke(app, ["digest", story, "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert "[1]" in shown.output and "articles" in shown.output
+    as_json = runner.invoke(app, ["digest", story, "--db", db, "--json"])
+    assert json.loads(as_json.stdout)["story"] == story
+    by_speaker = runner.invoke(app, ["quotes", "--db", db, "--speaker", "Fenwick", "--json"])
+    rows = json.loads(by_speaker.stdout)
+    assert rows and all("Fenwick" in q["speaker"] for q in rows)
+    files = sorted((example_corpus / "txt").glob("*.txt"))[:3]
+    plain = runner.invoke(app, ["summarize", *map(str, files), "--plain", "--words", "60"])
+    assert plain.exit_code == 0, plain.output
+    lines = [x for x in plain.stdout.splitlines() if x.strip()]
+    assert lines and sum(len(x.split()) for x in lines[:-1]) < 60
+    bad = runner.invoke(app, ["summarize", str(files[0]), "--method", "nonesuch"])
+    assert bad.exit_code == 2 and "nonesuch" in bad.output
