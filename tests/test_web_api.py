@@ -284,3 +284,117 @@ def _fuzz(strategy: Any, checks: list[Any]) -> None:
         assert response.status_code < 500
 
     check()
+
+
+def fake_digest(story: dict[str, Any]) -> dict[str, Any]:
+    """A digest of the documented shape over a story's first articles (for rendering only)."""
+    a, b = story["articles"][0], story["articles"][-1]
+    return {
+        "story": story["id"],
+        "method": "test",
+        "words": 12,
+        "summary": [{"text": "Something <b>happened</b>.", "articles": [a, b], "sources": 2}],
+        "facts": [
+            {
+                "id": "f1",
+                "text": "It happened at dawn.",
+                "articles": [b],
+                "sources": 1,
+                "outlets": ["Somewhere"],
+                "first": {"article": b, "outlet": "Somewhere", "published": None},
+                "attribution": "police",
+                "variants": [{"text": "It happened at sunrise.", "articles": [b]}],
+            }
+        ],
+        "quotes": [
+            {
+                "text": "We <script>saw</script> it",
+                "speaker": "A. Witness",
+                "variants": [{"text": "We saw it", "articles": [a]}],
+                "articles": [a],
+            }
+        ],
+        "entities": {
+            "extractor": "test",
+            "people": [{"name": "A. Witness", "mentions": 2}],
+            "organisations": [],
+            "places": [{"name": "Caddock Falls", "mentions": 3}],
+        },
+        "conflicts": [
+            {
+                "fact": "how many died",
+                "kind": "number",
+                "values": [
+                    {"value": "3", "articles": [a], "outlets": ["X"], "sentence": "Three died."},
+                    {"value": "4", "articles": [b], "outlets": ["Y"], "sentence": "Four died."},
+                ],
+            }
+        ],
+    }
+
+
+def test_story_page_renders_a_digest(client: TestClient, ids: dict[str, Any]) -> None:
+    story = ids["stories"][0]
+    site = client.app.state.site
+    saved = getattr(site.corpus, "digest", None)
+    site.corpus.digest = lambda sid: fake_digest(story)
+    try:
+        html = client.get(f"/stories/{story['id']}").text
+        api = client.get(f"/api/stories/{story['id']}").json()
+    finally:
+        if saved is None:
+            del site.corpus.digest
+        else:
+            site.corpus.digest = saved
+    assert api["digest"]["method"] == "test"
+    assert (
+        f'href="#ref-{story["id"]}-1">[1]</a><a class="cite" href="#ref-{story["id"]}-2">[2]'
+        in html
+    )
+    assert "Something &lt;b&gt;happened&lt;/b&gt;." in html
+    assert "We &lt;script&gt;saw&lt;/script&gt; it" in html and "A. Witness" in html
+    assert "It happened at sunrise." in html and "police" in html
+    assert "Caddock Falls" in html and "how many died" in html
+    assert html.count('<li id="ref-') == len({story["articles"][0], story["articles"][-1]})
+
+
+def test_static_report_renders_digests(example_db: Path) -> None:
+    import json
+
+    from storyline.report import render_html
+    from storyline.report.markdown import render_markdown
+
+    report = json.loads((example_db.parent / "report.json").read_text("utf-8"))
+    report["digests"] = [fake_digest(s) for s in report["stories"]]
+    html = render_html(report)
+    assert html.count("We &lt;script&gt;saw&lt;/script&gt; it") == len(report["stories"])
+    assert "No digest yet" not in html
+    md = render_markdown(report)
+    assert "Something &lt;b&gt;happened&lt;/b&gt;\\. [1][2]" in md
+    report["digests"] = []
+    assert render_html(report).count("No digest yet") == len(report["stories"])
+
+
+def test_cli_run_writes_markdown(example_db: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+    from webtools import EXAMPLES
+
+    db = scratch_copy(example_db, "cli")
+    runner = CliRunner()
+    args = ["run", str(EXAMPLES / "corpus"), "--db", str(db), "--out", str(tmp_path)]
+    done = runner.invoke(app, [*args, "--format", "md"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+    assert (tmp_path / "report.md").read_text("utf-8").startswith("# storyline report")
+    assert runner.invoke(app, [*args, "--format", "pdf"]).exit_code == 2
+
+
+def test_cli_serve_needs_a_store(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+
+    done = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "none.db")])
+    assert done.exit_code == 2 and "no store" in done.output
