@@ -50,3 +50,13 @@ def test_a_failing_splitter_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setitem(SPLITTERS, "broken", broken)
     assert [TEXT[a:b] for a, b in split_sentences(TEXT, "broken")] == EXPECTED
+
+
+def test_clock_times_do_not_end_a_sentence_that_goes_on() -> None:
+    text = "Workers will strike at 4 a.m. Monday unless talks resume. They met at 9 a.m. The talks failed."
+    got = [text[a:b] for a, b in split_sentences(text)]
+    assert got == [
+        "Workers will strike at 4 a.m. Monday unless talks resume.",
+        "They met at 9 a.m.",
+        "The talks failed.",
+    ]

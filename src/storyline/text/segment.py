@@ -81,6 +81,26 @@ SPLITTERS: dict[str, Splitter] = {
 }
 
 
+_CLOCK_END = re.compile(r"\b[ap]\.m\.[\"'”’)]*\s*$", re.I)
+_GOES_ON = re.compile(
+    r"^\s*(?:[a-z]|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|"
+    r"February|March|April|May|June|July|August|September|October|November|December)\b)"
+)
+
+
+def _rejoin(paragraph: str, spans: list[Span]) -> list[Span]:
+    """Undo splits after a clock time that the sentence goes on from ("at 4 a.m. Monday")."""
+    out: list[Span] = []
+    for a, b in spans:
+        if out and _CLOCK_END.search(paragraph[out[-1][0] : out[-1][1]]) and _GOES_ON.match(
+            paragraph[a:b]
+        ):
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
 def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0) -> list[Span]:
     """Sentence spans of ``text`` (trimmed of surrounding space), paragraph by paragraph."""
     try:
@@ -100,7 +120,7 @@ def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0)
             local = use(paragraph)
         except Exception:  # a splitter bug on one paragraph must not lose it
             local = _regex(paragraph)
-        for a, b in local:
+        for a, b in _rejoin(paragraph, local):
             piece = paragraph[a:b]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece) - len(piece.rstrip())
