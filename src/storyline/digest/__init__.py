@@ -83,6 +83,15 @@ def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 
     return out
 
 
+def _names(articles: list[str], sources: dict[str, Any]) -> list[str]:
+    """The independent sources behind some articles, each once, in article order."""
+    out: list[str] = []
+    for a in articles:
+        if sources[a].name not in out:
+            out.append(sources[a].name)
+    return out
+
+
 def build_digest(
     docs: list[DigestDoc],
     roots: dict[str, str] | None = None,
@@ -108,7 +117,13 @@ def build_digest(
     if "summary" in parts:
         chosen = summarize(units, words, method)
         digest["summary"] = [
-            {"text": u.text, "articles": u.articles, "sources": u.sources} for u in chosen
+            {
+                "text": u.text,
+                "articles": u.articles,
+                "sources": u.sources,
+                "outlets": _names(u.articles, sources),
+            }
+            for u in chosen
         ]
     if "facts" in parts:
         digest["facts"] = facts(units, docs, roots)
