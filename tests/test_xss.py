@@ -37,10 +37,11 @@ def hostile_db() -> Path:
 def hostile(hostile_db: Path) -> dict[str, Any]:
     store = Store(hostile_db)
     arts = list(store.iter_articles(full=False))
-    story = store.stories()[0]
+    story = next(s for s in store.stories() if arts[0].id in s["articles"])
     link = store.links()[0]
+    stories = store.stories()
     store.close()
-    return {"articles": arts, "story": story, "link": link}
+    return {"articles": arts, "story": story, "stories": stories, "link": link}
 
 
 def _pages(h: dict[str, Any]) -> list[str]:
@@ -48,7 +49,7 @@ def _pages(h: dict[str, Any]) -> list[str]:
     return [
         "/",
         "/?q=brackwater",
-        f"/stories/{h['story']['id']}",
+        *[f"/stories/{st['id']}" for st in h["stories"]],
         f"/compare?a={link['source']}&b={link['copy']}",
         *[f"/articles/{a.id}" for a in h["articles"]],
     ]
