@@ -398,3 +398,17 @@ def test_cli_serve_needs_a_store(tmp_path: Path) -> None:
 
     done = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "none.db")])
     assert done.exit_code == 2 and "no store" in done.output
+
+
+def test_search_index_follows_adds_and_recleaning(fresh_store: Store) -> None:
+    from storyline.records import Article, Origin
+
+    art = Article("a1", "raw", "Ferry pier closes", Origin("x.txt"), title="Pier news")
+    fresh_store.add_article(art)
+    assert [h["id"] for h in fresh_store.search("pier")] == ["a1"]  # the title, before cleaning
+    fresh_store.save_cleaning("a1", "The ferry pier closes on Monday.", [], [], None, "s1")
+    assert [h["id"] for h in fresh_store.search("monday ferry")] == ["a1"]
+    fresh_store.save_cleaning("a1", "The harbour wall reopens.", [], [], None, "s2")
+    assert fresh_store.search("monday") == [] and fresh_store.search_total("harbour") == 1
+    assert fresh_store.search("harb")[0]["snippet"] == "The [harbour] wall reopens."
+    assert fresh_store.search("***") == [] and fresh_store.search_total("") == 0
