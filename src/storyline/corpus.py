@@ -99,6 +99,20 @@ class Corpus:
         }
         return stored
 
+    def search(
+        self, query: str, limit: int = 20, offset: int = 0, mark: tuple[str, str] = ("[", "]")
+    ) -> dict[str, Any]:
+        """Articles whose title or clean text hold every word of ``query``, best first.
+
+        Returns ``total`` and the ``results`` (id, title, source, published, snippet with
+        the matched words between ``mark``, and the article's ``story``).
+        """
+        hits = self.store.search(query, limit, offset, mark)
+        story_of = {aid: s["id"] for s in self.stories() for aid in s["articles"]}
+        for hit in hits:
+            hit["story"] = story_of.get(hit["id"])
+        return {"query": query, "total": self.store.search_total(query), "results": hits}
+
     def stories(self) -> list[dict[str, Any]]:
         """Stories, latest first (id, headline, articles, first/last seen, outlets, sources)."""
         return self.store.stories()

@@ -154,14 +154,11 @@ class Site:
     def search(self, query: str, limit: int = 20, offset: int = 0) -> dict[str, Any]:
         """Articles matching ``query`` (title and clean text), each with its story id."""
         with self._locked() as c:
-            hits = c.store.search(query, limit, offset, mark=("\x02", "\x03"))
-            total = c.store.search_total(query)
-            story_of = {aid: s["id"] for s in c.stories() for aid in s["articles"]}
-        for h in hits:
-            h["story"] = story_of.get(h["id"])
+            found = c.search(query, limit, offset, mark=("\x02", "\x03"))
+        for h in found["results"]:
             h["marked_snippet"] = h["snippet"]
             h["snippet"] = h["snippet"].replace("\x02", "").replace("\x03", "")
-        return {"query": query, "total": total, "limit": limit, "offset": offset, "results": hits}
+        return {**found, "limit": limit, "offset": offset}
 
     # -- ingest -------------------------------------------------------------------------
     def ingest(self, records: list[dict[str, Any]]) -> dict[str, Any]:
