@@ -150,3 +150,19 @@ def test_static_report_offline_shows_same_story(
     assert live.locator("h2").first.inner_text() == first["headline"]
     assert live.locator("ol.timeline li").all_inner_texts() == static_timeline
     live.close()
+
+
+def test_static_report_marks_substitutions(browser: Any, example_db: Path) -> None:
+    link = next(ln for ln in truth()["links"] if ln["kind"] == "rewrite")
+    store = Store(example_db)
+    ids = {a.url: a.id for a in store.iter_articles(full=False)}
+    store.close()
+    src, cpy = ids[link["source"]], ids[link["copy"]]
+    context = browser.new_context(offline=True)
+    page = context.new_page()
+    page.goto((example_db.parent / "report.html").as_uri())
+    details = page.locator(f"#link-{src}-{cpy}")
+    details.locator("summary").click()
+    assert details.locator("mark.new").count() >= 5
+    assert details.locator("mark.new").first.is_visible()
+    context.close()

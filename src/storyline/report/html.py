@@ -25,6 +25,12 @@ def when(value: Any) -> str:
     return value[:16].replace("T", " ") + " UTC"
 
 
+def _highlight(text: str, words: list[str]) -> list[tuple[str, bool]]:
+    from storyline.report.views import highlight
+
+    return highlight(text, words)
+
+
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("storyline.report", "templates"),
@@ -34,6 +40,7 @@ def environment() -> Environment:
     )
     env.filters["safe_url"] = safe_url
     env.filters["when"] = when
+    env.filters["highlight"] = _highlight
     env.filters["short"] = lambda s, n=90: (
         (s[: n - 1] + "…") if isinstance(s, str) and len(s) > n else s
     )

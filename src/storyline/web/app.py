@@ -27,14 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from storyline.config import Settings
 from storyline.report.html import environment as report_environment
-from storyline.web.site import SORTS, Site
+from storyline.web.site import Site
 
 __all__ = ["create_app"]
 
 #: Kinds a link can have, for validating ?kind=.
 LinkKind = Literal["duplicate", "near_duplicate", "rewrite", "partial", "shared_quotes"]
 Sort = Literal["newest", "biggest", "sources"]
-assert set(SORTS) == {"newest", "biggest", "sources"}
 
 #: Pages need no script at all; this keeps even a template mistake from running one.
 CSP = (
