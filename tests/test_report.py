@@ -51,7 +51,7 @@ def test_report_validates_against_schema(tmp_path: Path) -> None:
     jsonschema.validate(report, load_schema())
     assert report["schema_version"] == SCHEMA_VERSION
     assert report["provenance"]["models"]["sentence_embeddings"]
-    assert report["digests"] == []
+    assert [d["story"] for d in report["digests"]] == [s["id"] for s in report["stories"]]
     assert all(
         set(s["articles"]) <= {a["id"] for a in report["articles"]} for s in report["stories"]
     )

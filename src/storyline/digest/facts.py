@@ -209,7 +209,7 @@ def facts(
     groups: dict[int, list[Unit]] = {}
     for u in units:
         groups.setdefault(u.group, []).append(u)
-    out = []
+    out: list[dict[str, Any]] = []
     for members in groups.values():
         if len({u.article for u in members}) < 2:
             continue

@@ -372,7 +372,7 @@ def quotes_of_story(
     for d in docs:
         found.extend(extract_quotes(d.id, d.text or " ".join(d.sentences), min_words))
     order = {d.id: (d.published or "9999", d.id) for d in docs}
-    out = []
+    out: list[dict[str, Any]] = []
     for g in group_quotes(found, embed, min_cosine):
         wordings: dict[str, list[str]] = {}
         for q in sorted(g.quotes, key=lambda q: order[q.article]):
