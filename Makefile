@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml Makefile
 	@# Browser tests drive Debian's chromium through Playwright (never `playwright install`).
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "== could not install chromium: run 'apt-get install -y chromium' as root"
+	@# ROUGE-1.5.5 (eval summaries) needs Perl's XML::DOM: Debian's libxml-dom-perl.
+	@perl -MXML::DOM -e1 2>/dev/null || (apt-get update -qq && apt-get install -y -qq libxml-dom-perl) \
+		|| echo "== could not install libxml-dom-perl: run 'apt-get install -y libxml-dom-perl' as root"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -727,9 +727,14 @@ def summarize(
 
 @app.command("eval")
 def evaluate(
-    task: Annotated[str, typer.Argument(help="What to evaluate: reuse.")],
+    task: Annotated[str, typer.Argument(help="What to evaluate: reuse, stories or summaries.")],
     fmt: Annotated[
-        str, typer.Argument(metavar="FORMAT", help="Data set: mrpc, clough or duc (for reuse).")
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="Data set: mrpc, clough or duc (reuse); duc, duc-all, multiling, uci or lodo "
+            "(stories); duc or multiling (summaries).",
+        ),
     ],
     path: Annotated[Path, typer.Argument(help="The data set's file or folder.")],
     config: ConfigOpt = None,

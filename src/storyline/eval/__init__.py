@@ -45,6 +45,15 @@ def _stories(fmt: str) -> Evaluation:
     return run
 
 
+def _summaries(fmt: str) -> Evaluation:
+    def run(path: Path, settings: Settings) -> dict[str, Any]:
+        from storyline.eval.summaries_eval import evaluate_summaries
+
+        return evaluate_summaries(fmt, path, settings)
+
+    return run
+
+
 EVALUATIONS: dict[tuple[str, str], Evaluation] = {
     ("stories", "duc"): _stories("duc"),
     ("stories", "duc-all"): _stories("duc-all"),
@@ -54,6 +63,8 @@ EVALUATIONS: dict[tuple[str, str], Evaluation] = {
     ("reuse", "mrpc"): _mrpc,
     ("reuse", "clough"): _clough,
     ("reuse", "duc"): _duc_reuse,
+    ("summaries", "duc"): _summaries("duc"),
+    ("summaries", "multiling"): _summaries("multiling"),
 }
 
 

@@ -1,0 +1,92 @@
+"""Extractive summaries: budget, one unit per fact group, originals over copies, methods."""
+
+from __future__ import annotations
+
+import pytest
+
+from storyline.digest.summary import DEFAULT_METHOD, METHODS, summarize
+from storyline.digest.units import Unit
+
+FACTS = [
+    "The central bank raised its main interest rate by half a point on Tuesday.",
+    "Inflation reached seven percent in March, the highest level in two decades.",
+    "The bank's governor said further increases would follow if prices kept rising.",
+    "Markets fell sharply after the announcement, with bank shares leading the losses.",
+    "Economists had expected a smaller increase of a quarter point this month.",
+    "The opposition accused the government of losing control of public spending.",
+    "Mortgage holders will see their monthly payments rise from next month.",
+    "The currency strengthened against the dollar in late trading on Tuesday.",
+]
+
+
+def story() -> list[Unit]:
+    """Three articles: an original, a copy of it (same facts, same groups) and a third source."""
+    units = []
+    for i, text in enumerate(FACTS):
+        units.append(Unit(text, "a1", i, i, ["a1", "c1"], 1, False, "2024-03-01T10:00:00", None, 8))
+        units.append(
+            Unit(
+                text.replace("Tuesday", "Tuesday evening"),
+                "c1", i, i, ["a1", "c1"], 1, True, "2024-03-01T11:00:00", None, 8,
+            )
+        )  # fmt: skip
+    for i, text in enumerate(FACTS[:4]):
+        reworded = "According to officials, " + text[0].lower() + text[1:]
+        units.append(
+            Unit(reworded, "b1", i, 100 + i, ["b1"], 1, False, "2024-03-01T12:00:00", None, 4)
+        )
+    return units
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_budget_is_respected(method: str) -> None:
+    for words in (15, 30, 60):
+        chosen = summarize(story(), words, method)
+        assert sum(u.words for u in chosen) <= words
+        assert chosen, f"{method} chose nothing for {words} words"
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_fill_lets_only_the_last_unit_overflow(method: str) -> None:
+    chosen = METHODS[method](story(), 30, True)  # in the order chosen: the last may overflow
+    assert sum(u.words for u in chosen) >= 30
+    assert sum(u.words for u in chosen[:-1]) < 30
+
+
+def test_best_method_states_each_fact_once_in_the_original_wording() -> None:
+    chosen = summarize(story(), 200, DEFAULT_METHOD)
+    groups = [u.group for u in chosen]
+    assert len(groups) == len(set(groups))
+    assert not any(u.is_copy for u in chosen)
+
+
+def test_reading_order() -> None:
+    chosen = summarize(story(), 200, DEFAULT_METHOD)
+    keys = [(u.published or "", u.article, u.index) for u in chosen]
+    assert keys == sorted(keys)
+
+
+def test_a_copy_is_chosen_when_it_is_the_only_wording() -> None:
+    only = [
+        Unit(FACTS[0], "c1", 0, 0, ["c1"], 1, True, None, None, 2),
+        Unit(FACTS[1], "c1", 1, 1, ["c1"], 1, True, None, None, 2),
+    ]
+    assert summarize(only, 100, DEFAULT_METHOD)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_deterministic(method: str) -> None:
+    first = [(u.article, u.index) for u in summarize(story(), 40, method)]
+    again = [(u.article, u.index) for u in summarize(list(reversed(story())), 40, method)]
+    assert first == [(u.article, u.index) for u in summarize(story(), 40, method)]
+    assert sorted(first) == sorted(again)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_empty_story(method: str) -> None:
+    assert summarize([], 100, method) == []
+
+
+def test_unknown_method_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="lexrank"):
+        summarize(story(), 100, "textrankish")
