@@ -90,3 +90,21 @@ def test_empty_story(method: str) -> None:
 def test_unknown_method_names_the_choices() -> None:
     with pytest.raises(ValueError, match="lexrank"):
         summarize(story(), 100, "textrankish")
+
+
+def test_official_rouge_on_a_known_pair() -> None:
+    """ROUGE-1.5.5 itself (its Perl deps come with `make setup`: missing, this fails)."""
+    from storyline.eval.rouge import rouge
+
+    scores = rouge([["Police killed the gunman."]], [["The gunman killed the policeman."]], 100)
+    assert scores["ROUGE-1"].recall == pytest.approx(0.6)
+    assert scores["ROUGE-2"].recall == pytest.approx(0.5)
+    assert scores["ROUGE-1"].recall_ci is not None
+
+
+def test_rouge_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from storyline.eval import rouge as module
+
+    monkeypatch.setattr(module.shutil, "which", lambda name: None)
+    with pytest.raises(module.RougeUnavailable, match="perl is not installed"):
+        module.rouge([["a b c"]], [["a b c"]])
