@@ -22,6 +22,7 @@ import argparse
 import random
 import resource
 import statistics
+import sys
 import time
 
 _WORDS = (
@@ -96,6 +97,8 @@ def main() -> None:
         t = time.perf_counter()
         build_digest(docs, {}, settings, f"s{n}")
         times.append(time.perf_counter() - t)
+        if (n + 1) % 100 == 0:
+            print(f"  {n + 1} stories, {time.perf_counter() - start:.0f}s", file=sys.stderr)
     total = time.perf_counter() - start
     articles = sum(len(s) for s in stories)
     sentences = sum(len(d.sentences) for s in stories for d in s)
