@@ -58,7 +58,7 @@ _ROLES = frozenset(
 # A name word: capitalised with a lower-case letter ("Putin", "O'Brien", "Salazar-Moe"),
 # an initial ("J."), or an abbreviation ("U.S."); never a word that ends a sentence.
 _NAME_WORD = r"(?:[A-Z][\w’'-]*[a-z][\w’'-]*|[A-Z]\.(?:[A-Z]\.)*)"
-_NAME = rf"{_NAME_WORD}(?:[ \t]+(?:de|van|von|al|bin|da|la|le)?[ \t]*{_NAME_WORD}){{0,6}}"
+_NAME = rf"(?<![\w’'.-]){_NAME_WORD}(?:[ \t]+(?:de|van|von|al|bin|da|la|le)?[ \t]*{_NAME_WORD}){{0,6}}"
 _SUBJECT = r"(?:[\w’'.-]+[ \t]+){0,8}?"
 
 _AFTER = re.compile(
@@ -75,7 +75,7 @@ _TITLED = re.compile(
 _BEFORE_VERBS = _VERBS + r"|accused|accuses|called|calls|described|describes|dismissed|criticized|criticised|denounced|blamed"
 _BEFORE = re.compile(
     rf"(?:^|[,;]\s+|\b(?:and|but|while|Meanwhile,?|However,?)\s+)(?P<who>[^,;“”\"]{{1,80}}?)\s+"
-    rf"(?:also\s+|then\s+|later\s+|has\s+|had\s+)?(?:{_BEFORE_VERBS})\b[^“”\".!?]{{0,100}}?[:,]?\s*$"
+    rf"(?:also\s+|then\s+|later\s+|has\s+|had\s+)?(?:{_BEFORE_VERBS})\b[^“”\".!?]{{0,160}}?[:,]?\s*$"
 )
 _APPOSITION = re.compile(rf"(?P<name>{_NAME}),\s+(?P<role>[^,.;“”\"]{{6,80}}?)[,.;]")
 _ROLE_FIRST = re.compile(rf"(?P<role>[^,.;“”\"]{{6,80}}?),\s+(?P<name>{_NAME})[,.;\s]")
@@ -221,14 +221,25 @@ _NOT_PEOPLE = frozenset(
     """port fort lake mount mt. north south east west new san santa saint st. university
     college school hospital street road bridge river valley county city state district
     union party council board agency authority department ministry company bank group
-    court house center centre airport station park bay island hills falls""".split()
+    court house center centre airport station park bay island hills falls united states
+    kingdom nations republic""".split()
 )
 _OBJECT_MARKERS = frozenset(
     """of under to for with against by from than about over beating defeating unseating
-    and or""".split()
+    and or the a an""".split()
 )
 # A sentence ends at . ! ? after a lower-case word (not after "U.N." or "Dr.").
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9”\"’)][.!?])\s+(?=[A-Z“\"‘(])|\n")
+_BOUNDARY = re.compile(r"[.!?][”\"’)]*\s+(?=[A-Z“\"‘(])|\n")
+_NOT_AN_END = re.compile(r"(?:\b(?:[A-Z]\.)+|\b(?:Mr|Mrs|Ms|Dr|St|Sen|Rep|Gov|Gen|Lt|Col|Prof)\.)$")
+
+
+def _last_sentence(text: str) -> str:
+    """The sentence that ``text`` ends in (not cut at "U.N." or "Dr.", cut at "NATO.")."""
+    start = 0
+    for m in _BOUNDARY.finditer(text):
+        if m.group(0) == "\n" or not _NOT_AN_END.search(text[: m.start() + 1]):
+            start = m.end()
+    return text[start:]
 _ABBREV = re.compile(r"^[A-Z](?:\.?[A-Z])+\.?$")
 
 
@@ -253,7 +264,7 @@ def extract_quotes(doc_id: str, text: str, min_words: int = 4) -> list[Quote]:
     for m in _QUOTE.finditer(text):
         inner = " ".join(m.group(1).split())
         after = text[m.end() : m.end() + 200]
-        sentence_before = _SENTENCE_END.split(text[max(0, m.start() - 200) : m.start()])[-1]
+        sentence_before = _last_sentence(text[max(0, m.start() - 200) : m.start()])
         raw, end = None, m.end()
         a = _AFTER.match(after)
         if a:
