@@ -823,7 +823,7 @@ def serve(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Browse the store in a web browser, with a JSON API under /api (docs at /docs)."""
+    """Browse the store in a web browser, with a JSON API under /api (its OpenAPI schema at /openapi.json; /docs renders it when the browser can reach the Swagger UI CDN)."""
     path = _db(db)
     if not path.exists():
         err.print(
