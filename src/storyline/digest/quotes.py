@@ -346,7 +346,8 @@ def group_quotes(
                 continue
             a, b = norm(qi.text), norm(qj.text)
             same = a == b or (len(a) > 20 and len(b) > 20 and (a in b or b in a))
-            if not same and vectors is not None and si and sj:
+            # One article's two quotes are two things said, unless one repeats the other.
+            if not same and vectors is not None and si and sj and qi.article != qj.article:
                 (i0, i1), (j0, j1) = spans[i], spans[j]
                 same = float(np.max(vectors[i0:i1] @ vectors[j0:j1].T)) >= min_cosine
             if same:
