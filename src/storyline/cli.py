@@ -274,12 +274,7 @@ def articles(
     as_json: JsonOpt = False,
 ) -> None:
     """List the stored articles, oldest first."""
-    path = _db(db)
-    if not path.exists():
-        err.print(
-            f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
-        )
-        raise typer.Exit(2)
+    path = _existing_store(db)
     with Corpus(path) as corpus:
         rows = [_article_row(a) for a in corpus.articles() if source is None or a.source == source]
     if limit:
@@ -312,10 +307,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one article: metadata, origins, credits, removed lines and sentences."""
-    path = _db(db)
-    if not path.exists():
-        err.print(f"[red]error:[/] no store at {path}")
-        raise typer.Exit(2)
+    path = _existing_store(db)
     with Corpus(path) as corpus:
         try:
             a = corpus.article(article_id)
@@ -360,14 +352,19 @@ def show(
             out.print(f"[dim]line {r.line}[/] [red]{escape(r.reason)}[/]: {escape(r.text)}")
 
 
-def _open(db: Path | None, config: Path | None = None) -> Corpus:
+def _existing_store(db: Path | None) -> Path:
+    """The store's path; a clear error (exit 2) when there is none yet."""
     path = _db(db)
     if not path.exists():
         err.print(
             f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
         )
         raise typer.Exit(2)
-    return Corpus(path, _settings(config))
+    return path
+
+
+def _open(db: Path | None, config: Path | None = None) -> Corpus:
+    return Corpus(_existing_store(db), _settings(config))
 
 
 @app.command()
@@ -824,12 +821,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Browse the store in a web browser, with a JSON API under /api (its OpenAPI schema at /openapi.json; /docs renders it when the browser can reach the Swagger UI CDN)."""
-    path = _db(db)
-    if not path.exists():
-        err.print(
-            f"[red]error:[/] no store at {path}; create one with `storyline run INPUT... --db {path}`"
-        )
-        raise typer.Exit(2)
+    path = _existing_store(db)
     try:
         import uvicorn
 
