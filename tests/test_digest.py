@@ -59,6 +59,8 @@ def test_number_conflicts_skip_identifiers_and_years() -> None:
 
     unit = Unit("Members of Local 418 struck in 2026, and 2,300 workers joined.", "a", 0, 0)
     assert [m.shown for m in _mentions([unit])] == ["2,300"]
+    conditional = Unit("If the gusts drop below 40 kilometres an hour, crews can hold it.", "b", 0, 1)
+    assert _mentions([conditional]) == []
 
 
 def test_summary_cites_its_articles_and_counts_copies_once() -> None:

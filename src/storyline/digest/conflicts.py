@@ -1,7 +1,7 @@
 """Conflicts: independent sources that disagree on a number or a name for the same fact.
 
-Numbers: every number a sentence states (not years, dates, clock times or identifiers
-such as "Local 418") is a mention, read with the words around it and the number itself
+Numbers: every number a sentence states (not years, dates, clock times, identifiers such
+as "Local 418", or figures in a condition: "if the gusts drop below 40") is a mention, read with the words around it and the number itself
 masked ("destroyed # homes, officials said"). Two mentions from different articles are
 about the same quantity when their sentences are about the same thing (cosine at least
 ``same_topic``) and either the masked windows mean the same (cosine at least
@@ -40,6 +40,7 @@ _NUMBER = re.compile(
 _SKIP_BEFORE = re.compile(rf"(?:\b(?:{_MONTHS})\.?|\bno\.|\bNo\.|\$|€|£)\s*$", re.I)
 _SKIP_AFTER = re.compile(r"^\s*(?:a\.m\.|p\.m\.|am\b|pm\b|o'clock|mg\b|ml\b|:\d)", re.I)
 _MAX_RATIO = 3.0
+_CONDITIONAL = re.compile(r"\b(?:if|unless|whether|should)\b", re.I)
 _SCALE = {"million": 1e6, "billion": 1e9, "thousand": 1e3}
 
 
@@ -63,6 +64,9 @@ def _mentions(units: list[Unit]) -> list[Mention]:
             value = float(digits.replace(",", ""))
             if not scale and 1900 <= value <= 2100 and "," not in digits and "." not in digits:
                 continue  # a year
+            clause = re.split(r"[,;:—(]", text[: m.start()])[-1]
+            if _CONDITIONAL.search(clause):
+                continue  # "if the gusts drop below 40 …" states no figure
             before = text[: m.start()].split()
             if len(before) > 1 and before[-1][:1].isupper() and not before[-2].endswith((".", ":")):
                 continue  # an identifier: "Local 418", "Route 9"
