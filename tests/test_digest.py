@@ -216,3 +216,72 @@ def test_cli_digest_quotes_and_summarize(example_analyzed: Corpus, example_corpu
     assert lines and sum(len(x.split()) for x in lines[:-1]) < 60
     bad = runner.invoke(app, ["summarize", str(files[0]), "--method", "nonesuch"])
     assert bad.exit_code == 2 and "nonesuch" in bad.output
+
+
+# -- review regressions --------------------------------------------------------------------
+
+
+def test_a_sentence_forty_outlets_run_is_one_fact_stated_once() -> None:
+    from storyline.digest import build_digest
+
+    fact = "The regional council voted on Tuesday to close the Brenmoor bridge for six months."
+    docs = [
+        DigestDoc(f"a{i:02d}", [fact, f"Reporter {i} counted {i + 3} boats on the river at dawn."],
+                  source=f"Outlet {i}", published=f"2026-01-01T{i % 24:02d}:00:00+00:00")
+        for i in range(40)
+    ]  # fmt: skip
+    digest = build_digest(docs, {}, parts=("summary", "facts"))
+    bridge = [f for f in digest["facts"] if "Brenmoor" in f["text"]]
+    assert len(bridge) == 1 and bridge[0]["sources"] == 40
+    assert sum("Brenmoor" in s["text"] for s in digest["summary"]) == 1
+
+
+def test_two_people_with_one_surname_stay_two() -> None:
+    from storyline.digest.quotes import quotes_of_story
+
+    a = DigestDoc("a", [], text='"We will not leave anyone behind in this," Joe Biden said.')
+    b = DigestDoc(
+        "b", [], text='"I have made many mistakes in my life," Hunter Biden said. '
+        '"I regret most of them now," Biden added.'
+    )  # fmt: skip
+    speakers = {q["text"][:10]: q["speaker"] for q in quotes_of_story([a, b], None)}
+    assert speakers == {"We will no": "Joe Biden", "I have mad": "Hunter Biden"}
+
+
+def test_digest_follows_recleaning(tmp_path: Path) -> None:
+    """An article cleaned again (its outlet's template learned later) gets a new digest."""
+    from builders import write_jsonl
+
+    banner = "Live updates on every platform, every hour of the day and night from our team"
+    filler = (
+        "It was the first time in years that so many of them had come to say so in public,"
+        " and they said it would not be the last."
+    )
+    topics = [
+        ("The school board approved a new budget on Monday after a four-hour meeting.",
+         "Teachers packed the hall and several spoke against cuts to the music program."),
+        ("A freight train derailed outside the rail yard early Sunday, spilling grain.",
+         "No one was hurt, and crews expect the line to reopen by Tuesday evening."),
+        ("The city opened its third cooling center as temperatures climbed past 38 degrees.",
+         "Volunteers handed out water bottles to people waiting for the buses downtown."),
+    ]  # fmt: skip
+    rows = [
+        {"text": f"{first} {filler}\n\n{banner}\n\n{second} {filler}",
+         "url": f"https://bendpost.example/{i}", "source": "Bend Post"}
+        for i, (first, second) in enumerate(topics[:2])
+    ]  # fmt: skip
+    first, second = topics[2]
+    rows.append(
+        {"text": f"{first} Officers closed two streets near the station for most of the"
+                 f" afternoon.\n\n{banner}\n\n{second} The mayor thanked the crews who worked"
+                 " through the heat.",
+         "url": "https://bendpost.example/2", "source": "Bend Post"}
+    )  # fmt: skip
+    write_jsonl(tmp_path / "one.jsonl", rows[:2])
+    write_jsonl(tmp_path / "two.jsonl", rows[2:])
+    with Corpus(tmp_path / "s.db") as corpus:
+        corpus.add([str(tmp_path / "one.jsonl")])
+        assert any(banner[:20] in json.dumps(d) for d in corpus.digests())
+        result = corpus.add([str(tmp_path / "two.jsonl")])
+        assert result.counts.get("recleaned")
+        assert not any(banner[:20] in json.dumps(d) for d in corpus.digests())

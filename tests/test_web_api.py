@@ -412,3 +412,28 @@ def test_search_index_follows_adds_and_recleaning(fresh_store: Store) -> None:
     assert fresh_store.search("monday") == [] and fresh_store.search_total("harbour") == 1
     assert fresh_store.search("harb")[0]["snippet"] == "The [harbour] wall reopens."
     assert fresh_store.search("***") == [] and fresh_store.search_total("") == 0
+
+
+def test_atom_feed_survives_control_characters_and_bare_dates(tmp_path: Path) -> None:
+    from xml.etree import ElementTree
+
+    from storyline import Corpus
+
+    record = {
+        "text": "The council met on Monday to vote on the budget.\x0b It passed by six votes to"
+        " three after a long debate.\x01 Residents cheered.",
+        "title": "Budget\x08 passes", "source": "Bend Post", "url": "https://x.example/1",
+        "published": "2026-03-01",
+    }  # fmt: skip
+    (tmp_path / "a.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with Corpus(tmp_path / "s.db") as corpus:
+        corpus.add([str(tmp_path / "a.jsonl")])
+        sid = corpus.stories()[0]["id"]
+    r = TestClient(create_app(tmp_path / "s.db")).get(f"/stories/{sid}/feed.atom")
+    assert r.status_code == 200
+    feed = ElementTree.fromstring(r.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entry = feed.find("a:entry", ns)
+    assert entry is not None
+    assert entry.findtext("a:title", namespaces=ns) == "Budget passes"
+    assert entry.findtext("a:published", namespaces=ns) == "2026-03-01T00:00:00+00:00"

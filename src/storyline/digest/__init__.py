@@ -41,11 +41,11 @@ def doc_of(article: Article) -> DigestDoc:
 
 
 def story_docs(store: Any, story: dict[str, Any]) -> tuple[list[DigestDoc], dict[str, str]]:
-    """A stored story's articles (canonical order) and the copy families among them."""
-    members = set(story["articles"])
-    docs = [doc_of(a) for a in store.iter_articles() if a.id in members]
-    roots = {a: r for a, r in store.families().items() if a in members}
-    return docs, roots
+    """A stored story's articles and the copy families among them."""
+    articles = [store.get_article(a) for a in story["articles"]]
+    families = store.families()
+    roots = {a: families[a] for a in story["articles"] if a in families}
+    return [doc_of(a) for a in articles if a is not None], roots
 
 
 _KINDS = {

@@ -94,13 +94,15 @@ def number_conflicts(
         return []
     windows = np.asarray(embed([m.window for m in mentions]), dtype=np.float32)
     sims = windows @ windows.T
-    published = {u.article: u.published for u in units}
+    from storyline.stories.stream import epoch
+
+    times = {u.article: epoch(u.published) for u in units}
     linked: dict[tuple[int, int], float] = {}
     for i in range(len(mentions)):
         ui = units[mentions[i].unit]
         for j in range(i + 1, len(mentions)):
             uj = units[mentions[j].unit]
-            if ui.article == uj.article or not _same_time(published[ui.article], published[uj.article]):
+            if ui.article == uj.article or not _same_time(times[ui.article], times[uj.article]):
                 continue
             topic = (
                 float(ui.vector @ uj.vector)
@@ -158,12 +160,9 @@ def number_conflicts(
     return out
 
 
-def _same_time(a: str | None, b: str | None, days: float = 1.0) -> bool:
+def _same_time(ta: float | None, tb: float | None, days: float = 1.0) -> bool:
     """Figures in a developing story change; only reports within a day of each other that
     disagree are a conflict (unknown times are given the benefit of the doubt)."""
-    from storyline.stories.stream import epoch
-
-    ta, tb = epoch(a), epoch(b)
     return ta is None or tb is None or abs(ta - tb) <= days * 86400
 
 
@@ -171,30 +170,35 @@ def name_conflicts(units: list[Unit], sources: dict[str, Source]) -> list[dict[s
     groups: dict[int, list[Unit]] = {}
     for u in units:
         groups.setdefault(u.group, []).append(u)
-    out = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
+    # One disagreement per fact group and pair of names, each name with all its articles.
+    found: dict[tuple[int, frozenset[str]], dict[str, Any]] = {}
+    for g, members in groups.items():
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
                 a, b = members[x], members[y]
                 if sources[a.article].key == sources[b.article].key:
                     continue
-                found = _one_name_swapped(a.text, b.text)
-                if found:
-                    old, new, context = found
-                    out.append(
-                        {
-                            "fact": context,
-                            "kind": "name",
-                            "values": [
-                                {"value": old, "articles": [a.article],
-                                 "outlets": [sources[a.article].name], "sentence": a.text},
-                                {"value": new, "articles": [b.article],
-                                 "outlets": [sources[b.article].name], "sentence": b.text},
-                            ],
-                        }
-                    )  # fmt: skip
+                swapped = _one_name_swapped(a.text, b.text)
+                if not swapped:
+                    continue
+                old, new, context = swapped
+                entry = found.setdefault(
+                    (g, frozenset((old, new))), {"fact": context, "kind": "name", "by_value": {}}
+                )
+                for name, unit in ((old, a), (new, b)):
+                    value = entry["by_value"].setdefault(name, {"articles": [], "sentence": unit.text})
+                    if unit.article not in value["articles"]:
+                        value["articles"].append(unit.article)
+    out = []
+    for entry in found.values():
+        values = []
+        for name, v in entry["by_value"].items():
+            arts = sorted(v["articles"])
+            outlets = sorted({sources[a].name for a in arts})
+            values.append(
+                {"value": name, "articles": arts, "outlets": outlets, "sentence": v["sentence"]}
+            )
+        out.append({"fact": entry["fact"], "kind": "name", "values": values})
     return out
 
 

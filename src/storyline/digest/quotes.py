@@ -136,13 +136,21 @@ class _Article:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.full_names: dict[str, str] = {}  # surname -> longest name seen
+        self.full_names: dict[str, str] = {}  # surname -> the one full name that ends in it
+        ambiguous: set[str] = set()
         for m in re.finditer(_NAME, text):
             name = _person(m.group(0))
             if len(name.split()) >= 2 and _is_name(name):
                 surname = name.split()[-1]
-                if len(name) > len(self.full_names.get(surname, "")):
+                known = self.full_names.get(surname)
+                if known is None or known.endswith(" " + name):
+                    self.full_names.setdefault(surname, name)
+                elif name.endswith(" " + known):
                     self.full_names[surname] = name
+                elif known != name:
+                    ambiguous.add(surname)  # Joe Biden and Hunter Biden
+        for surname in ambiguous:
+            del self.full_names[surname]
         # People the text introduces with a title ("Premier Hélène Drouart"), by position.
         self.mentions: list[tuple[int, str]] = [
             (m.start(), _strip_titles(m.group("name"))) for m in _TITLED.finditer(text)
@@ -356,15 +364,14 @@ def group_quotes(
     for i, q in enumerate(quotes):
         g = groups.setdefault(find(i), QuoteGroup(None))
         g.quotes.append(q)
-    longest: dict[str, str] = {}
+    # A bare or shorter name ("Putin") becomes the one longer name of the story that ends in
+    # it ("Vladimir Putin"); two different people with one surname are left as they are.
+    names = {q.speaker for q in quotes if q.speaker and _is_name(q.speaker)}
     for q in quotes:
-        key = _surname(q.speaker)
-        if key and q.speaker and len(q.speaker) > len(longest.get(key, "")) and _is_name(q.speaker):
-            longest[key] = q.speaker
-    for q in quotes:
-        key = _surname(q.speaker)
-        if key in longest:
-            q.speaker = longest[key]
+        if q.speaker in names:
+            longer = {n for n in names if n != q.speaker and n.endswith(" " + q.speaker)}
+            if len(longer) == 1:
+                q.speaker = longer.pop()
     for g in groups.values():
         named = [q.speaker for q in g.quotes if q.speaker]
         if named:

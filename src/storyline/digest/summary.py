@@ -223,6 +223,11 @@ def submodular(units: list[Unit], words: int, fill: bool = False) -> list[Unit]:
     chosen: list[int] = []
     used = 0
     while candidates and used < words:
+        if not fill:
+            # What cannot fit any more never will: drop it before scoring the rest.
+            candidates = [j for j in candidates if used + units[j].words <= words]
+            if not candidates:
+                break
         j = min(
             candidates,
             key=lambda j: (-round(gain(j) / units[j].words ** COST_POWER, 9), *_place(units[j])),

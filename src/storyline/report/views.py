@@ -67,7 +67,12 @@ def _cite(digest: dict[str, Any], articles: dict[str, dict[str, Any]]) -> dict[s
         return out
 
     summary = [
-        {**s, "cites": refs(s.get("articles")), "outlets": _outlets(s.get("articles"), articles)}
+        {
+            **s,
+            "cites": refs(s.get("articles")),
+            # The digest names the independent sources; older digests lack them.
+            "outlets": s.get("outlets") or _outlets(s.get("articles"), articles),
+        }
         for s in digest.get("summary") or []
     ]
     facts = [{**f, "cites": refs(f.get("articles"))} for f in digest.get("facts") or []]

@@ -8,6 +8,7 @@ JSON list of articles, with a size limit, a per-client rate limit and a Host/Ori
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -82,6 +83,13 @@ class IngestResult(BaseModel):
     counts: dict[str, Any]
     problems: list[dict[str, Any]]
 
+
+
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _atom_time(published: str) -> str:
+    return published if len(published) > 10 else f"{published}T00:00:00+00:00"
 
 def _marked(snippet: str) -> Markup:
     """A search snippet with its matched words in <mark>, everything else escaped."""
@@ -200,12 +208,19 @@ def create_app(
             st, arts = site.story_articles(story_id)
         except KeyError as exc:
             raise missing(exc) from exc
+        # Atom wants full timestamps: a bare date is taken as midnight UTC.
+        arts = [
+            {**a, "published": _atom_time(a["published"]) if a["published"] else None}
+            for a in arts
+        ]
         updated = max((a["published"] for a in arts if a["published"]), default=None)
         xml = env.get_template("feed.atom").render(
             story=st,
             articles=arts,
             updated=updated or datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        # Characters XML forbids (control codes in scraped text) would make the feed unreadable.
+        xml = _XML_ILLEGAL.sub("", xml)
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
