@@ -13,7 +13,7 @@ from typing import Any
 
 from storyline.config import Settings
 from storyline.digest.conflicts import conflicts
-from storyline.digest.facts import facts, sources_of, story_units
+from storyline.digest.facts import facts, source_names, sources_of, story_units
 from storyline.digest.quotes import quotes_of_story
 from storyline.digest.units import DigestDoc, Unit
 from storyline.records import Article
@@ -83,15 +83,6 @@ def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 
     return out
 
 
-def _names(articles: list[str], sources: dict[str, Any]) -> list[str]:
-    """The independent sources behind some articles, each once, in article order."""
-    out: list[str] = []
-    for a in articles:
-        if sources[a].name not in out:
-            out.append(sources[a].name)
-    return out
-
-
 def build_digest(
     docs: list[DigestDoc],
     roots: dict[str, str] | None = None,
@@ -121,7 +112,7 @@ def build_digest(
                 "text": u.text,
                 "articles": u.articles,
                 "sources": u.sources,
-                "outlets": _names(u.articles, sources),
+                "outlets": source_names(u.articles, sources),
             }
             for u in chosen
         ]

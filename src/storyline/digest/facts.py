@@ -63,6 +63,15 @@ def sources_of(docs: list[DigestDoc], roots: dict[str, str]) -> dict[str, Source
     return out
 
 
+def source_names(articles: list[str], sources: dict[str, Source]) -> list[str]:
+    """The independent sources behind some articles, each once (by key, so "NBC NEWS" and
+    "NBC News" are one name), in article order."""
+    seen: dict[str, str] = {}
+    for a in articles:
+        seen.setdefault(sources[a].key, sources[a].name)
+    return list(seen.values())
+
+
 def copies_of(roots: dict[str, str]) -> set[str]:
     """Articles that are copies in a family (every member but the root)."""
     return {a for a, r in roots.items() if a != r}
@@ -241,10 +250,7 @@ def facts(
             wordings.setdefault(" ".join(u.text.split()), []).append(u.article)
         text = " ".join(first.text.split())
         attributions = [a for a in (attribution(u.text) for u in ordered) if a]
-        names: list[str] = []
-        for a in members[0].articles:
-            if sources[a].name not in names:
-                names.append(sources[a].name)
+        names = source_names(members[0].articles, sources)
         out.append(
             {
                 "text": text,
