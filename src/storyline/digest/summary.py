@@ -250,8 +250,8 @@ METHODS: dict[str, Method] = {
 
 
 def reading_order(units: list[Unit]) -> list[Unit]:
-    """Earlier articles first, then each article's sentences in their order."""
-    return sorted(units, key=lambda u: (u.published or "", u.article, u.index))
+    """Earlier articles first (undated ones last), then each article's sentences in order."""
+    return sorted(units, key=lambda u: (u.published or "9999", u.article, u.index))
 
 
 def summarize(
