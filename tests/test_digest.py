@@ -285,3 +285,18 @@ def test_digest_follows_recleaning(tmp_path: Path) -> None:
         result = corpus.add([str(tmp_path / "two.jsonl")])
         assert result.counts.get("recleaned")
         assert not any(banner[:20] in json.dumps(d) for d in corpus.digests())
+
+
+def test_entities_join_a_surname_to_the_one_full_name() -> None:
+    from storyline.digest import entities_of
+
+    doc = DigestDoc(
+        "a", [], text="Mayor Ada Kessler spoke on Monday. Kessler said the city would recover. "
+        "Joe Biden and Hunter Biden met in Dover. Biden left early."
+    )  # fmt: skip
+    ents = entities_of([doc])
+    if ents["extractor"] == "rules":
+        pytest.skip("spaCy's model is not installed: entity types unknown")
+    people = {p["name"]: p["mentions"] for p in ents["people"]}
+    assert people["Ada Kessler"] == 2 and "Kessler" not in people
+    assert "Joe Biden" in people and "Hunter Biden" in people

@@ -73,6 +73,13 @@ def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 
             kind = _KINDS.get(e.label, "names")
             counted.setdefault(kind, Counter())[e.key] += 1
             shown.setdefault(e.key, e.text)
+    people = counted.get("people")
+    if people:
+        # "Kessler" is "Ada Kessler" when the story names one person so; not when it names two.
+        for short in [k for k in people if len(k.split()) == 1]:
+            longer = [k for k in people if k.endswith(" " + short)]
+            if len(longer) == 1:
+                people[longer[0]] += people.pop(short)
     for kind, counter in counted.items():
         out[kind] = [{"name": shown[k], "mentions": n} for k, n in counter.most_common(top)]
     if extractor.name == "rules":
