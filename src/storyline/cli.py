@@ -604,7 +604,7 @@ def digest(
 
     Citations [1][2] point to the articles listed at the end; a copy family counts once.
     """
-    from storyline.digest import build_digest, doc_of
+    from storyline.digest import build_digest, story_docs
 
     with _open(db, config) as corpus:
         try:
@@ -615,18 +615,16 @@ def digest(
         found = corpus.digest(st["id"])
         cfg = corpus.settings.digest
         if found is None or (words and words != found["words"]) or (method and method != found["method"]):
-            arts = [corpus.article(a) for a in st["articles"]]
-            families = corpus.store.families()
-            roots = {a: families[a] for a in st["articles"] if a in families}
+            docs, roots = story_docs(corpus.store, st)
             try:
                 found = build_digest(
-                    [doc_of(a) for a in arts], roots, corpus.settings, st["id"],
-                    words or cfg.words, method or cfg.method,
-                )  # fmt: skip
+                    docs, roots, corpus.settings, st["id"], words or cfg.words, method or cfg.method
+                )
             except ValueError as exc:
                 err.print(f"[red]error:[/] {escape(str(exc))}")
                 raise typer.Exit(2) from exc
-        names = {a.id: a for a in corpus.articles()}
+        # Only the story's articles are cited: read those, not the whole store.
+        names = {a: corpus.article(a) for a in st["articles"]}
     if as_json:
         _emit_json(found)
         return

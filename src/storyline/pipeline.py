@@ -300,7 +300,7 @@ def stage_digest(ctx: Context) -> None:
     import importlib.util
     import json
 
-    from storyline.digest import build_digest, doc_of
+    from storyline.digest import build_digest, story_docs
 
     store = ctx.store
     stories = store.stories()
@@ -332,10 +332,7 @@ def stage_digest(ctx: Context) -> None:
     ctx.progress.start("digest", len(todo))
     done: list[tuple[str, str, dict[str, Any]]] = []
     for n, (st, key) in enumerate(todo):
-        articles = [store.get_article(a) for a in st["articles"]]
-        docs = [doc_of(a) for a in articles if a is not None]
-        members_set = set(st["articles"])
-        roots = {a: families[a] for a in members_set if a in families}
+        docs, roots = story_docs(store, st, families)
         try:
             done.append((st["id"], key, build_digest(docs, roots, ctx.settings, st["id"])))
         except Exception as exc:  # one story's digest must not sink the run

@@ -40,10 +40,13 @@ def doc_of(article: Article) -> DigestDoc:
     )
 
 
-def story_docs(store: Any, story: dict[str, Any]) -> tuple[list[DigestDoc], dict[str, str]]:
-    """A stored story's articles and the copy families among them."""
+def story_docs(
+    store: Any, story: dict[str, Any], families: dict[str, str] | None = None
+) -> tuple[list[DigestDoc], dict[str, str]]:
+    """A stored story's articles and the copy families among them (pass ``families`` when
+    digesting many stories, to read them once)."""
     articles = [store.get_article(a) for a in story["articles"]]
-    families = store.families()
+    families = store.families() if families is None else families
     roots = {a: families[a] for a in story["articles"] if a in families}
     return [doc_of(a) for a in articles if a is not None], roots
 
