@@ -95,9 +95,12 @@ class StoriesSettings:
     #: Candidate stories scored per article, and index terms per article.
     candidates: int = 20
     index_terms: int = 12
-    #: Batch mode merges two stories when the model gives this probability or more.
+    #: Batch mode: "average" (average-linkage over the corpus, the weight and cut learned with
+    #: the story model) or "stream" (the stream, then a merge and a split pass).
+    batch: str = "average"
+    #: Batch "stream" mode merges two stories when the model gives this probability or more.
     merge_threshold: float = 0.85
-    #: Batch mode splits a story in two when the model gives its halves less than this.
+    #: Batch "stream" mode splits a story in two when the model gives its halves less than this.
     split_threshold: float = 0.5
     #: Sentence-embedding centroids (off: the cheap signals only, for very large streams).
     embeddings: bool = True

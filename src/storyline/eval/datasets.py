@@ -36,8 +36,17 @@ _TAG = re.compile(r"<(DOCNO|DATE_TIME|SLUG|TEXT)>(.*?)</\1>", re.S)
 _SOURCES = {"APW": "Associated Press", "NYT": "New York Times", "XIE": "Xinhua"}
 
 
+_SGML_PARAGRAPH = re.compile(r"\s*</?P>\s*", re.IGNORECASE)
+# The wire's typesetting codes (&QL; quad left, &UR; underline, &LR; …) and what follows them
+# on their line (an operator's sign-off such as "&UR; str-mae-vj").
+_WIRE_CODES = re.compile(r"&(?:QL|QC|QR|UR|LR|MD|HT|TL|IT|Cx[0-9a-f]+);[^\n]*")
+
+
 def _duc_text(raw: str) -> str:
-    # Paragraphs start with an indented line; lines inside a paragraph are hard-wrapped.
+    # Paragraphs start with an indented line (AP) or sit in <P> … </P> (NYT); lines inside a
+    # paragraph are hard-wrapped.
+    raw = _WIRE_CODES.sub("", raw)
+    raw = _SGML_PARAGRAPH.sub("\n   ", raw)
     raw = html.unescape(raw).replace("``", "“").replace("''", "”")
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n[ \t]+(?=\S)", "\n" + raw.strip("\n"))]
     return "\n\n".join(p for p in paragraphs if p)
@@ -145,9 +154,7 @@ def duc_stream(root: str | Path, clusters: str = "t") -> list[LabelledDoc]:
         if d.docno in merged:
             merged[d.docno].gold.add(d.cluster)
             continue
-        first = d.text.split("\n\n", 1)[0]
         merged[d.docno] = LabelledDoc(d.docno, d.published, "", d.text, {d.cluster}, d.source)
-        del first
     return list(merged.values())
 
 

@@ -13,6 +13,8 @@ from storyline.config import Settings
 from storyline.embed import get_embedder
 from storyline.eval.datasets import LabelledDoc, duc_stream, multiling_stream, uci_stream
 from storyline.reuse.decision import Decision
+from storyline.stories import batch
+from storyline.stories.batch import batch_stories
 from storyline.stories.metrics import scores
 from storyline.stories.model import load_story_model, prepare, train
 from storyline.stories.stream import StreamClusterer
@@ -41,10 +43,16 @@ def cluster(
     docs: list[Any], model: Decision, settings: Settings, mode: str = "batch"
 ) -> dict[str, int]:
     s = settings.stories
+    if mode == "batch":
+        return batch_stories(docs, model, s)
     clusterer = StreamClusterer(
         model, s.window_days, s.candidates, s.index_terms, s.merge_threshold, s.split_threshold
     )
-    return clusterer.batch(docs) if mode == "batch" else clusterer.run(docs)
+    return clusterer.run(docs)
+
+
+def _bcubed_f1(pred: dict[str, str], gold: dict[str, set[str]]) -> float:
+    return scores(pred, gold)["bcubed_f1"]
 
 
 def evaluate_stories(
@@ -89,27 +97,42 @@ def _first(gold: dict[str, set[str]]) -> dict[str, str]:
 
 
 def train_on_dev_sets(root: str | Path, settings: Settings | None = None) -> Decision:
-    """The shipped story model: trained on DUC 2003 TDT, MultiLing 2011 and UCI, equal weight."""
+    """The shipped story model: trained on DUC 2003 TDT, MultiLing 2011 and UCI, equal weight;
+    its meta carries the batch weight and cut learned on the same sets."""
     settings = settings or Settings()
     prepared = _prepared(root, settings)
+    params, _ = batch.fit(list(prepared.values()), _bcubed_f1)
     meta = {
         "trained_on": "DUC 2003 TDT clusters + MultiLing 2011 English + UCI News Aggregator subset"
         " (dev sets, equal weight each)",
         "window_days": settings.stories.window_days,
+        "batch": params.to_meta(),
     }
     streams = [(docs, _first(gold)) for docs, gold in prepared.values()]
     return train(streams, meta=meta, window_days=settings.stories.window_days)
 
 
 def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[str, Any]:
-    """For each dev set: trained on the others, scored on it (batch mode BCubed F1 and ARI)."""
+    """For each dev set: trained on the others, scored on it (batch mode BCubed F1 and ARI).
+    The stream model and the batch weight and cut are all learned without the set scored."""
     settings = settings or Settings()
     prepared = _prepared(root, settings)
+    names = list(prepared)
+    table = (
+        batch.grid(list(prepared.values()), _bcubed_f1)
+        if settings.stories.batch == "average"
+        else {}
+    )
     out: dict[str, Any] = {}
-    for held in prepared:
-        rest = [n for n in prepared if n != held]
+    for held in names:
+        rest = [n for n in names if n != held]
+        meta: dict[str, Any] = {}
+        if table:
+            params = batch.choose(table, [j for j, n in enumerate(names) if n != held])
+            meta["batch"] = params.to_meta()
         model = train(
             [(prepared[n][0], _first(prepared[n][1])) for n in rest],
+            meta=meta,
             window_days=settings.stories.window_days,
         )
         docs, gold = prepared[held]
@@ -117,4 +140,6 @@ def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[st
         out[f"{held}_bcubed_f1"] = got["bcubed_f1"]
         out[f"{held}_ari"] = got["ari"]
         out[f"{held}_trained_on"] = "+".join(rest)
+        if table:
+            out[f"{held}_batch"] = meta["batch"]
     return out

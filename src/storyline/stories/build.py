@@ -10,9 +10,9 @@ from storyline.config import Settings
 from storyline.embed import get_embedder
 from storyline.entities import get_extractor
 from storyline.store import Store
+from storyline.stories.batch import batch_stories
 from storyline.stories.ids import apply_overrides, carry_ids
 from storyline.stories.model import lead, load_story_model, to_story_docs
-from storyline.stories.stream import StreamClusterer
 
 
 def build_stories(store: Store, settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -26,15 +26,7 @@ def build_stories(store: Store, settings: Settings) -> tuple[list[dict[str, Any]
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
     docs = to_story_docs(rows, get_extractor(cfg.entities), embed)
     model = load_story_model(cfg.model or None)
-    clusterer = StreamClusterer(
-        model,
-        cfg.window_days,
-        cfg.candidates,
-        cfg.index_terms,
-        cfg.merge_threshold,
-        cfg.split_threshold,
-    )
-    assignments = clusterer.batch(docs)
+    assignments = batch_stories(docs, model, cfg)
     by_story: dict[int, list[str]] = {}
     for d in docs:
         by_story.setdefault(assignments[d.id], []).append(d.id)
