@@ -51,7 +51,7 @@ def _never(_: list[StoryDoc]) -> dict[str, int]:
 def test_components_give_the_same_stories_as_one_tree() -> None:
     docs, _ = _docs()
     for cut in (0.6, 0.75, 0.85, 0.95):
-        params = BatchParams(text_weight=0.5, cut=cut)
+        params = BatchParams(text_weight=0.5, entity_weight=0.0, cut=cut)
         got = cluster(docs, params, _never)
         sim = Similarity(docs, 0.5).rows(np.arange(len(docs))).astype(np.float64)
         tree = linkage(np.clip(1 - sim[np.triu_indices(len(docs), 1)], 0, None), "average")
@@ -103,15 +103,28 @@ def test_fit_chooses_the_grid_point_with_the_best_mean_score() -> None:
         return scores(pred, gold)["bcubed_f1"]
 
     params, table = batch.fit(sets, f1)
-    best = max(
-        sum(table[(k, w, c)] for k in (0, 1)) for w in batch.WEIGHTS for c in batch.CUTS
-    )
-    assert sum(table[(k, params.text_weight, params.cut)] for k in (0, 1)) == best
+    points = [(t, e, c) for t, e in batch.MIXES for c in batch.CUTS]
+    best = max(sum(table[(k, *p)] for k in (0, 1)) for p in points)
+    chosen = (params.text_weight, params.entity_weight, params.cut)
+    assert sum(table[(k, *chosen)] for k in (0, 1)) == best
     # Choosing on one set alone uses that set's scores only.
     one = batch.choose(table, [0])
-    assert table[(0, one.text_weight, one.cut)] == max(
-        table[(0, w, c)] for w in batch.WEIGHTS for c in batch.CUTS
+    assert table[(0, one.text_weight, one.entity_weight, one.cut)] == max(
+        table[(0, *p)] for p in points
     )
-    assert BatchParams.from_meta({"batch": params.to_meta()}) == BatchParams(
-        text_weight=params.text_weight, cut=params.cut, text_cut=params.text_cut
-    )
+    assert BatchParams.from_meta({"batch": params.to_meta()}) == params
+
+
+def test_names_weigh_in_when_asked() -> None:
+    docs, _ = _docs()
+    named = [
+        StoryDoc(d.id, d.time, d.title, d.body, Counter({d.id.split("-")[0] + " leader": 2}),
+                 d.embedding)
+        for d in docs
+    ]  # fmt: skip
+    rows = np.arange(len(named))
+    plain = Similarity(named, 0.5, 0.0).rows(rows)
+    with_names = Similarity(named, 0.4, 0.3).rows(rows)
+    same = np.array([[a.id[:4] == b.id[:4] for b in named] for a in named])
+    # Articles sharing their topic's one name grow closer; the others lose the names' share.
+    assert (with_names - plain)[same].mean() > 0 > (with_names - plain)[~same].mean()

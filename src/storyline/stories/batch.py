@@ -1,12 +1,14 @@
 """Batch stories: average-linkage clustering of the whole corpus over one learned similarity.
 
-Two articles' similarity is ``w · tfidf + (1 − w) · embedding``: the cosine of their TF-IDF
-vectors (title and body, sublinear counts, English stop words, IDF fitted on the corpus) and
-the cosine of their sentence embeddings (the title and lead the stream uses). Articles are
-grouped by average linkage and the tree is cut at one distance. The weight ``w`` and the cut
-are learned from the dev sets (``fit``): the pair that gives the best mean BCubed F1, each set
-weighing the same. Without embeddings the TF-IDF cosine alone is cut at its own learned
-distance.
+Two articles' similarity is ``t · tfidf + n · names + (1 − t − n) · embedding``: the cosine of
+their TF-IDF vectors (title and body, sublinear counts, English stop words, IDF fitted on the
+corpus), the cosine of their named entities (mention counts, sublinear, IDF over the corpus:
+a city every article names weighs little, the union leader only one story quotes weighs
+much) and the cosine of their sentence embeddings (the title and lead the stream uses).
+Articles are grouped by average linkage and the tree is cut at one distance. The weights and
+the cut are learned from the dev sets (``fit``): those that give the best mean BCubed F1,
+each set weighing the same. Without embeddings the TF-IDF cosine alone is cut at its own
+learned distance.
 
 Average linkage never joins two groups of which no pair is closer than the cut, so the
 corpus is first split into the connected components of the graph of such pairs (found in row
@@ -30,15 +32,19 @@ import numpy as np
 
 from storyline.stories.stream import StoryDoc
 
-#: The grid ``fit`` searches: TF-IDF weights (1.0: TF-IDF alone) and cut distances.
-WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+#: The grid ``fit`` searches: (TF-IDF, names) weights, the embedding taking the rest, and cuts.
+MIXES = tuple(
+    (t, n) for t in (0.3, 0.4, 0.5, 0.6, 0.7) for n in (0.0, 0.1, 0.2, 0.3) if t + n <= 0.9 + 1e-9
+)
+TEXT_ONLY = (1.0, 0.0)
 CUTS = tuple(round(0.65 + 0.025 * k, 3) for k in range(13))  # 0.650 … 0.950
 TEXT_CUTS = tuple(round(0.8 + 0.025 * k, 3) for k in range(8))  # 0.800 … 0.975
 
 
 @dataclass(frozen=True)
 class BatchParams:
-    text_weight: float = 0.6
+    text_weight: float = 0.3
+    entity_weight: float = 0.2
     cut: float = 0.825
     text_cut: float = 0.925
     #: Components larger than this go to the streaming clusterer (memory ~ 4 · n² bytes).
@@ -52,20 +58,30 @@ class BatchParams:
         base = cls()
         return cls(
             text_weight=float(got.get("text_weight", base.text_weight)),
+            entity_weight=float(got.get("entity_weight", base.entity_weight)),
             cut=float(got.get("cut", base.cut)),
             text_cut=float(got.get("text_cut", base.text_cut)),
         )
 
     def to_meta(self) -> dict[str, float]:
-        return {"text_weight": self.text_weight, "cut": self.cut, "text_cut": self.text_cut}
+        return {
+            "text_weight": self.text_weight,
+            "entity_weight": self.entity_weight,
+            "cut": self.cut,
+            "text_cut": self.text_cut,
+        }
 
 
 class Similarity:
     """Pairwise similarities of a fixed set of articles, computed a block at a time."""
 
-    def __init__(self, docs: list[StoryDoc], text_weight: float) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
+    def __init__(
+        self, docs: list[StoryDoc], text_weight: float, entity_weight: float = 0.0
+    ) -> None:
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
+        self.size = len(docs)
         texts = [f"{d.title}\n{d.body}".strip() or d.id for d in docs]
         try:
             self.tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(
@@ -80,19 +96,23 @@ class Similarity:
             else None
         )
         self.w = text_weight if self.embeddings is not None else 1.0
+        self.n = entity_weight if self.embeddings is not None else 0.0
+        self.names = None
+        if self.n > 0 and any(d.entities for d in docs):
+            counts = DictVectorizer().fit_transform([dict(d.entities) for d in docs])
+            self.names = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+        else:
+            self.n = 0.0  # no names anywhere: their share goes to the embeddings
 
     def rows(self, rows: np.ndarray, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
-        n_rows = len(rows)
-        n_cols = (
-            len(cols)
-            if isinstance(cols, np.ndarray)
-            else (self.tfidf.shape[0] if self.tfidf is not None else len(self.embeddings))  # type: ignore[arg-type]
-        )
-        out = np.zeros((n_rows, n_cols), dtype=np.float32)
+        n_cols = len(cols) if isinstance(cols, np.ndarray) else self.size
+        out = np.zeros((len(rows), n_cols), dtype=np.float32)
         if self.tfidf is not None and self.w > 0:
             out += self.w * (self.tfidf[rows] @ self.tfidf[cols].T).toarray().astype(np.float32)
-        if self.embeddings is not None and self.w < 1:
-            out += (1.0 - self.w) * (self.embeddings[rows] @ self.embeddings[cols].T)
+        if self.names is not None:
+            out += self.n * (self.names[rows] @ self.names[cols].T).toarray().astype(np.float32)
+        if self.embeddings is not None and self.w + self.n < 1:
+            out += (1.0 - self.w - self.n) * (self.embeddings[rows] @ self.embeddings[cols].T)
         return out
 
 
@@ -172,7 +192,7 @@ def cluster(
         return {}
     if n > params.max_articles:
         return fallback(docs)
-    sim = Similarity(docs, params.text_weight)
+    sim = Similarity(docs, params.text_weight, params.entity_weight)
     cut = params.cut if sim.w < 1.0 else params.text_cut
     trees, too_large = forest(sim, n, cut, params.max_block)
     labels = np.zeros(n, dtype=np.int64)
@@ -212,10 +232,10 @@ def batch_stories(docs: list[StoryDoc], model: Any, settings: Any) -> dict[str, 
 def fit(
     sets: Iterable[tuple[list[StoryDoc], dict[str, set[str]]]],
     score: Callable[[dict[str, str], dict[str, set[str]]], float],
-) -> tuple[BatchParams, dict[tuple[int, float, float], float]]:
-    """The weight and cut with the best mean ``score`` over ``sets`` (each weighing the same),
+) -> tuple[BatchParams, dict[tuple[int, float, float, float], float]]:
+    """The weights and cut with the best mean ``score`` over ``sets`` (each weighing the same),
     and the text-only cut likewise. Also returns every set's score per grid point, keyed by
-    (set number, weight, cut), so callers can choose again on a subset (leave one out)."""
+    (set number, TF-IDF weight, names weight, cut), so callers can choose again on a subset (leave one out)."""
     table = grid(sets, score)
     params = choose(table, sorted({k[0] for k in table}))
     return params, table
@@ -224,26 +244,26 @@ def fit(
 def grid(
     sets: Iterable[tuple[list[StoryDoc], dict[str, set[str]]]],
     score: Callable[[dict[str, str], dict[str, set[str]]], float],
-) -> dict[tuple[int, float, float], float]:
-    table: dict[tuple[int, float, float], float] = {}
+) -> dict[tuple[int, float, float, float], float]:
+    table: dict[tuple[int, float, float, float], float] = {}
     for k, (docs, gold) in enumerate(sets):
         n = len(docs)
-        for w, cuts in [(w, CUTS) for w in WEIGHTS] + [(1.0, TEXT_CUTS)]:
-            sim = Similarity(docs, w)
+        for (t, e), cuts in [(mix, CUTS) for mix in MIXES] + [(TEXT_ONLY, TEXT_CUTS)]:
+            sim = Similarity(docs, t, e)
             trees, too_large = forest(sim, n, max(cuts), max_block=n)
             assert not too_large
             for c in cuts:
                 labels = np.zeros(n, dtype=np.int64)
                 cut_forest(trees, c, labels)
                 pred = {d.id: str(x) for d, x in zip(docs, labels.tolist(), strict=True)}
-                table[(k, w, c)] = score(pred, gold)
+                table[(k, t, e, c)] = score(pred, gold)
     return table
 
 
-def choose(table: dict[tuple[int, float, float], float], use: list[int]) -> BatchParams:
-    def mean(w: float, c: float) -> float:
-        return sum(table[(k, w, c)] for k in use) / len(use)
+def choose(table: dict[tuple[int, float, float, float], float], use: list[int]) -> BatchParams:
+    def mean(t: float, e: float, c: float) -> float:
+        return sum(table[(k, t, e, c)] for k in use) / len(use)
 
-    w, cut = max(((w, c) for w in WEIGHTS for c in CUTS), key=lambda wc: mean(*wc))
-    text_cut = max(TEXT_CUTS, key=lambda c: mean(1.0, c))
-    return BatchParams(text_weight=w, cut=cut, text_cut=text_cut)
+    t, e, cut = max(((t, e, c) for t, e in MIXES for c in CUTS), key=lambda tec: mean(*tec))
+    text_cut = max(TEXT_CUTS, key=lambda c: mean(*TEXT_ONLY, c))
+    return BatchParams(text_weight=t, entity_weight=e, cut=cut, text_cut=text_cut)
