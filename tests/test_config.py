@@ -24,3 +24,8 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
     cfg.write_text("[clean]\nrepeat_min_artcles = 2\n")
     with pytest.raises(ValueError, match="repeat_min_artcles"):
         Settings.load(cfg)
+
+
+def test_an_unknown_batch_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="batch must be"):
+        Settings.from_dict({"stories": {"batch": "kmeans"}})

@@ -109,6 +109,10 @@ class StoriesSettings:
     #: Story model file (default: the one shipped in the package).
     model: str = ""
 
+    def __post_init__(self) -> None:
+        if self.batch not in ("average", "stream"):
+            raise ValueError(f'[stories] batch must be "average" or "stream", not {self.batch!r}')
+
 
 @dataclass
 class DigestSettings:
