@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storyline.entities import RuleExtractor
+from storyline.entities import Entity, RuleExtractor, resolve
 
 
 def _keys(text: str) -> list[str]:
@@ -30,3 +30,37 @@ def test_names_do_not_run_across_a_line_break() -> None:
     assert keys.count("port halloran") == 2
     assert "port halloran port halloran" not in keys
     assert "ada kessler" in keys
+
+
+def _resolved(text: str) -> list[str]:
+    [found] = RuleExtractor().extract([text])
+    return [e.key for e in resolve(found)]
+
+
+def test_mentions_resolve_to_the_names_they_refer_to() -> None:
+    keys = _resolved(
+        "Mayor Ada Kessler and Councillor Desmond Achterberg debated on Friday. "
+        "Kessler and Achterberg then shook hands. Some of Kessler's aides left. "
+        "General Motors said nothing."
+    )
+    # Roles go, coordinated names are two, and a lone surname is the one full name.
+    assert keys.count("ada kessler") == 3
+    assert keys.count("desmond achterberg") == 2
+    assert "general motors" in keys  # a role word that also begins names of things stays
+    assert not any(k.startswith(("mayor", "councillor", "some")) for k in keys)
+
+
+def test_a_surname_shared_by_two_people_stays_as_written() -> None:
+    keys = _resolved("Joe Biden and Hunter Biden met in Dover. Biden left early.")
+    assert {"joe biden", "hunter biden", "biden"} <= set(keys)
+
+
+def test_resolve_splits_only_names_of_people_or_unknown_type() -> None:
+    got = resolve([Entity("Procter and Gamble", "ORG"), Entity("Kessler and Achterberg", "NAME")])
+    assert [e.key for e in got] == ["procter and gamble", "kessler", "achterberg"]
+
+
+def test_acronyms_are_not_function_words() -> None:
+    keys = _keys("The WHO warned on Monday. IT staff at Harbour University were told. Why Eastside voted.")
+    assert "who" in keys and "it" in keys
+    assert "eastside" in keys and "why eastside" not in keys

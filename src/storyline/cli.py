@@ -748,11 +748,14 @@ def evaluate(
     settings = _settings(config)
     try:
         if write_model is not None and (task, fmt) == ("stories", "lodo"):
-            from storyline.eval.stories_eval import train_on_dev_sets
+            from storyline.eval.stories_eval import leave_one_out_and_ship
             from storyline.stories.stream import FEATURE_NAMES
 
-            result = run_evaluation(task, fmt, path, settings)
-            model = train_on_dev_sets(path, settings)
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: no such file or folder")
+            scores, model = leave_one_out_and_ship(path, settings)
+            assert model is not None
+            result = {"task": task, "format": fmt, "path": str(path), **scores}
             write_model.write_text(
                 json.dumps(model.to_json(FEATURE_NAMES), indent=1) + "\n", encoding="utf-8"
             )

@@ -63,7 +63,7 @@ _KINDS = {
 
 def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25) -> dict[str, Any]:
     """The story's people, organisations and places with mention counts."""
-    from storyline.entities import get_extractor
+    from storyline.entities import get_extractor, resolve
 
     extractor = get_extractor(extractor_name)
     found = extractor.extract([d.text or " ".join(d.sentences) for d in docs])
@@ -72,7 +72,7 @@ def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 
     counted: dict[str, Counter[str]] = {}
     shown: dict[str, str] = {}
     for ents in found:
-        for e in ents:
+        for e in resolve(ents):
             kind = _KINDS.get(e.label, "names")
             counted.setdefault(kind, Counter())[e.key] += 1
             shown.setdefault(e.key, e.text)

@@ -46,7 +46,8 @@ _FUNCTION_WORDS = frozenset(
     "a an the this that these those and or but if of to in on at by for with from as is are was "
     "were be it its he she they we you i his her their our your my not no as after before when "
     "while during under over since until despite amid among between about into through new "
-    "mr mrs ms dr".split()
+    "mr mrs ms dr why what how who where which whose some many most all each every both few "
+    "several any none two three four five six seven eight nine ten".split()
 )
 # Words of a name are joined by spaces or tabs, never by a line break: a headline, a
 # dateline or a list item ends where its line does.
@@ -91,9 +92,9 @@ class RuleExtractor:
         phrase = phrase.strip(" .,’'-")
         words = phrase.split()
         # Drop leading function words and calendar words ("The", "On Tuesday").
-        while words and (words[0].lower() in self.stop or words[0].lower() in _CALENDAR):
+        while words and _dropped(words[0], self.stop):
             words = words[1:]
-        while words and (words[-1].lower() in self.stop or words[-1].lower() in _CALENDAR):
+        while words and _dropped(words[-1], self.stop):
             words = words[:-1]
         if not words:
             return
@@ -101,6 +102,13 @@ class RuleExtractor:
         if len(phrase) < 2:
             return
         found.append((phrase, at_start))
+
+
+def _dropped(word: str, stop: frozenset[str]) -> bool:
+    """A function or calendar word at a name's edge; an acronym ("WHO", "IT") is kept."""
+    if len(word) > 1 and word.isupper():
+        return False
+    return word.lower() in stop or word.lower() in _CALENDAR
 
 
 def _sentences(phrase: str) -> list[str]:
@@ -167,6 +175,48 @@ def get_extractor(name: str = "rules") -> Extractor:
             log.info("spaCy model not installed; using the rule-based entity extractor")
             return RuleExtractor()
     raise ValueError(f"unknown entity extractor {name!r}; choose rules, spacy or auto")
+
+
+#: Words that name a person's role rather than the person ("Mayor Ada Kessler",
+#: "Councillor Desmond Achterberg"). Left out: words that also begin names of things
+#: ("General Motors", "Prince Edward Island", "Chief Executive").
+_ROLES = frozenset(
+    "mr mrs ms miss dr prof professor sir dame mayor councillor councilor alderman alderwoman "
+    "president vice senator sen rep representative congressman congresswoman governor gov "
+    "minister premier chancellor secretary judge justice deputy director commissioner "
+    "superintendent inspector detective sergeant sgt officer constable lieutenant lt colonel "
+    "col major maj chairman chairwoman chairperson spokesman spokeswoman spokesperson "
+    "challenger candidate incumbent coach manager ceo cfo chancellor ambassador envoy "
+    "bishop archbishop cardinal rev reverend rabbi imam sheikh former acting interim".split()
+)
+_AND = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
+
+
+def resolve(entities: Iterable[Entity]) -> list[Entity]:
+    """One document's mentions as the names they refer to: "Kessler and Achterberg" is two
+    names, "Mayor Ada Kessler" is "Ada Kessler", and a lone "Kessler" is "Ada Kessler" when
+    the document names one person so (news names a person in full first)."""
+    parts: list[Entity] = []
+    for e in entities:
+        for piece in _AND.split(e.text) if e.label in ("NAME", "PERSON") else [e.text]:
+            words = piece.split()
+            while len(words) > 1 and words[0].lower().rstrip(".") in _ROLES:
+                words = words[1:]
+            if words:
+                parts.append(Entity(" ".join(words), e.label))
+    longer: dict[str, set[str]] = {}
+    for e in parts:
+        key = e.key.split()
+        if len(key) > 1:
+            longer.setdefault(key[-1], set()).add(e.key)
+    out = []
+    for e in parts:
+        full = longer.get(e.key, set()) if " " not in e.key else set()
+        if len(full) == 1:
+            [name] = full
+            e = Entity(next(p.text for p in parts if p.key == name), e.label)
+        out.append(e)
+    return out
 
 
 def counts(entities: Iterable[Entity]) -> dict[str, int]:

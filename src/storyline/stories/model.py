@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from storyline.entities import Extractor, get_extractor
+from storyline.entities import Extractor, get_extractor, resolve
 from storyline.eval.datasets import LabelledDoc
 from storyline.reuse.decision import Decision
 from storyline.stories.stream import (
@@ -54,7 +54,7 @@ def to_story_docs(
     for n, ((aid, published, title, body), found) in enumerate(zip(ordered, ents, strict=True)):
         docs.append(
             StoryDoc(
-                aid, epoch(published), title, body, Counter(e.key for e in found),
+                aid, epoch(published), title, body, Counter(e.key for e in resolve(found)),
                 None if vectors is None else vectors[n],
             )
         )  # fmt: skip
