@@ -258,13 +258,16 @@ def measure(n: int, seed: int, weeks: float, window_days: float, max_seconds: fl
     assignments in a numpy array; return timings, counts, memory and scores."""
     import numpy as np
 
+    from storyline.config import StoriesSettings
     from storyline.stories.model import load_story_model
     from storyline.stories.stream import StoryDoc, StreamClusterer
 
     model = load_story_model()
+    defaults = StoriesSettings()
     clusterer = StreamClusterer(
-        model, window_days=window_days, candidates=20, index_terms=12, merge_threshold=0.85
-    )
+        model, window_days=window_days, candidates=20, index_terms=12,
+        merge_threshold=defaults.merge_threshold, online_merge=defaults.online_merge,
+    )  # fmt: skip
     vocab = build_vocabulary(seed)
     truth: array | None = array("i") if score else None
     pred = np.full(n, -1, dtype=np.int32)
@@ -304,6 +307,8 @@ def measure(n: int, seed: int, weeks: float, window_days: float, max_seconds: fl
             if clusterer.index is not index:  # _evict rebuilt the inverted index
                 index_rebuilds += 1
                 index = clusterer.index
+        if clusterer.online_merge:
+            clusterer.merge_touched()
         clusterer.assignments.clear()
         cluster_s += time.perf_counter() - t0
         chunk.clear()
@@ -344,6 +349,14 @@ def measure(n: int, seed: int, weeks: float, window_days: float, max_seconds: fl
         "sample_every": every,
         "samples": samples,
     }
+    if clusterer.merged_into:  # stories merged online: their articles belong to the survivor
+        root = np.arange(clusterer.next_id, dtype=np.int32)
+        for young in sorted(clusterer.merged_into, reverse=True):
+            root[young] = clusterer.merged_into[young]
+        for young in sorted(clusterer.merged_into):  # the survivor may itself have merged
+            root[young] = root[root[young]]
+        pred[:done] = root[pred[:done]]
+    result["online_merges"] = clusterer.online_merges
     if score and truth is not None and not partial:
         from storyline.stories.metrics import scores
 

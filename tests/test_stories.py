@@ -120,3 +120,34 @@ def test_example_stories_equal_the_truth(example_corpus: Path) -> None:
     url = {a.id: a.url for a in corpus.articles()}
     got = {frozenset(url[a] for a in s["articles"]) for s in corpus.stories()}
     assert got == {frozenset(s["articles"]) for s in truth["stories"]}
+
+
+class _TextCosine:
+    """A scorer on one signal, the text cosine: joins and merges that can be worked out."""
+
+    threshold = 0.35
+
+    def probability(self, features):  # type: ignore[no-untyped-def]
+        return features[:, 0]
+
+
+def test_the_stream_merges_a_story_it_split_early() -> None:
+    from storyline.stories.stream import StoryDoc, StreamClusterer
+
+    docs = [
+        StoryDoc("a", 1.0, "", "harbour ferry fares rise sharply"),
+        StoryDoc("b", 2.0, "", "council budget vote delayed again"),
+        # Both stories' words: it joins one, and that story now looks like the other.
+        StoryDoc("c", 3.0, "", "harbour ferry fares rise sharply council budget vote delayed"),
+    ]
+    kept = StreamClusterer(_TextCosine(), window_days=0, merge_threshold=0.3).run(docs)
+    assert kept["a"] != kept["b"]  # without online merging the early split stays
+
+    stream = StreamClusterer(
+        _TextCosine(), window_days=0, merge_threshold=0.3, online_merge=True
+    )
+    got = stream.run(docs)
+    assert got == {"a": 0, "b": 0, "c": 0}  # the younger story joined the older
+    assert stream.merged_into == {1: 0} and set(stream.active) == {0}
+    assert all(1 not in posting for posting in stream.index.values())
+    assert sorted(stream.active[0].members) == ["a", "b", "c"]

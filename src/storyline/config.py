@@ -98,8 +98,12 @@ class StoriesSettings:
     #: Batch mode: "average" (average-linkage over the corpus, the weight and cut learned with
     #: the story model) or "stream" (the stream, then a merge and a split pass).
     batch: str = "average"
-    #: Batch "stream" mode merges two stories when the model gives this probability or more.
+    #: Two stories merge when the model gives this probability or more: in the stream, as a
+    #: story grows (``online_merge``), and in batch "stream" mode's merge pass.
     merge_threshold: float = 0.85
+    #: The stream joins a story it split early to the story it turns out to belong to (the
+    #: younger id becomes an alias of the older). Off: a story, once started, never merges.
+    online_merge: bool = True
     #: Batch "stream" mode splits a story in two when the model gives its halves less than this.
     split_threshold: float = 0.5
     #: Sentence-embedding centroids (off: the cheap signals only, for very large streams).

@@ -46,8 +46,9 @@ def cluster(
     if mode == "batch":
         return batch_stories(docs, model, s)
     clusterer = StreamClusterer(
-        model, s.window_days, s.candidates, s.index_terms, s.merge_threshold, s.split_threshold
-    )
+        model, s.window_days, s.candidates, s.index_terms, s.merge_threshold, s.split_threshold,
+        s.online_merge,
+    )  # fmt: skip
     return clusterer.run(docs)
 
 

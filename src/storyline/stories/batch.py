@@ -217,7 +217,7 @@ def batch_stories(docs: list[StoryDoc], model: Any, settings: Any) -> dict[str, 
     def streamed(part: list[StoryDoc]) -> dict[str, int]:
         clusterer = StreamClusterer(
             model, settings.window_days, settings.candidates, settings.index_terms,
-            settings.merge_threshold, settings.split_threshold,
+            settings.merge_threshold, settings.split_threshold, settings.online_merge,
         )  # fmt: skip
         return clusterer.batch(part)
 
