@@ -61,6 +61,8 @@ def test_resolve_splits_only_names_of_people_or_unknown_type() -> None:
 
 
 def test_acronyms_are_not_function_words() -> None:
-    keys = _keys("The WHO warned on Monday. IT staff at Harbour University were told. Why Eastside voted.")
+    keys = _keys(
+        "The WHO warned on Monday. IT staff at Harbour University were told. Why Eastside voted."
+    )
     assert "who" in keys and "it" in keys
     assert "eastside" in keys and "why eastside" not in keys

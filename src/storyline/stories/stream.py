@@ -302,8 +302,8 @@ class StreamClusterer:
         return self.assignments
 
     def merge_touched(self) -> None:
-        """Stories that reached a new size since the last look, youngest first, each scored against the
-        active stories that share its index keys as if it were one article; above
+        """Stories that reached a new size since the last look, youngest first, each scored
+        against the active stories that share its index keys as if it were one article; above
         ``merge_threshold`` the younger of the pair joins the older."""
         touched, self.touched = sorted(self.touched, reverse=True), set()
         for sid in touched:
@@ -319,7 +319,10 @@ class StreamClusterer:
             if not cands:
                 continue
             body, title, doc = _as_article(st)
-            rows = [features(body, title, doc, self.active[o], st.first, self.entity_idf) for o in cands]
+            rows = [
+                features(body, title, doc, self.active[o], st.first, self.entity_idf)
+                for o in cands
+            ]
             probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) < self.merge_threshold:
@@ -487,7 +490,8 @@ def merge_pass(
 def _as_article(st: Story) -> tuple[Vector, Vector, StoryDoc]:
     """A story seen as one article, to score against other stories: its unit centroids,
     its names once each and its mean embedding."""
-    doc = StoryDoc(f"story-{st.id}", st.first, "", "", Counter({e: 1 for e in st.entities}), None)
+    names = Counter({e: 1 for e in st.entities})
+    doc = StoryDoc(f"story-{st.id}", st.first, "", "", names, None)
     if st.embedding is not None:
         doc.embedding = st.embedding / (float(np.linalg.norm(st.embedding)) or 1.0)
     return _unit(st.body), _unit(st.title), doc
