@@ -41,12 +41,15 @@ def test_mentions_resolve_to_the_names_they_refer_to() -> None:
     keys = _resolved(
         "Mayor Ada Kessler and Councillor Desmond Achterberg debated on Friday. "
         "Kessler and Achterberg then shook hands. Some of Kessler's aides left. "
-        "General Motors said nothing."
+        "General Motors said nothing. The Justice Department and Major League Baseball did not. "
+        "Neither did the Secretary of State."
     )
     # Roles go, coordinated names are two, and a lone surname is the one full name.
     assert keys.count("ada kessler") == 3
     assert keys.count("desmond achterberg") == 2
-    assert "general motors" in keys  # a role word that also begins names of things stays
+    # Role words that also begin names of things stay, and a role with no name after it.
+    assert {"general motors", "justice department", "major league baseball"} <= set(keys)
+    assert "secretary of state" in keys
     assert not any(k.startswith(("mayor", "councillor", "some")) for k in keys)
 
 

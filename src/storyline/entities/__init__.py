@@ -183,11 +183,11 @@ def get_extractor(name: str = "rules") -> Extractor:
 _ROLES = frozenset(
     "mr mrs ms miss dr prof professor sir dame mayor councillor councilor alderman alderwoman "
     "president vice senator sen rep representative congressman congresswoman governor gov "
-    "minister premier chancellor secretary judge justice deputy director commissioner "
-    "superintendent inspector detective sergeant sgt officer constable lieutenant lt colonel "
-    "col major maj chairman chairwoman chairperson spokesman spokeswoman spokesperson "
-    "challenger candidate incumbent coach manager ceo cfo chancellor ambassador envoy "
-    "bishop archbishop cardinal rev reverend rabbi imam sheikh former acting interim".split()
+    "minister chancellor secretary judge deputy director commissioner superintendent "
+    "inspector detective sergeant sgt officer constable lieutenant lt colonel col chairman "
+    "chairwoman chairperson spokesman spokeswoman spokesperson challenger candidate "
+    "incumbent ceo cfo ambassador envoy bishop archbishop cardinal rev reverend rabbi imam "
+    "sheikh former acting interim".split()
 )
 _AND = re.compile(r"\s+(?:and|&)\s+(?=[A-Z])")
 
@@ -198,9 +198,15 @@ def resolve(entities: Iterable[Entity]) -> list[Entity]:
     the document names one person so (news names a person in full first)."""
     parts: list[Entity] = []
     for e in entities:
-        for piece in _AND.split(e.text) if e.label in ("NAME", "PERSON") else [e.text]:
+        if e.label not in ("NAME", "PERSON"):  # "Procter and Gamble", "Justice Department"
+            parts.append(e)
+            continue
+        for piece in _AND.split(e.text):
             words = piece.split()
-            while len(words) > 1 and words[0].lower().rstrip(".") in _ROLES:
+            # A role goes only where a name follows it: "Secretary of State" stays whole.
+            while (
+                len(words) > 1 and words[0].lower().rstrip(".") in _ROLES and words[1][0].isupper()
+            ):
                 words = words[1:]
             if words:
                 parts.append(Entity(" ".join(words), e.label))
