@@ -2,17 +2,17 @@
 
 ``storyline add`` and ``storyline run`` cluster the whole corpus at once
 (``storyline.stories.batch.cluster``, ``[stories] batch = "average"``): pairwise similarities a
-block of rows at a time, connected components at the cut, one average-linkage tree per
-component. The work grows with the square of the corpus, which is why corpora over
+block of rows at a time, each article's nearest neighbours, connected components at the
+loosest cut, one average-linkage tree per component, the silhouette of each cut in the band. The work grows with the square of the corpus, which is why corpora over
 ``max_articles`` (30,000) go to the stream. This script measures it on the synthetic articles
 of ``benchmarks/stories_stream.py`` (same generator and seed; stories of 2-60 articles over
 weeks), each given a sentence-embedding-like vector: its story's random direction plus noise,
 so that embeddings agree about as well as real ones do within a story (cosine ~0.5).
 
 For each size it prints: seconds for ``cluster`` alone (building TF-IDF, the similarity
-blocks, components, trees and cuts), articles per second, the stories found, the largest
-component, the extended BCubed F1 against the generator's stories, and the peak RSS of a fresh
-subprocess.
+blocks, neighbours, components, trees, silhouettes and cuts), articles per second, the
+stories found, the cut chosen and its silhouette, the largest component, the extended BCubed
+F1 against the generator's stories, and the peak RSS of a fresh subprocess.
 
 Run it from the repository root::
 
@@ -63,11 +63,10 @@ def measure(n: int, seed: int, weeks: float) -> dict[str, Any]:
         return {d.id: k for k, d in enumerate(part)}
 
     params = batch.BatchParams()
+    report: dict[str, Any] = {}
     start = time.perf_counter()
-    labels = batch.cluster(docs, params, fallback)
+    labels = batch.cluster(docs, params, fallback, report)
     seconds = time.perf_counter() - start
-    sim = batch.Similarity(docs, params.text_weight)
-    largest = len(batch.components(sim, len(docs), 1.0 - params.cut)[0])
     gold = {d.id: {str(truth[k])} for k, d in enumerate(docs)}
     f1 = scores({k: str(v) for k, v in labels.items()}, gold)["bcubed_f1"]
     return {
@@ -76,7 +75,9 @@ def measure(n: int, seed: int, weeks: float) -> dict[str, Any]:
         "articles_per_s": round(n / seconds, 1),
         "stories": len(set(labels.values())),
         "true_stories": len(set(truth)),
-        "largest_component": largest,
+        "cut": report["cut"],
+        "silhouette": None if report["silhouette"] is None else round(report["silhouette"], 3),
+        "largest_component": report["largest_component"],
         "sent_to_stream": sum(fallback_sizes),
         "bcubed_f1": round(f1, 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -1,4 +1,5 @@
-"""Batch stories by average linkage: exact by components, fallback, the learned weight and cut."""
+"""Batch stories: exact by components, shared neighbours, the cut by silhouette, fallbacks,
+the learned weights."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from storyline.stories import batch
-from storyline.stories.batch import BatchParams, Similarity, cluster
+from storyline.stories.batch import BatchParams, SharedNeighbours, Similarity, cluster
 from storyline.stories.metrics import scores
 from storyline.stories.stream import StoryDoc
 
@@ -48,23 +49,75 @@ def _never(_: list[StoryDoc]) -> dict[str, int]:
     raise AssertionError("the stream fallback was not expected here")
 
 
+def _whole_tree(docs: list[StoryDoc], params: BatchParams) -> np.ndarray:
+    """The average-linkage tree over the whole corpus, on the full matrix at once."""
+    sim = SharedNeighbours(
+        Similarity(docs, params.text_weight, params.entity_weight),
+        params.neighbours, params.neighbour_weight, params.neighbour_floor,
+    )  # fmt: skip
+    matrix = sim.rows(np.arange(len(docs))).astype(np.float64)
+    return linkage(np.clip(1 - matrix[np.triu_indices(len(docs), 1)], 0, None), "average")
+
+
 def test_components_give_the_same_stories_as_one_tree() -> None:
     docs, _ = _docs()
     for cut in (0.6, 0.75, 0.85, 0.95):
-        params = BatchParams(text_weight=0.5, entity_weight=0.0, cut=cut)
+        # A band of one cut: that cut is taken (or the fallback, which is the same cut).
+        params = BatchParams(text_weight=0.5, entity_weight=0.0, cut=cut, band=(cut, cut))
         got = cluster(docs, params, _never)
-        sim = Similarity(docs, 0.5).rows(np.arange(len(docs))).astype(np.float64)
-        tree = linkage(np.clip(1 - sim[np.triu_indices(len(docs), 1)], 0, None), "average")
-        whole = fcluster(tree, cut, criterion="distance")
+        whole = fcluster(_whole_tree(docs, params), cut, criterion="distance")
         assert _partition(got) == _partition(
             {d.id: int(x) for d, x in zip(docs, whole, strict=True)}
         )
 
 
-def test_the_topics_come_out_as_stories() -> None:
+def test_shared_neighbours_count_what_two_neighbourhoods_share() -> None:
+    # Two tight pairs far apart: each article's one neighbour is its partner.
+    v = {"a": [1, 0, 0], "b": [0.96, 0.28, 0], "c": [0, 0, 1], "d": [0, 0.28, 0.96]}
+    docs = [StoryDoc(k, 0.0, "", "", Counter(), np.array(x, dtype=np.float32)) for k, x in v.items()]
+    sim = Similarity(docs, 0.0)  # the embeddings alone
+    shared = SharedNeighbours(sim, k=1, weight=0.5).shared(np.arange(4))
+    # a's neighbourhood is {a, b}, b's {b, a}: all shared; a and c share nothing.
+    assert shared[0, 1] == 1.0 and shared[0, 2] == 0.0 and shared[2, 3] == 1.0
+    mixed = SharedNeighbours(sim, k=1, weight=0.5).rows(np.arange(4))
+    plain = sim.rows(np.arange(4))
+    assert np.allclose(mixed, 0.5 * plain + 0.5 * shared)
+
+
+def test_the_silhouette_matches_scikit_learn() -> None:
+    from sklearn.metrics import silhouette_score
+
+    docs, _ = _docs()
+    sim = Similarity(docs, 0.5)
+    y = sim.yardstick(np.arange(len(docs))).astype(np.float64)
+    distance = np.clip(1 - y, 0, None)
+    np.fill_diagonal(distance, 0)
+    topic = np.array([["flood", "strike", "vote"].index(d.id.split("-")[0]) for d in docs])
+    halves = np.array([i % 2 for i in range(len(docs))])
+    singles = topic * 2 + (np.arange(len(docs)) == 0)  # one article alone in its story
+    labelings = [topic, halves, singles]
+    got = batch.silhouettes(sim, labelings, sample=10_000)
+    want = [silhouette_score(distance, lab, metric="precomputed") for lab in labelings]
+    assert np.allclose(got, want, atol=1e-5)
+    assert got[0] > got[1]  # the topics stand further apart than an arbitrary split
+    # On a sample, an estimate over the sampled articles only.
+    assert abs(batch.silhouettes(sim, [topic], sample=9)[0] - got[0]) < 0.2
+
+
+def test_the_cut_is_where_the_stories_stand_furthest_apart() -> None:
     docs, gold = _docs()
-    got = cluster(docs, BatchParams(), _never)
+    report: dict[str, object] = {}
+    got = cluster(docs, BatchParams(), _never, report)
+    assert report["fallback"] is False and report["cut"] in BatchParams().band_cuts()
     assert scores({k: str(v) for k, v in got.items()}, gold)["bcubed_f1"] > 0.9
+
+
+def test_one_story_is_left_whole() -> None:
+    # Seven articles of one topic: no cut in the band splits it, or none splits it clearly.
+    docs, _ = _docs()
+    one = [d for d in docs if d.id.startswith("flood")]
+    got = cluster(one, BatchParams(), _never)
+    assert len(set(got.values())) == 1
 
 
 def test_a_component_too_large_goes_to_the_stream() -> None:
@@ -75,7 +128,7 @@ def test_a_component_too_large_goes_to_the_stream() -> None:
         seen.append([d.id for d in part])
         return {d.id: 7 if d.id.startswith("flood") else 9 for d in part}
 
-    got = cluster(docs, BatchParams(cut=0.99, max_block=3), stream)
+    got = cluster(docs, BatchParams(cut=0.99, band=(0.99, 0.99), max_block=3), stream)
     assert seen and all(len(part) > 3 for part in seen)
     assert set(got) == {d.id for d in docs}  # every article has a story
     # The stream's numbers are renumbered past the trees' and never collide with them.
@@ -88,29 +141,37 @@ def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:
     bare = [StoryDoc(d.id, d.time, d.title, d.body, d.entities, None) for d in docs]
     sim = Similarity(bare, 0.5)
     assert sim.w == 1.0  # no embeddings: TF-IDF alone, whatever the weight
-    matrix = sim.rows(np.arange(len(bare))).astype(np.float64)
-    tree = linkage(np.clip(1 - matrix[np.triu_indices(len(bare), 1)], 0, None), "average")
-    whole = fcluster(tree, 0.7, criterion="distance")
-    got = cluster(bare, BatchParams(cut=0.99, text_cut=0.7), _never)
+    # min_silhouette above any silhouette: the fallback, TF-IDF alone's own cut, is taken.
+    params = BatchParams(cut=0.99, text_cut=0.7, min_silhouette=1.01)
+    whole = fcluster(_whole_tree(bare, params), 0.7, criterion="distance")
+    got = cluster(bare, params, _never)
     assert _partition(got) == _partition({d.id: int(x) for d, x in zip(bare, whole, strict=True)})
     assert scores({k: str(v) for k, v in got.items()}, gold)["bcubed_f1"] > 0.8
 
 
-def test_fit_chooses_the_grid_point_with_the_best_mean_score() -> None:
+def test_fit_chooses_the_mix_with_the_best_mean_score() -> None:
     sets = [_docs(seed=1), _docs(seed=2)]
 
     def f1(pred: dict[str, str], gold: dict[str, set[str]]) -> float:
         return scores(pred, gold)["bcubed_f1"]
 
     params, table = batch.fit(sets, f1)
-    points = [(t, e, c) for t, e in batch.MIXES for c in batch.CUTS]
-    best = max(sum(table[(k, *p)] for k in (0, 1)) for p in points)
-    chosen = (params.text_weight, params.entity_weight, params.cut)
-    assert sum(table[(k, *chosen)] for k in (0, 1)) == best
+
+    def mean(t: float, e: float, c: float, use: tuple[int, ...] = (0, 1)) -> float:
+        got = [table[(k, t, e, batch.AUTO)] for k in use]
+        return sum(
+            table[(k, t, e, c)] if np.isnan(g) else g for k, g in zip(use, got, strict=True)
+        ) / len(use)
+
+    fallback = {mix: max(batch.CUTS, key=lambda c, mix=mix: mean(*mix, c)) for mix in batch.MIXES}
+    best = max(mean(*mix, fallback[mix]) for mix in batch.MIXES)
+    chosen = (params.text_weight, params.entity_weight)
+    assert mean(*chosen, params.cut) == best and params.cut == fallback[chosen]
     # Choosing on one set alone uses that set's scores only.
     one = batch.choose(table, [0])
-    assert table[(0, one.text_weight, one.entity_weight, one.cut)] == max(
-        table[(0, *p)] for p in points
+    assert mean(one.text_weight, one.entity_weight, one.cut, (0,)) == max(
+        mean(*mix, max(batch.CUTS, key=lambda c, mix=mix: mean(*mix, c, (0,))), (0,))
+        for mix in batch.MIXES
     )
     assert BatchParams.from_meta({"batch": params.to_meta()}) == params
 

@@ -95,8 +95,9 @@ class StoriesSettings:
     #: Candidate stories scored per article, and index terms per article.
     candidates: int = 20
     index_terms: int = 12
-    #: Batch mode: "average" (average-linkage over the corpus, the weight and cut learned with
-    #: the story model) or "stream" (the stream, then a merge and a split pass).
+    #: Batch mode: "average" (average linkage over the corpus with shared neighbours, the cut
+    #: chosen by silhouette, the weights learned with the story model) or "stream" (the
+    #: stream, then a merge and a split pass).
     batch: str = "average"
     #: Two stories merge when the model gives this probability or more: in the stream, as a
     #: story grows (``online_merge``), and in batch "stream" mode's merge pass.

@@ -59,7 +59,9 @@ _NAME = re.compile(
 # A word ending in a full stop ends the sentence, and with it the name, unless it is an
 # initial ("J."), a dotted acronym ("U.S.") or a title that a name follows ("Dr.", "St.").
 _TITLES = frozenset("mr mrs ms dr st mt ft gen sen rep gov lt col capt sgt prof rev hon".split())
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|[\"“(]\s*)$")
+# A sentence starts a text, follows a full stop, a quotation mark or a line break (a headline
+# has no full stop, so the body's first word begins a sentence too).
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*|[\"“(]\s*)$")
 
 
 class RuleExtractor:
