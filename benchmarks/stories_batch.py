@@ -75,6 +75,7 @@ def measure(n: int, seed: int, weeks: float) -> dict[str, Any]:
         "articles_per_s": round(n / seconds, 1),
         "stories": len(set(labels.values())),
         "true_stories": len(set(truth)),
+        "loosest_cut": report["loosest_cut"],
         "cut": report["cut"],
         "silhouette": None if report["silhouette"] is None else round(report["silhouette"], 3),
         "largest_component": report["largest_component"],

@@ -136,6 +136,21 @@ def test_a_component_too_large_goes_to_the_stream() -> None:
     assert len(floods) == 1
 
 
+def test_a_corpus_too_connected_gives_up_its_loosest_cuts() -> None:
+    docs, _ = _docs()  # 21 articles in three topics of 7
+    params = BatchParams(band=(0.6, 0.99), max_block=10)
+    report: dict[str, object] = {}
+    got = cluster(docs, params, _never, report)  # nothing is left to the stream
+    loosest = report["loosest_cut"]
+    assert isinstance(loosest, float) and loosest < 0.99 and report["sent_to_stream"] == 0
+    assert report["largest_component"] <= 10 and report["cut"] <= loosest
+    # Exact below the cut given up: the same stories as one tree over the whole corpus.
+    whole = fcluster(_whole_tree(docs, params), report["cut"], criterion="distance")
+    assert _partition(got) == _partition(
+        {d.id: int(x) for d, x in zip(docs, whole, strict=True)}
+    )
+
+
 def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:
     docs, gold = _docs()
     bare = [StoryDoc(d.id, d.time, d.title, d.body, d.entities, None) for d in docs]

@@ -26,10 +26,12 @@ Above ``sample`` articles the silhouette is estimated on an evenly spaced sample
 
 **Exact and bounded.** Average linkage never joins two groups of which no pair is closer than
 the cut, so the corpus is first split into the connected components of the graph of such
-pairs at the band's loosest cut (found in row blocks, never the whole matrix at once) and
-each component gets its own tree: the same result as one tree over the corpus. A component
-larger than ``max_block`` articles is left to the streaming clusterer, and so is a corpus
-larger than ``max_articles``: the pairwise work grows with the square of its size.
+pairs at the loosest cut (found in row blocks, never the whole matrix at once) and each
+component gets its own tree: the same result as one tree over the corpus. When a component
+at the band's loosest cut is larger than ``max_block`` articles, the loosest cuts are given
+up, one step at a time, until the components fit; a component too large even at the
+tightest is left to the streaming clusterer, and so is a corpus larger than
+``max_articles``: the pairwise work grows with the square of its size.
 
 Unlike the stream, the result does not depend on the order the articles arrive in.
 """
@@ -211,38 +213,65 @@ class SharedNeighbours:
         return out
 
 
-def components(sim: Rows, n: int, floor: float, block: int = 512) -> list[np.ndarray]:
-    """Connected components of the graph joining articles whose similarity is ``floor`` or
-    more, largest first; each is an array of article indices in ascending order."""
+def component_levels(
+    sim: Rows, n: int, floors: list[float], block: int = 512
+) -> list[np.ndarray]:
+    """For each floor, every article's component in the graph joining articles whose
+    similarity is that floor or more. The similarity rows are computed once, a block at a
+    time, and merged into the components as they come: memory stays linear in ``n``."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    edge_r, edge_c = [], []
-    for start in range(0, n, block):
+    labels = [np.arange(n) for _ in floors]
+    lowest = min(floors) if floors else 0.0
+    for start in range(0, n if floors else 0, block):
         rows = np.arange(start, min(n, start + block))
-        hit_r, hit_c = np.nonzero(sim.rows(rows) >= floor - 1e-6)  # float32 rows
-        edge_r.append(hit_r + start)
-        edge_c.append(hit_c)
-    r, c = np.concatenate(edge_r), np.concatenate(edge_c)
-    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
-    _, roots = connected_components(graph, directed=False)
-    groups: dict[int, list[int]] = {}
-    for i, root in enumerate(roots.tolist()):
-        groups.setdefault(root, []).append(i)
-    return sorted((np.array(g) for g in groups.values()), key=lambda g: (-len(g), int(g[0])))
+        s = sim.rows(rows)
+        hit_r, hit_c = np.nonzero(s >= lowest - 1e-6)  # float32 rows
+        value = s[hit_r, hit_c]
+        hit_r = hit_r + start
+        for level, floor in enumerate(floors):
+            keep = value >= floor - 1e-6
+            lab = labels[level]
+            a, b = lab[hit_r[keep]], lab[hit_c[keep]]
+            apart = a != b
+            if not apart.any():
+                continue
+            graph = coo_matrix(
+                (np.ones(int(apart.sum()), dtype=np.int8), (a[apart], b[apart])), shape=(n, n)
+            )
+            _, merged = connected_components(graph, directed=False)
+            labels[level] = merged[lab]
+    return labels
+
+
+def groups(labels: np.ndarray) -> list[np.ndarray]:
+    """Article indices by label, largest group first, each in ascending order."""
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    found = np.split(order, cuts) if len(order) else []
+    return sorted(found, key=lambda g: (-len(g), int(g[0])))
+
+
+def components(sim: Rows, n: int, floor: float, block: int = 512) -> list[np.ndarray]:
+    """Connected components of the graph joining articles whose similarity is ``floor`` or
+    more, largest first; each is an array of article indices in ascending order."""
+    return groups(component_levels(sim, n, [floor], block)[0])
 
 
 Forest = list[tuple[np.ndarray, Any]]
 
 
-def forest(sim: Rows, n: int, loosest_cut: float, max_block: int) -> tuple[Forest, list]:
+def forest(
+    sim: Rows, n: int, loosest_cut: float, max_block: int, comps: list[np.ndarray] | None = None
+) -> tuple[Forest, list]:
     """Average-linkage trees of the components at ``loosest_cut`` (any tighter cut of them is
     exact too), and the components too large for a tree."""
     from scipy.cluster.hierarchy import linkage
 
     trees: Forest = []
     too_large = []
-    for comp in components(sim, n, 1.0 - loosest_cut):
+    for comp in comps if comps is not None else components(sim, n, 1.0 - loosest_cut):
         if len(comp) == 1:
             trees.append((comp, None))
         elif len(comp) > max_block:
@@ -252,6 +281,20 @@ def forest(sim: Rows, n: int, loosest_cut: float, max_block: int) -> tuple[Fores
             distance = np.clip(1.0 - s[np.triu_indices(len(comp), 1)], 0.0, None)
             trees.append((comp, linkage(distance, "average")))
     return trees, too_large
+
+
+def loosest_fitting(
+    sim: Rows, n: int, cuts: list[float], max_block: int
+) -> tuple[float, list[np.ndarray]]:
+    """The loosest of ``cuts`` whose components all fit in ``max_block`` articles (the
+    tightest when none does), and its components. A corpus too connected for one tree at
+    the loosest cuts gives those cuts up rather than the exact tree."""
+    levels = sorted(set(cuts), reverse=True)
+    labels = component_levels(sim, n, [1.0 - c for c in levels])
+    for cut, lab in zip(levels, labels, strict=True):
+        if np.bincount(lab).max() <= max_block:
+            return cut, groups(lab)
+    return levels[-1], groups(labels[-1])
 
 
 def cut_forest(trees: Forest, cut: float, labels: np.ndarray, first: int = 0) -> int:
@@ -313,13 +356,14 @@ def silhouettes(
 
 def choose_cut(
     sim: Similarity, trees: Forest, too_large: list[np.ndarray], params: BatchParams,
-    fallback: float,
+    fallback: float, loosest: float = 1.0,
 ) -> tuple[float, float | None]:  # fmt: skip
-    """The band's cut whose stories have the best mean silhouette, and that silhouette; the
-    fallback cut (and None) when no cut makes two stories or more, or the best is weak."""
+    """The band's cut (no looser than ``loosest``) whose stories have the best mean
+    silhouette, and that silhouette; the fallback cut (and the best silhouette, or None when no
+    cut makes two stories or more) when the best is under ``min_silhouette``."""
     n = sim.size
     cuts, labelings = [], []
-    for cut in params.band_cuts():
+    for cut in (c for c in params.band_cuts() if c <= loosest + 1e-9):
         labels = np.zeros(n, dtype=np.int64)
         nxt = cut_forest(trees, cut, labels)
         for comp in too_large:  # one story each while the cut is chosen
@@ -356,14 +400,16 @@ def cluster(
     shared = SharedNeighbours(
         sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
     )
-    trees, too_large = forest(shared, n, max(params.band[1], fixed), params.max_block)
-    cut, silhouette = choose_cut(sim, trees, too_large, params, fixed)
+    loosest, comps = loosest_fitting(shared, n, [*params.band_cuts(), fixed], params.max_block)
+    trees, too_large = forest(shared, n, loosest, params.max_block, comps)
+    cut, silhouette = choose_cut(sim, trees, too_large, params, min(fixed, loosest), loosest)
     if report is not None:
         sizes = [len(comp) for comp, _ in trees] + [len(comp) for comp in too_large]
         report.update(
             cut=cut, silhouette=silhouette,
             fallback=silhouette is None or silhouette < params.min_silhouette,
             largest_component=max(sizes), sent_to_stream=sum(len(c) for c in too_large),
+            loosest_cut=loosest,
         )  # fmt: skip
     labels = np.zeros(n, dtype=np.int64)
     nxt = cut_forest(trees, cut, labels)
