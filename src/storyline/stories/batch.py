@@ -519,8 +519,4 @@ def choose(table: Table, use: list[int], base: BatchParams | None = None) -> Bat
     cut_of = {mix: best_cut(mix, CUTS) for mix in MIXES}
     t, e = max(MIXES, key=lambda mix: auto(mix, cut_of[mix]))
     text_cut = best_cut(TEXT_ONLY, TEXT_CUTS)
-    return BatchParams(
-        text_weight=t, entity_weight=e, cut=cut_of[(t, e)], text_cut=text_cut,
-        neighbours=base.neighbours, neighbour_floor=base.neighbour_floor,
-        neighbour_weight=base.neighbour_weight, band=base.band, min_silhouette=base.min_silhouette,
-    )  # fmt: skip
+    return replace(base, text_weight=t, entity_weight=e, cut=cut_of[(t, e)], text_cut=text_cut)
