@@ -23,6 +23,7 @@ DATASETS = {
     "stories duc-all": "duc2003",
     "stories multiling": "multiling2011_en",
     "stories uci": "uci_news_aggregator/uci-news-aggregator.subset.csv",
+    "stories mixed": ".",  # DUC, MultiLing and UCI as one corpus
     # Official ROUGE-1.5.5: its Perl deps are installed by `make setup`; absent, this fails.
     "summaries duc": "duc2003",
     "summaries multiling": "multiling2011_en",

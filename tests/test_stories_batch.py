@@ -84,32 +84,82 @@ def test_shared_neighbours_count_what_two_neighbourhoods_share() -> None:
     assert np.allclose(mixed, 0.5 * plain + 0.5 * shared)
 
 
-def test_the_silhouette_matches_scikit_learn() -> None:
+def _nodes(tree: np.ndarray, ids: list[str]) -> set[frozenset[str]]:
+    """Every node of a tree as the set of its articles."""
+    members = [frozenset([i]) for i in ids]
+    for a, b, _, _ in tree:
+        members.append(members[int(a)] | members[int(b)])
+    return set(members)
+
+
+def _labels_of(cut: batch.TreeCut, nodes: list[int]) -> np.ndarray:
+    labels = np.zeros(cut.n, dtype=np.int64)
+    for k, u in enumerate(nodes):
+        labels[cut.seq[cut.start[u] : cut.start[u] + cut.count[u]]] = k
+    return labels
+
+
+def test_the_silhouettes_kept_as_stories_split_match_scikit_learn() -> None:
     from sklearn.metrics import silhouette_score
 
     docs, _ = _docs()
+    ids = [d.id for d in docs]
     sim = Similarity(docs, 0.5)
     y = sim.yardstick(np.arange(len(docs))).astype(np.float64)
     distance = np.clip(1 - y, 0, None)
     np.fill_diagonal(distance, 0)
-    topic = np.array([["flood", "strike", "vote"].index(d.id.split("-")[0]) for d in docs])
-    halves = np.array([i % 2 for i in range(len(docs))])
-    singles = topic * 2 + (np.arange(len(docs)) == 0)  # one article alone in its story
-    labelings = [topic, halves, singles]
-    got = batch.silhouettes(sim, labelings, sample=10_000)
-    want = [silhouette_score(distance, lab, metric="precomputed") for lab in labelings]
-    assert np.allclose(got, want, atol=1e-5)
-    assert got[0] > got[1]  # the topics stand further apart than an arbitrary split
+
+    def sk(nodes: list[int]) -> float:
+        if len(nodes) < 2:
+            return 0.0
+        return float(silhouette_score(distance, _labels_of(cut, nodes), metric="precomputed"))
+
+    trees, _ = batch.forest(sim, len(docs), 0.999, max_block=100)
+    cut = batch.TreeCut(sim, trees, [], BatchParams())
+    state = batch._Silhouettes(cut, sample=10_000)
+    stories = list(cut.roots)
+    state.open(stories)
+    assert state.stories() == 1 and state.mean() == 0.0  # no other story: every one scores 0
+    # Try every split from the top down: each is kept exactly when scikit-learn says it raises
+    # the mean silhouette, and the mean kept is scikit-learn's.
+    queue, kept, refused = list(stories), 0, 0
+    while queue:
+        v = queue.pop(0)
+        if cut.left[v] < 0:
+            continue
+        parts = [int(cut.left[v]), int(cut.right[v])]
+        after = [u for u in stories if u != v] + parts
+        if len(after) == cut.n:
+            continue  # scikit-learn wants fewer stories than articles
+        took = state.split(v, parts)
+        assert took == (sk(after) > sk(stories) + 1e-9)
+        if not took:
+            refused += 1
+            continue
+        kept += 1
+        stories = after
+        queue.extend(parts)
+        assert abs(state.mean() - sk(stories)) < 1e-6
+        want = _partition(dict(zip(ids, _labels_of(cut, stories).tolist(), strict=True)))
+        assert _partition(dict(zip(ids, state.labels().tolist(), strict=True))) == want
+    assert kept >= 2 and refused >= 1
     # On a sample, an estimate over the sampled articles only.
-    assert abs(batch.silhouettes(sim, [topic], sample=9)[0] - got[0]) < 0.2
+    sampled = batch._Silhouettes(cut, sample=9)
+    sampled.open(stories)
+    assert abs(sampled.mean() - state.mean()) < 0.2
 
 
-def test_the_cut_is_where_the_stories_stand_furthest_apart() -> None:
+def test_stories_are_chosen_where_they_stand_furthest_apart() -> None:
     docs, gold = _docs()
+    params = BatchParams()
     report: dict[str, object] = {}
-    got = cluster(docs, BatchParams(), _never, report)
-    assert report["fallback"] is False and report["cut"] in BatchParams().band_cuts()
+    got = cluster(docs, params, _never, report)
+    assert report["fallback"] is False and report["cut"] is None
+    silhouette = report["silhouette"]
+    assert isinstance(silhouette, float) and silhouette >= params.min_silhouette
     assert scores({k: str(v) for k, v in got.items()}, gold)["bcubed_f1"] > 0.9
+    # Every story is a node of the tree over the whole corpus.
+    assert _partition(got) <= _nodes(_whole_tree(docs, params), [d.id for d in docs])
 
 
 def test_one_story_is_left_whole() -> None:
@@ -143,12 +193,9 @@ def test_a_corpus_too_connected_gives_up_its_loosest_cuts() -> None:
     got = cluster(docs, params, _never, report)  # nothing is left to the stream
     loosest = report["loosest_cut"]
     assert isinstance(loosest, float) and loosest < 0.99 and report["sent_to_stream"] == 0
-    assert report["largest_component"] <= 10 and report["cut"] <= loosest
-    # Exact below the cut given up: the same stories as one tree over the whole corpus.
-    whole = fcluster(_whole_tree(docs, params), report["cut"], criterion="distance")
-    assert _partition(got) == _partition(
-        {d.id: int(x) for d, x in zip(docs, whole, strict=True)}
-    )
+    assert report["largest_component"] <= 10
+    # Exact below the cuts given up: every story is a node of one tree over the whole corpus.
+    assert _partition(got) <= _nodes(_whole_tree(docs, params), [d.id for d in docs])
 
 
 def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:
@@ -164,30 +211,42 @@ def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:
     assert scores({k: str(v) for k, v in got.items()}, gold)["bcubed_f1"] > 0.8
 
 
-def test_fit_chooses_the_mix_with_the_best_mean_score() -> None:
+def test_the_mix_is_judged_by_each_sets_best_cut() -> None:
+    # Two sets. Mix A reaches 0.95 and 0.85, each set at a cut of its own; mix B scores 0.9
+    # and 0.88 at every cut, so it has the better mean at any one cut. A's trees hold the
+    # stories better, and the cut read off each corpus at run time can find them.
+    a, b = (0.3, 0.1), (0.5, 0.0)
+    table: batch.Table = {}
+    for k in (0, 1):
+        for mix in batch.MIXES:
+            for c in batch.CUTS:
+                table[(k, *mix, c)] = 0.5
+        for c in batch.TEXT_CUTS:
+            table[(k, *batch.TEXT_ONLY, c)] = 0.9 if c == 0.85 else 0.5
+        for c in batch.CUTS:
+            table[(k, *b, c)] = (0.9, 0.88)[k]
+    table[(0, *a, 0.7)], table[(1, *a, 0.8)] = 0.95, 0.85
+    chosen = batch.choose(table, [0, 1])
+    assert (chosen.text_weight, chosen.entity_weight) == a
+    assert chosen.cut == 0.7  # A's best mean at one cut: (0.95 + 0.5) / 2
+    assert chosen.text_cut == 0.85
+    # Choosing on the second set alone uses its scores only: there B's 0.88 beats A's 0.85.
+    one = batch.choose(table, [1])
+    assert (one.text_weight, one.entity_weight) == b
+
+
+def test_fit_scores_every_mix_and_cut_and_ships_its_choice() -> None:
     sets = [_docs(seed=1), _docs(seed=2)]
 
     def f1(pred: dict[str, str], gold: dict[str, set[str]]) -> float:
         return scores(pred, gold)["bcubed_f1"]
 
     params, table = batch.fit(sets, f1)
-
-    def mean(t: float, e: float, c: float, use: tuple[int, ...] = (0, 1)) -> float:
-        got = [table[(k, t, e, batch.AUTO)] for k in use]
-        return sum(
-            table[(k, t, e, c)] if np.isnan(g) else g for k, g in zip(use, got, strict=True)
-        ) / len(use)
-
-    fallback = {mix: max(batch.CUTS, key=lambda c, mix=mix: mean(*mix, c)) for mix in batch.MIXES}
-    best = max(mean(*mix, fallback[mix]) for mix in batch.MIXES)
-    chosen = (params.text_weight, params.entity_weight)
-    assert mean(*chosen, params.cut) == best and params.cut == fallback[chosen]
-    # Choosing on one set alone uses that set's scores only.
-    one = batch.choose(table, [0])
-    assert mean(one.text_weight, one.entity_weight, one.cut, (0,)) == max(
-        mean(*mix, max(batch.CUTS, key=lambda c, mix=mix: mean(*mix, c, (0,))), (0,))
-        for mix in batch.MIXES
-    )
+    want = {(k, *mix, c) for k in (0, 1) for mix in batch.MIXES for c in batch.CUTS}
+    want |= {(k, *batch.TEXT_ONLY, c) for k in (0, 1) for c in batch.TEXT_CUTS}
+    assert set(table) == want and all(0.0 <= v <= 1.0 for v in table.values())
+    assert params == batch.choose(table, [0, 1])
+    assert max(table[(0, params.text_weight, params.entity_weight, c)] for c in batch.CUTS) > 0.9
     assert BatchParams.from_meta({"batch": params.to_meta()}) == params
 
 

@@ -728,8 +728,8 @@ def evaluate(
         str,
         typer.Argument(
             metavar="FORMAT",
-            help="Data set: mrpc, clough or duc (reuse); duc, duc-all, multiling, uci or lodo "
-            "(stories); duc or multiling (summaries).",
+            help="Data set: mrpc, clough or duc (reuse); duc, duc-all, multiling, uci, mixed (the "
+            "three as one corpus; PATH holds them) or lodo (stories); duc or multiling (summaries).",
         ),
     ],
     path: Annotated[Path, typer.Argument(help="The data set's file or folder.")],

@@ -57,6 +57,7 @@ def _summaries(fmt: str) -> Evaluation:
 EVALUATIONS: dict[tuple[str, str], Evaluation] = {
     ("stories", "duc"): _stories("duc"),
     ("stories", "duc-all"): _stories("duc-all"),
+    ("stories", "mixed"): _stories("mixed"),
     ("stories", "multiling"): _stories("multiling"),
     ("stories", "uci"): _stories("uci"),
     ("stories", "lodo"): _stories("lodo"),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,19 @@ LOCATIONS = {
 }
 
 
+#: ``mixed``: these dev sets as one corpus (full articles beside headlines), from the folder
+#: that holds them all.
+MIXED = ("duc", "multiling", "uci")
+
+
 def load(fmt: str, path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
+    if fmt == "mixed":
+        docs, skipped = [], []
+        for name in MIXED:
+            got, notes = load(name, Path(path) / LOCATIONS[name])
+            docs += [replace(d, gold={f"{name}:{g}" for g in d.gold}) for d in got]
+            skipped += notes
+        return docs, skipped
     if fmt == "duc":
         return duc_stream(path, "t"), []
     if fmt == "duc-all":
@@ -36,7 +49,9 @@ def load(fmt: str, path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
         return multiling_stream(path), []
     if fmt == "uci":
         return uci_stream(path)
-    raise ValueError(f"unknown stories data set {fmt!r}; choose {', '.join(LOCATIONS)}")
+    raise ValueError(
+        f"unknown stories data set {fmt!r}; choose {', '.join([*LOCATIONS, 'mixed'])}"
+    )
 
 
 def cluster(
@@ -73,6 +88,11 @@ def evaluate_stories(
         pred = cluster(docs, model, settings, mode)
         got = scores({k: str(v) for k, v in pred.items()}, gold)
         result.update({(k if mode == "batch" else f"stream_{k}"): v for k, v in got.items()})
+        if fmt == "mixed" and mode == "batch":  # each set's share of the one clustering
+            for name in MIXED:
+                mine = {k: v for k, v in gold.items() if next(iter(v)).startswith(f"{name}:")}
+                part = {k: str(pred[k]) for k in mine}
+                result[f"{name}_bcubed_f1"] = scores(part, mine)["bcubed_f1"]
     result["skipped_rows"] = skipped
     result["model"] = (model.meta or {}).get("trained_on", "given")
     return result

@@ -1,5 +1,5 @@
 """Batch stories: average linkage over a learned similarity sharpened by shared neighbours,
-cut where the stories stand furthest apart.
+each region of the tree cut where its stories stand furthest apart.
 
 **The similarity.** For two articles it is ``S = t · tfidf + n · names + (1 − t − n) ·
 embedding``: the cosine of their TF-IDF vectors (title and body, sublinear counts, English
@@ -15,14 +15,16 @@ and its insurers) has members less alike than two neighbouring stories of one ci
 Shared neighbours follow the local density: articles of one story name each other as
 neighbours, articles of two stories mostly do not, however alike their words.
 
-**The cut.** Articles are grouped by average linkage; the tree is cut at the distance, within
-a band, whose stories have the best mean silhouette (Rousseeuw 1987) measured on a neutral
-yardstick, ``½ tfidf + ½ embedding``, so that the learned mix cannot choose its own cut.
-How alike a story's articles are depends on the corpus (full articles or headlines only, one
-week or a season), and a cut learned on some corpora misses on others; the silhouette reads
-it off the corpus at hand. When no cut in the band makes two or more stories, or the best
-silhouette is under ``min_silhouette`` (no clear structure), the learned fallback cut is used.
-Above ``sample`` articles the silhouette is estimated on an evenly spaced sample of them.
+**The stories.** Articles are grouped by average linkage, and the stories are nodes of the
+tree chosen from the top down (``TreeCut``): starting from the band's loosest cut, a story
+is split where that raises the mean silhouette (Rousseeuw 1987) of all stories, measured on a
+neutral yardstick, ``½ tfidf + ½ embedding``, so that the learned mix cannot choose its own
+stories. How alike a story's articles are depends on the corpus and on the region of it (full
+articles or headlines only, one week or a season), and one cut learned on some corpora, or
+chosen for the whole of one, misses the rest; the silhouette reads it off each region. When
+fewer than two stories come out, or their silhouette is under ``min_silhouette`` (no clear
+structure), the learned fallback cut is used. Above ``sample_cells`` similarities the
+silhouette is estimated on an evenly spaced sample of the articles.
 
 **Exact and bounded.** Average linkage never joins two groups of which no pair is closer than
 the cut, so the corpus is first split into the connected components of the graph of such
@@ -54,8 +56,6 @@ TEXT_ONLY = (1.0, 0.0)
 #: Fallback cuts ``fit`` searches (with embeddings, and TF-IDF alone).
 CUTS = tuple(round(0.65 + 0.025 * k, 3) for k in range(13))  # 0.650 … 0.950
 TEXT_CUTS = tuple(round(0.8 + 0.025 * k, 3) for k in range(8))  # 0.800 … 0.975
-#: The key under which ``grid`` stores a mix's score with the cut chosen by silhouette.
-AUTO = -1.0
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,17 @@ class BatchParams:
     #: The cuts the silhouette chooses among, every 0.025 from the first to the second.
     band: tuple[float, float] = (0.6, 0.95)
     min_silhouette: float = 0.1
-    #: Articles whose silhouette is measured (all of them up to this many).
+    #: When a story's split into its two children does not raise the silhouette, its splits
+    #: at this many band cuts below it are tried.
+    lookahead: int = 2
+    #: Articles whose silhouette is measured: all of them while their similarities to every
+    #: article fit in ``sample_cells`` (4 bytes each), else an evenly spaced sample of that
+    #: many rows, never fewer than ``sample``.
     sample: int = 2000
-    #: Components larger than this go to the streaming clusterer (memory ~ 8 · n² / 2 bytes).
-    max_block: int = 8000
+    sample_cells: int = 64_000_000
+    #: The largest component given one tree (memory about 8 · n² bytes: 2 GB at 16,000);
+    #: when the band's loosest cut makes a larger one, the loosest cuts are given up.
+    max_block: int = 16000
     #: Corpora larger than this go to the streaming clusterer (time ~ n²).
     max_articles: int = 30000
 
@@ -95,6 +102,7 @@ class BatchParams:
             neighbour_weight=float(got.get("neighbour_weight", base.neighbour_weight)),
             band=(float(band[0]), float(band[1])),
             min_silhouette=float(got.get("min_silhouette", base.min_silhouette)),
+            lookahead=int(got.get("lookahead", base.lookahead)),
         )
 
     def to_meta(self) -> dict[str, Any]:
@@ -108,6 +116,7 @@ class BatchParams:
             "neighbour_weight": self.neighbour_weight,
             "band": list(self.band),
             "min_silhouette": self.min_silhouette,
+            "lookahead": self.lookahead,
         }
 
     def band_cuts(self) -> list[float]:
@@ -277,10 +286,24 @@ def forest(
         elif len(comp) > max_block:
             too_large.append(comp)
         else:
-            s = sim.rows(comp, comp).astype(np.float64)
-            distance = np.clip(1.0 - s[np.triu_indices(len(comp), 1)], 0.0, None)
-            trees.append((comp, linkage(distance, "average")))
+            trees.append((comp, linkage(condensed(sim, comp), "average")))
     return trees, too_large
+
+
+def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
+    """The distances (1 − similarity, at least 0) between the articles of ``comp`` as the
+    condensed vector ``linkage`` takes, filled a block of rows at a time: 8 bytes a pair and
+    nothing as large beside it."""
+    m = len(comp)
+    out = np.empty(m * (m - 1) // 2, dtype=np.float64)
+    at = 0
+    for start in range(0, m, block):
+        rows = np.clip(1.0 - sim.rows(comp[start : start + block], comp).astype(np.float64), 0, None)
+        for k in range(len(rows)):
+            i = start + k
+            out[at : at + m - i - 1] = rows[k, i + 1 :]
+            at += m - i - 1
+    return out
 
 
 def loosest_fitting(
@@ -318,67 +341,273 @@ def cut_forest(trees: Forest, cut: float, labels: np.ndarray, first: int = 0) ->
     return nxt
 
 
-def silhouettes(
-    sim: Similarity, labelings: list[np.ndarray], sample: int, block: int = 256
-) -> list[float]:
-    """Mean silhouette of each labeling on ``sim.yardstick`` (distance = 1 − similarity; an
-    article alone in its story scores 0, as in scikit-learn), over all articles or an evenly
-    spaced sample of ``sample`` of them."""
-    from scipy.sparse import csr_matrix
+class TreeCut:
+    """Stories as nodes of the average-linkage trees, chosen from the top down by the mean
+    silhouette (Rousseeuw 1987) on ``sim.yardstick``.
 
-    n = sim.size
-    if not labelings:
-        return []
-    pick = np.unique(np.linspace(0, n - 1, min(n, sample)).round().astype(np.int64))
-    hots, sizes = [], []
-    for labels in labelings:
-        k = int(labels.max()) + 1
-        hots.append(csr_matrix((np.ones(n, dtype=np.float32), (np.arange(n), labels)), (n, k)))
-        sizes.append(np.bincount(labels, minlength=k).astype(np.float64))
-    totals = np.zeros(len(labelings))
-    for start in range(0, len(pick), block):
-        rows = pick[start : start + block]
-        y = sim.yardstick(rows)
-        self_sim = y[np.arange(len(rows)), rows].astype(np.float64)
-        for c, (labels, hot, size) in enumerate(zip(labelings, hots, sizes, strict=True)):
-            sums = np.asarray(hot.T.dot(y.T).T, dtype=np.float64)  # rows × stories
-            own = labels[rows]
-            own_n = size[own] - 1
-            alone = own_n <= 0
-            a = 1.0 - (sums[np.arange(len(rows)), own] - self_sim) / np.where(alone, 1, own_n)
-            other = np.where(size > 0, 1.0 - sums / np.maximum(size, 1.0), np.inf)
-            other[np.arange(len(rows)), own] = np.inf
-            b = other.min(axis=1)
+    The stories start as the trees' nodes at the band's loosest cut (no looser than
+    ``loosest``). Taking the highest story first, its split into its two children is kept when
+    it raises the mean silhouette; when it does not, its split at each of the next
+    ``lookahead`` band cuts below it is tried, and the first that raises it is kept. Nodes at
+    or under the band's tightest cut are never split. So every region of the corpus is cut
+    where its own stories stand furthest apart: a corpus of full articles and headlines, or of
+    a tight week and a loose season, is not held to one distance.
+
+    The silhouette is kept per article and updated as stories split (only the split story's
+    articles, and those whose nearest other story it was, are recomputed). It is measured
+    over all articles while their similarities to every article fit in ``sample_cells``, else
+    over an evenly spaced sample; an article alone in its story, or with no other story,
+    scores 0, as in scikit-learn. ``fixed`` groups are stories that are never split
+    (components left to the stream)."""
+
+    def __init__(
+        self, sim: Similarity, trees: Forest, fixed: list[np.ndarray], params: BatchParams,
+        loosest: float = 1.0,
+    ) -> None:  # fmt: skip
+        from scipy.cluster.hierarchy import leaves_list
+
+        self.n = sim.size
+        self.sim, self.params = sim, params
+        # Every tree's leaves in dendrogram order, one tree after another: a node's articles
+        # are then the run seq[start : start + count].
+        seq, start, count, height, left, right, roots = [], [], [], [], [], [], []
+
+        def node(at: int, size: int, h: float = 0.0, kids: tuple[int, int] = (-1, -1)) -> int:
+            start.append(at)
+            count.append(size)
+            height.append(h)
+            left.append(kids[0])
+            right.append(kids[1])
+            return len(start) - 1
+
+        at = 0
+        for comp, tree in trees:
+            if tree is None or len(comp) == 1:
+                seq.append(comp)
+                roots.append(node(at, len(comp)))
+                at += len(comp)
+                continue
+            m = len(comp)
+            seq.append(comp[leaves_list(tree)])
+            base = len(start)
+            ids = [node(0, 1) for _ in range(m)] + [
+                node(0, int(c), float(h), (base + int(a), base + int(b))) for a, b, h, c in tree
+            ]
+            start[ids[-1]] = at
+            for j in range(m - 2, -1, -1):  # from the root down, left child first in seq
+                me, a, b = base + m + j, left[base + m + j], right[base + m + j]
+                start[a] = start[me]
+                start[b] = start[me] + count[a]
+            roots.append(ids[-1])
+            at += m
+        for comp in fixed:
+            seq.append(comp)
+            roots.append(node(at, len(comp)))
+            at += len(comp)
+        self.seq = np.concatenate(seq) if seq else np.zeros(0, dtype=np.int64)
+        self.start, self.count = np.array(start), np.array(count)
+        self.height = np.array(height, dtype=np.float64)
+        self.left, self.right = np.array(left), np.array(right)
+        self.lo, self.hi = params.band[0], min(params.band[1], loosest)
+        self.roots = roots
+
+    def below(self, v: int, cut: float) -> list[int]:
+        """The highest nodes under (or at) ``v`` no higher than ``cut``, in ``seq`` order."""
+        out, stack = [], [v]
+        while stack:
+            u = stack.pop()
+            if self.left[u] >= 0 and self.height[u] > cut + 1e-9:
+                stack.extend((self.right[u], self.left[u]))
+            else:
+                out.append(u)
+        return out
+
+    def choose(self) -> tuple[np.ndarray | None, float | None]:
+        """Story numbers (in canonical order of their first article) and their mean
+        silhouette; None for the numbers when fewer than two stories are found or the
+        silhouette is under ``min_silhouette``, and for the silhouette when no story splits."""
+        import heapq
+
+        n, p = self.n, self.params
+        if n < 3:
+            return None, None
+        start = [u for r in self.roots for u in self.below(r, self.hi)]
+        state = _Silhouettes(self, max(p.sample, p.sample_cells // n))
+        state.open(start)
+        heap = [(-self.height[u], u) for u in start if self._splits(u)]
+        heapq.heapify(heap)
+        steps = [c for c in p.band_cuts() if c <= self.hi + 1e-9][::-1]
+        while heap:
+            _, v = heapq.heappop(heap)
+            tried: list[list[int]] = []
+            lower = [c for c in steps if c < self.height[v] - 1e-9][: p.lookahead]
+            for parts in [[int(self.left[v]), int(self.right[v])]] + [
+                self.below(v, c) for c in lower
+            ]:
+                if parts in tried:  # the next cut down splits the story no further
+                    continue
+                tried.append(parts)
+                if state.split(v, parts):
+                    for u in parts:
+                        if self._splits(u):
+                            heapq.heappush(heap, (-self.height[u], u))
+                    break
+        if state.stories() < 2:
+            return None, None
+        mean = state.mean()
+        if mean < p.min_silhouette:
+            return None, mean
+        return state.labels(), mean
+
+    def _splits(self, u: int) -> bool:
+        return bool(self.left[u] >= 0 and self.height[u] > self.lo + 1e-9)
+
+
+class _Silhouettes:
+    """Per-article silhouettes of a set of stories (tree nodes), updated as stories split."""
+
+    def __init__(self, cut: TreeCut, sample: int, block: int = 256) -> None:
+        n = cut.n
+        self.cut = cut
+        self.pick = np.unique(np.linspace(0, n - 1, min(n, sample)).round().astype(np.int64))
+        where = np.empty(n, dtype=np.int64)
+        where[cut.seq] = np.arange(n)
+        self.at = where[self.pick]  # each sampled article's place in seq
+        # Yardstick similarities of the sampled articles to all, columns in seq order.
+        self.y = np.empty((len(self.pick), n), dtype=np.float32)
+        self.self_sim = np.empty(len(self.pick), dtype=np.float64)
+        for s in range(0, len(self.pick), block):
+            rows = self.pick[s : s + block]
+            y = cut.sim.yardstick(rows)
+            self.self_sim[s : s + len(rows)] = y[np.arange(len(rows)), rows]
+            self.y[s : s + len(rows)] = y[:, cut.seq]
+
+    def _sum(self, u: int) -> np.ndarray:
+        c = self.cut
+        return self.y[:, c.start[u] : c.start[u] + c.count[u]].sum(axis=1, dtype=np.float64)
+
+    def open(self, nodes: list[int]) -> None:
+        m = len(self.pick)
+        cap = 2 * len(nodes) + 64
+        self.sums = np.zeros((m, cap))
+        self.size = np.ones(cap)
+        self.alive = np.zeros(cap, dtype=bool)
+        self.node = np.zeros(cap, dtype=np.int64)
+        self.used = 0
+        self.own = np.zeros(m, dtype=np.int64)
+        for u in nodes:
+            k = self._add(u, self._sum(u))
+            c = self.cut
+            inside = (self.at >= c.start[u]) & (self.at < c.start[u] + c.count[u])
+            self.own[inside] = k
+        self.a = self._a(np.arange(m), self.own)
+        self.b, self.nearest = self._b(np.arange(m), self.own, skip=-1)
+        self.s = self._s(self.a, self.b, self.size[self.own])
+
+    def _add(self, u: int, column: np.ndarray) -> int:
+        if self.used == len(self.size):
+            grow = len(self.size)
+            self.sums = np.hstack([self.sums, np.zeros((len(self.pick), grow))])
+            self.size = np.concatenate([self.size, np.ones(grow)])
+            self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
+            self.node = np.concatenate([self.node, np.zeros(grow, dtype=np.int64)])
+        k = self.used
+        self.used += 1
+        self.sums[:, k] = column
+        self.size[k] = self.cut.count[u]
+        self.alive[k] = True
+        self.node[k] = u
+        return k
+
+    def _a(self, rows: np.ndarray, own: np.ndarray, sums: np.ndarray | None = None,
+           size: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        got = (self.sums[rows, own] if sums is None else sums) - self.self_sim[rows]
+        n_own = (self.size[own] if size is None else size) - 1
+        return 1.0 - got / np.maximum(n_own, 1)
+
+    def _b(self, rows: np.ndarray, own: np.ndarray, skip: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean distance to the nearest other living story (not ``skip``), and which."""
+        if not len(rows):
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        live = self.alive[: self.used].copy()
+        if skip >= 0:
+            live[skip] = False
+        d = np.where(live, 1.0 - self.sums[rows, : self.used] / self.size[: self.used], np.inf)
+        d[np.arange(len(rows)), own] = np.inf
+        nearest = d.argmin(axis=1)
+        return d[np.arange(len(rows)), nearest], nearest
+
+    @staticmethod
+    def _s(a: np.ndarray, b: np.ndarray, own_size: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
             s = (b - a) / np.maximum(np.maximum(a, b), 1e-12)
-            totals[c] += float(np.where(alone, 0.0, s).sum())
-    return (totals / len(pick)).tolist()
+        return np.where((own_size <= 1) | ~np.isfinite(b), 0.0, s)
 
+    def split(self, v: int, parts: list[int]) -> bool:
+        """Replace story ``v`` by ``parts`` if that raises the mean silhouette; say whether."""
+        c = self.cut
+        k = int(np.flatnonzero(self.alive[: self.used] & (self.node[: self.used] == v))[0])
+        parts = sorted(parts, key=lambda u: c.start[u])
+        sums = np.stack([self._sum(u) for u in parts])  # parts × rows
+        sizes = c.count[parts].astype(np.float64)
+        dist = 1.0 - sums / sizes[:, None]
+        inside = np.flatnonzero(self.own == k)
+        outside = np.flatnonzero(self.own != k)
+        # Outside: the split story's parts may now be nearest; if it was, look again.
+        b_out = self.b[outside].copy()
+        near_out = self.nearest[outside].copy()
+        again = near_out == k
+        if again.any():
+            b_out[again], near_out[again] = self._b(
+                outside[again], self.own[outside[again]], skip=k
+            )
+        closer = dist[:, outside].min(axis=0)
+        which = dist[:, outside].argmin(axis=0)
+        take = closer < b_out
+        b_out = np.where(take, closer, b_out)
+        near_out = np.where(take, self.used + which, near_out)
+        s_out = self._s(self.a[outside], b_out, self.size[self.own[outside]])
+        # Inside: a new own story, and the nearest of the others and of the other parts.
+        part = np.searchsorted(c.start[parts], self.at[inside], side="right") - 1
+        rows = np.arange(len(inside))
+        a_in = self._a(inside, self.own[inside], sums[part, inside], sizes[part])
+        b_in, near_in = self._b(inside, self.own[inside], skip=k)
+        d_parts = dist[:, inside].copy()
+        d_parts[part, rows] = np.inf
+        closer_in = d_parts.min(axis=0)
+        which_in = d_parts.argmin(axis=0)
+        take_in = closer_in < b_in
+        b_in = np.where(take_in, closer_in, b_in)
+        near_in = np.where(take_in, self.used + which_in, near_in)
+        s_in = self._s(a_in, b_in, sizes[part])
+        gain = float(s_out.sum() + s_in.sum() - self.s.sum())
+        if gain <= 1e-9:
+            return False
+        self.alive[k] = False
+        new = [self._add(u, sums[j]) for j, u in enumerate(parts)]
+        self.b[outside], self.nearest[outside], self.s[outside] = b_out, near_out, s_out
+        self.own[inside] = np.array(new)[part]
+        self.a[inside], self.b[inside], self.nearest[inside], self.s[inside] = (
+            a_in, b_in, near_in, s_in
+        )  # fmt: skip
+        return True
 
-def choose_cut(
-    sim: Similarity, trees: Forest, too_large: list[np.ndarray], params: BatchParams,
-    fallback: float, loosest: float = 1.0,
-) -> tuple[float, float | None]:  # fmt: skip
-    """The band's cut (no looser than ``loosest``) whose stories have the best mean
-    silhouette, and that silhouette; the fallback cut (and the best silhouette, or None when no
-    cut makes two stories or more) when the best is under ``min_silhouette``."""
-    n = sim.size
-    cuts, labelings = [], []
-    for cut in (c for c in params.band_cuts() if c <= loosest + 1e-9):
-        labels = np.zeros(n, dtype=np.int64)
-        nxt = cut_forest(trees, cut, labels)
-        for comp in too_large:  # one story each while the cut is chosen
-            labels[comp] = nxt
-            nxt += 1
-        if 2 <= nxt < n:
-            cuts.append(cut)
-            labelings.append(labels)
-    if not cuts:
-        return fallback, None
-    got = silhouettes(sim, labelings, params.sample)
-    best = int(np.argmax(got))
-    if got[best] < params.min_silhouette:
-        return fallback, got[best]
-    return cuts[best], got[best]
+    def stories(self) -> int:
+        return int(self.alive[: self.used].sum())
+
+    def mean(self) -> float:
+        return float(self.s.mean())
+
+    def labels(self) -> np.ndarray:
+        c = self.cut
+        labels = np.zeros(c.n, dtype=np.int64)
+        for k in np.flatnonzero(self.alive[: self.used]):
+            u = self.node[k]
+            labels[c.seq[c.start[u] : c.start[u] + c.count[u]]] = k
+        # Number stories by their first article, so that labels follow canonical order.
+        _, first = np.unique(labels, return_index=True)
+        order = np.argsort(np.argsort(first))
+        return order[np.searchsorted(np.unique(labels), labels)]
 
 
 def cluster(
@@ -388,8 +617,9 @@ def cluster(
     report: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Story numbers of ``docs`` (in canonical order) by average linkage; ``fallback`` (the
-    streaming clusterer's batch) takes corpora and components too large for a tree. The cut
-    chosen and its silhouette go into ``report`` when one is given."""
+    streaming clusterer's batch) takes corpora and components too large for a tree. The
+    silhouette of the stories chosen (or the fallback cut, when it was taken) goes into
+    ``report`` when one is given."""
     n = len(docs)
     if n == 0:
         return {}
@@ -402,17 +632,21 @@ def cluster(
     )
     loosest, comps = loosest_fitting(shared, n, [*params.band_cuts(), fixed], params.max_block)
     trees, too_large = forest(shared, n, loosest, params.max_block, comps)
-    cut, silhouette = choose_cut(sim, trees, too_large, params, min(fixed, loosest), loosest)
+    chosen, silhouette = TreeCut(sim, trees, too_large, params, loosest).choose()
+    cut = None if chosen is not None else min(fixed, loosest)
     if report is not None:
         sizes = [len(comp) for comp, _ in trees] + [len(comp) for comp in too_large]
         report.update(
-            cut=cut, silhouette=silhouette,
-            fallback=silhouette is None or silhouette < params.min_silhouette,
+            cut=cut, silhouette=silhouette, fallback=chosen is None,
             largest_component=max(sizes), sent_to_stream=sum(len(c) for c in too_large),
             loosest_cut=loosest,
         )  # fmt: skip
-    labels = np.zeros(n, dtype=np.int64)
-    nxt = cut_forest(trees, cut, labels)
+    if chosen is not None:
+        labels = chosen
+        nxt = int(labels.max()) + 1
+    else:
+        labels = np.zeros(n, dtype=np.int64)
+        nxt = cut_forest(trees, min(fixed, loosest), labels)
     for comp in too_large:
         part = fallback([docs[i] for i in comp.tolist()])
         remap: dict[int, int] = {}
@@ -453,10 +687,9 @@ def fit(
     sets: Iterable[tuple[list[StoryDoc], dict[str, set[str]]]],
     score: Callable[[dict[str, str], dict[str, set[str]]], float],
 ) -> tuple[BatchParams, Table]:
-    """The mix with the best mean ``score`` over ``sets`` (each weighing the same) with the cut
-    chosen by silhouette, and the fallback cuts likewise. Also returns every set's score per
-    grid point, keyed by (set number, TF-IDF weight, names weight, cut or ``AUTO``), so
-    callers can choose again on a subset (leave one out)."""
+    """The mix and fallback cuts ``choose`` takes over ``sets`` (each weighing the same). Also
+    returns every set's score per grid point, keyed by (set number, TF-IDF weight, names
+    weight, cut), so callers can choose again on a subset (leave one out)."""
     table = grid(sets, score)
     params = choose(table, sorted({k[0] for k in table}))
     return params, table
@@ -482,11 +715,6 @@ def grid(
 
             for c in cuts:
                 table[(k, t, e, c)] = _score_cut(trees, c, docs, gold, score)
-            # NaN: no clear cut, so the set counts at whichever fallback cut ``choose`` tries.
-            auto, _ = choose_cut(sim, trees, [], base, float("nan"))
-            table[(k, t, e, AUTO)] = (
-                float("nan") if np.isnan(auto) else _score_cut(trees, auto, docs, gold, score)
-            )
     return table
 
 
@@ -500,23 +728,25 @@ def _score_cut(
 
 
 def choose(table: Table, use: list[int], base: BatchParams | None = None) -> BatchParams:
-    """The mix with the best mean score (cut by silhouette; where a set had no clear cut, its
-    score at the fallback cut counts) and the fallback cuts with the best mean score."""
+    """The mix whose trees hold the stories best: the best mean, over the sets in ``use``, of
+    each set's score at its own best cut; and the fallback cuts with the best mean score.
+
+    A mix is judged by its trees, not by the stories the silhouette chooses in them: those are
+    read off each corpus at run time, and on a few small dev sets they flip a topic or two
+    from one mix to the next, a noise that picked mixes which did not carry to another set."""
     base = base or BatchParams()
 
     def fixed(mix: tuple[float, float], c: float) -> float:
         return sum(table[(k, *mix, c)] for k in use) / len(use)
 
-    def auto(mix: tuple[float, float], c: float) -> float:
-        got = [table[(k, *mix, AUTO)] for k in use]
-        return sum(
-            table[(k, *mix, c)] if np.isnan(g) else g for k, g in zip(use, got, strict=True)
-        ) / len(use)
+    def ceiling(mix: tuple[float, float]) -> float:
+        return sum(max(table[(k, *mix, c)] for c in CUTS) for k in use) / len(use)
 
     def best_cut(mix: tuple[float, float], cuts: tuple[float, ...]) -> float:
         return max(cuts, key=lambda c: fixed(mix, c))
 
-    cut_of = {mix: best_cut(mix, CUTS) for mix in MIXES}
-    t, e = max(MIXES, key=lambda mix: auto(mix, cut_of[mix]))
-    text_cut = best_cut(TEXT_ONLY, TEXT_CUTS)
-    return replace(base, text_weight=t, entity_weight=e, cut=cut_of[(t, e)], text_cut=text_cut)
+    t, e = max(MIXES, key=ceiling)
+    return replace(
+        base, text_weight=t, entity_weight=e, cut=best_cut((t, e), CUTS),
+        text_cut=best_cut(TEXT_ONLY, TEXT_CUTS),
+    )  # fmt: skip
