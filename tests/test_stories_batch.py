@@ -198,6 +198,38 @@ def test_a_corpus_too_connected_gives_up_its_loosest_cuts() -> None:
     assert _partition(got) <= _nodes(_whole_tree(docs, params), [d.id for d in docs])
 
 
+def test_only_a_component_too_large_gives_up_its_loosest_cuts() -> None:
+    # Three linked topics (21 articles, one component at loose cuts) beside two far topics
+    # that share no word and no embedding dimension with them (10 articles, their own
+    # component at every cut).
+    docs, _ = _docs()
+    far_words = {"comet": "orbit telescope tail nucleus", "reef": "coral bleaching divers fish"}
+    rng = np.random.default_rng(4)
+    for t, words in far_words.items():
+        axis = np.zeros(16)
+        axis[rng.choice(16, 3, replace=False)] = 1.0
+        for k in range(5):
+            body = " ".join(rng.choice(words.split(), 8).tolist())
+            v = np.concatenate([np.zeros(16), axis + rng.normal(scale=0.3, size=16)])
+            docs.append(StoryDoc(f"{t}-{k}", float(k), "", body, Counter(), v / np.linalg.norm(v)))
+    docs = [
+        StoryDoc(d.id, d.time, d.title, d.body, d.entities, np.concatenate([d.embedding, np.zeros(16)]))
+        if d.embedding is not None and len(d.embedding) == 16 else d
+        for d in docs
+    ]  # fmt: skip
+    params = BatchParams(band=(0.6, 0.99), max_block=12)
+    sim = SharedNeighbours(Similarity(docs, 0.5), params.neighbours, 0.5, params.neighbour_floor)
+    pieces, too_large = batch.fitting(sim, len(docs), params.band_cuts(), params.max_block)
+    assert not too_large
+    level = {docs[int(i)].id.split("-")[0]: cut for comp, cut in pieces for i in comp}
+    loosest = max(params.band_cuts())
+    assert loosest <= params.band[1]  # no cut looser than the band
+    assert level["comet"] == level["reef"] == loosest  # the far topics keep the loosest cut
+    assert all(level[t] < loosest for t in WORDS)
+    assert all(len(comp) <= 12 for comp, _ in pieces)
+    assert sorted(int(i) for comp, _ in pieces for i in comp) == list(range(len(docs)))
+
+
 def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:
     docs, gold = _docs()
     bare = [StoryDoc(d.id, d.time, d.title, d.body, d.entities, None) for d in docs]

@@ -29,11 +29,11 @@ silhouette is estimated on an evenly spaced sample of the articles.
 **Exact and bounded.** Average linkage never joins two groups of which no pair is closer than
 the cut, so the corpus is first split into the connected components of the graph of such
 pairs at the loosest cut (found in row blocks, never the whole matrix at once) and each
-component gets its own tree: the same result as one tree over the corpus. When a component
-at the band's loosest cut is larger than ``max_block`` articles, the loosest cuts are given
-up, one step at a time, until the components fit; a component too large even at the
-tightest is left to the streaming clusterer, and so is a corpus larger than
-``max_articles``: the pairwise work grows with the square of its size.
+component gets its own tree: the same result as one tree over the corpus. A component at the
+band's loosest cut larger than ``max_block`` articles gives up its loosest cuts, one step at a
+time, for its parts at tighter ones, until they fit (the rest of the corpus keeps them); a
+part too large even at the tightest is left to the streaming clusterer, and so is a corpus
+larger than ``max_articles``: the pairwise work grows with the square of its size.
 
 Unlike the stream, the result does not depend on the order the articles arrive in.
 """
@@ -121,7 +121,7 @@ class BatchParams:
 
     def band_cuts(self) -> list[float]:
         lo, hi = self.band
-        return [round(lo + 0.025 * k, 3) for k in range(round((hi - lo) / 0.025) + 1)]
+        return [round(lo + 0.025 * k, 3) for k in range(int((hi - lo) / 0.025 + 1e-9) + 1)]
 
 
 class Rows(Protocol):
@@ -306,18 +306,27 @@ def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
     return out
 
 
-def loosest_fitting(
+def fitting(
     sim: Rows, n: int, cuts: list[float], max_block: int
-) -> tuple[float, list[np.ndarray]]:
-    """The loosest of ``cuts`` whose components all fit in ``max_block`` articles (the
-    tightest when none does), and its components. A corpus too connected for one tree at
-    the loosest cuts gives those cuts up rather than the exact tree."""
+) -> tuple[list[tuple[np.ndarray, float]], list[np.ndarray]]:
+    """The components of the corpus, each at the loosest of ``cuts`` at which it fits in
+    ``max_block`` articles, with that cut; and those too large even at the tightest. Only a
+    component too large for one tree gives up its loosest cuts, for its parts at the next cut
+    down (components nest: each at a tighter cut lies within one at a looser cut); the rest of
+    the corpus keeps them."""
     levels = sorted(set(cuts), reverse=True)
     labels = component_levels(sim, n, [1.0 - c for c in levels])
-    for cut, lab in zip(levels, labels, strict=True):
-        if np.bincount(lab).max() <= max_block:
-            return cut, groups(lab)
-    return levels[-1], groups(labels[-1])
+    fit, too_large = [], []
+    stack = [(comp, 0) for comp in groups(labels[0])] if levels else []
+    while stack:
+        comp, level = stack.pop()
+        if len(comp) <= max_block:
+            fit.append((comp, levels[level]))
+        elif level + 1 == len(levels):
+            too_large.append(comp)
+        else:
+            stack.extend((comp[part], level + 1) for part in groups(labels[level + 1][comp]))
+    return fit, too_large
 
 
 def cut_forest(trees: Forest, cut: float, labels: np.ndarray, first: int = 0) -> int:
@@ -345,8 +354,8 @@ class TreeCut:
     """Stories as nodes of the average-linkage trees, chosen from the top down by the mean
     silhouette (Rousseeuw 1987) on ``sim.yardstick``.
 
-    The stories start as the trees' nodes at the band's loosest cut (no looser than
-    ``loosest``). Taking the highest story first, its split into its two children is kept when
+    The stories start as the trees' nodes at the band's loosest cut (no looser than the tree's
+    own loosest cut, in ``levels``). Taking the highest story first, its split into its two children is kept when
     it raises the mean silhouette; when it does not, its split at each of the next
     ``lookahead`` band cuts below it is tried, and the first that raises it is kept. Nodes at
     or under the band's tightest cut are never split. So every region of the corpus is cut
@@ -362,7 +371,7 @@ class TreeCut:
 
     def __init__(
         self, sim: Similarity, trees: Forest, fixed: list[np.ndarray], params: BatchParams,
-        loosest: float = 1.0,
+        levels: list[float] | None = None,
     ) -> None:  # fmt: skip
         from scipy.cluster.hierarchy import leaves_list
 
@@ -408,7 +417,10 @@ class TreeCut:
         self.start, self.count = np.array(start), np.array(count)
         self.height = np.array(height, dtype=np.float64)
         self.left, self.right = np.array(left), np.array(right)
-        self.lo, self.hi = params.band[0], min(params.band[1], loosest)
+        self.lo = params.band[0]
+        # Each tree is exact up to its own loosest cut; the fixed groups are never split.
+        tops = (levels or [params.band[1]] * len(trees)) + [0.0] * len(fixed)
+        self.tops = [min(params.band[1], top) for top in tops]
         self.roots = roots
 
     def below(self, v: int, cut: float) -> list[int]:
@@ -431,12 +443,12 @@ class TreeCut:
         n, p = self.n, self.params
         if n < 3:
             return None, None
-        start = [u for r in self.roots for u in self.below(r, self.hi)]
+        start = [u for r, top in zip(self.roots, self.tops, strict=True) for u in self.below(r, top)]
         state = _Silhouettes(self, max(p.sample, p.sample_cells // n))
         state.open(start)
         heap = [(-self.height[u], u) for u in start if self._splits(u)]
         heapq.heapify(heap)
-        steps = [c for c in p.band_cuts() if c <= self.hi + 1e-9][::-1]
+        steps = p.band_cuts()[::-1]
         while heap:
             _, v = heapq.heappop(heap)
             tried: list[list[int]] = []
@@ -630,23 +642,26 @@ def cluster(
     shared = SharedNeighbours(
         sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
     )
-    loosest, comps = loosest_fitting(shared, n, [*params.band_cuts(), fixed], params.max_block)
-    trees, too_large = forest(shared, n, loosest, params.max_block, comps)
-    chosen, silhouette = TreeCut(sim, trees, too_large, params, loosest).choose()
-    cut = None if chosen is not None else min(fixed, loosest)
+    pieces, too_large = fitting(shared, n, [*params.band_cuts(), fixed], params.max_block)
+    trees, _ = forest(shared, n, 1.0, params.max_block, [comp for comp, _ in pieces])
+    levels = [level for _, level in pieces]
+    chosen, silhouette = TreeCut(sim, trees, too_large, params, levels).choose()
     if report is not None:
-        sizes = [len(comp) for comp, _ in trees] + [len(comp) for comp in too_large]
+        sizes = [len(comp) for comp, _ in pieces] + [len(comp) for comp in too_large]
         report.update(
-            cut=cut, silhouette=silhouette, fallback=chosen is None,
-            largest_component=max(sizes), sent_to_stream=sum(len(c) for c in too_large),
-            loosest_cut=loosest,
+            cut=None if chosen is not None else fixed, silhouette=silhouette,
+            fallback=chosen is None, largest_component=max(sizes),
+            sent_to_stream=sum(len(c) for c in too_large),
+            loosest_cut=min(levels, default=min(params.band_cuts())),
         )  # fmt: skip
     if chosen is not None:
         labels = chosen
         nxt = int(labels.max()) + 1
-    else:
+    else:  # the fallback cut, no looser than a component's own loosest
         labels = np.zeros(n, dtype=np.int64)
-        nxt = cut_forest(trees, min(fixed, loosest), labels)
+        nxt = 0
+        for tree, level in zip(trees, levels, strict=True):
+            nxt = cut_forest([tree], min(fixed, level), labels, nxt)
     for comp in too_large:
         part = fallback([docs[i] for i in comp.tolist()])
         remap: dict[int, int] = {}
