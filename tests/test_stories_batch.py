@@ -186,15 +186,55 @@ def test_a_component_too_large_goes_to_the_stream() -> None:
     assert len(floods) == 1
 
 
-def test_a_corpus_too_connected_gives_up_its_loosest_cuts() -> None:
+def test_a_component_too_large_for_one_tree_is_joined_back_exactly() -> None:
+    docs, _ = _docs()  # 21 articles in three topics of 7: one component at loose cuts
+    params = BatchParams(band=(0.6, 0.99), max_block=10)
+    shared = SharedNeighbours(
+        Similarity(docs, params.text_weight), params.neighbours, params.neighbour_weight,
+        params.neighbour_floor,
+    )  # fmt: skip
+    pieces, too_large = batch.fitting(shared, len(docs), params.band_cuts(), params.max_block)
+    assert not too_large and len(pieces) > 1 and all(len(c) <= 10 for c, _, _ in pieces)
+    trees, _ = batch.forest(shared, len(docs), 1.0, 10, [c for c, _, _ in pieces])
+    levels = [level for _, level, _ in pieces]
+    loosest = max(params.band_cuts())
+    joined, top = batch._rejoined(shared, pieces, trees, levels, loosest, params.max_block)
+    assert len(joined) == 1 and top == [loosest]
+    comp, tree = joined[0]
+    whole = _whole_tree(docs, params)
+    ids = [d.id for d in docs]
+    for cut in params.band_cuts():
+        got = fcluster(tree, cut, criterion="distance")
+        want = fcluster(whole, cut, criterion="distance")
+        assert _partition(dict(zip([ids[i] for i in comp], got.tolist(), strict=True))) == (
+            _partition(dict(zip(ids, want.tolist(), strict=True)))
+        )
+    # And through ``cluster``: nothing given up, every story a node of the whole tree.
+    report: dict[str, object] = {}
+    got_all = cluster(docs, params, _never, report)
+    assert report["loosest_cut"] == loosest and report["largest_component"] == 21
+    assert _partition(got_all) <= _nodes(whole, ids)
+
+
+def test_parts_with_too_many_stories_to_join_keep_their_own_cuts() -> None:
     docs, _ = _docs()  # 21 articles in three topics of 7
     params = BatchParams(band=(0.6, 0.99), max_block=10)
-    report: dict[str, object] = {}
-    got = cluster(docs, params, _never, report)  # nothing is left to the stream
-    loosest = report["loosest_cut"]
-    assert isinstance(loosest, float) and loosest < 0.99 and report["sent_to_stream"] == 0
-    assert report["largest_component"] <= 10
-    # Exact below the cuts given up: every story is a node of one tree over the whole corpus.
+    shared = SharedNeighbours(Similarity(docs, 0.4), 5, 0.5, 0.2)
+    pieces, _ = batch.fitting(shared, len(docs), params.band_cuts(), params.max_block)
+    trees, _ = batch.forest(shared, len(docs), 1.0, 10, [c for c, _, _ in pieces])
+    levels = [level for _, level, _ in pieces]
+    # Joining the parts back would take more stories than max_block at their cuts.
+    kept, kept_levels = batch._rejoined(shared, pieces, trees, levels, 0.975, max_block=2)
+    assert kept == trees and kept_levels == levels and max(levels) < 0.975
+    comp = np.arange(len(docs))
+    parts = [(c, tree, level) for (c, tree), level in zip(trees, levels, strict=True)]
+    assert batch.rejoin(shared, comp, parts, max_block=2) is None
+    # Every story of theirs is still a node of the tree over the whole corpus.
+    labels = np.zeros(len(docs), dtype=np.int64)
+    nxt = 0
+    for tree, level in zip(trees, levels, strict=True):
+        nxt = batch.cut_forest([tree], level, labels, nxt)
+    got = {d.id: int(x) for d, x in zip(docs, labels.tolist(), strict=True)}
     assert _partition(got) <= _nodes(_whole_tree(docs, params), [d.id for d in docs])
 
 
@@ -221,13 +261,16 @@ def test_only_a_component_too_large_gives_up_its_loosest_cuts() -> None:
     sim = SharedNeighbours(Similarity(docs, 0.5), params.neighbours, 0.5, params.neighbour_floor)
     pieces, too_large = batch.fitting(sim, len(docs), params.band_cuts(), params.max_block)
     assert not too_large
-    level = {docs[int(i)].id.split("-")[0]: cut for comp, cut in pieces for i in comp}
+    level = {docs[int(i)].id.split("-")[0]: cut for comp, cut, _ in pieces for i in comp}
     loosest = max(params.band_cuts())
     assert loosest <= params.band[1]  # no cut looser than the band
     assert level["comet"] == level["reef"] == loosest  # the far topics keep the loosest cut
     assert all(level[t] < loosest for t in WORDS)
-    assert all(len(comp) <= 12 for comp, _ in pieces)
-    assert sorted(int(i) for comp, _ in pieces for i in comp) == list(range(len(docs)))
+    assert all(len(comp) <= 12 for comp, _, _ in pieces)
+    assert sorted(int(i) for comp, _, _ in pieces for i in comp) == list(range(len(docs)))
+    # Each keeps the number of its component at the loosest cut: the far topics share one.
+    top = {docs[int(i)].id.split("-")[0]: t for comp, _, t in pieces for i in comp}
+    assert top["comet"] == top["reef"] and len({top[t] for t in WORDS}) == 1
 
 
 def test_without_embeddings_tfidf_alone_is_cut_at_its_own_distance() -> None:

@@ -30,10 +30,13 @@ silhouette is estimated on an evenly spaced sample of the articles.
 the cut, so the corpus is first split into the connected components of the graph of such
 pairs at the loosest cut (found in row blocks, never the whole matrix at once) and each
 component gets its own tree: the same result as one tree over the corpus. A component at the
-band's loosest cut larger than ``max_block`` articles gives up its loosest cuts, one step at a
-time, for its parts at tighter ones, until they fit (the rest of the corpus keeps them); a
-part too large even at the tightest is left to the streaming clusterer, and so is a corpus
-larger than ``max_articles``: the pairwise work grows with the square of its size.
+band's loosest cut larger than ``max_block`` articles is split into its parts at tighter
+cuts, one step at a time, until they fit; each gets its own tree, and they are joined back
+into the component's exact tree (``rejoin``) by average linkage over the parts' stories at
+their cuts, when those number ``max_block`` or fewer; otherwise the component gives up its
+loosest cuts. A part too large even at the tightest cut is left to the streaming clusterer,
+and so is a corpus larger than ``max_articles``: the pairwise work grows with the square of
+its size.
 
 Unlike the stream, the result does not depend on the order the articles arrive in.
 """
@@ -81,8 +84,8 @@ class BatchParams:
     #: many rows, never fewer than ``sample``.
     sample: int = 2000
     sample_cells: int = 64_000_000
-    #: The largest component given one tree (memory about 8 · n² bytes: 2 GB at 16,000);
-    #: when the band's loosest cut makes a larger one, the loosest cuts are given up.
+    #: The largest component given one tree (memory about 8 · n² bytes: 2 GB at 16,000), and
+    #: the most stories a larger one's parts may have to be joined back (8 · k² bytes).
     max_block: int = 16000
     #: Corpora larger than this go to the streaming clusterer (time ~ n²).
     max_articles: int = 30000
@@ -308,25 +311,147 @@ def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
 
 def fitting(
     sim: Rows, n: int, cuts: list[float], max_block: int
-) -> tuple[list[tuple[np.ndarray, float]], list[np.ndarray]]:
+) -> tuple[list[tuple[np.ndarray, float, int]], list[np.ndarray]]:
     """The components of the corpus, each at the loosest of ``cuts`` at which it fits in
-    ``max_block`` articles, with that cut; and those too large even at the tightest. Only a
+    ``max_block`` articles, with that cut and the number of the component at the loosest cut
+    it lies in; and those too large even at the tightest. Only a
     component too large for one tree gives up its loosest cuts, for its parts at the next cut
     down (components nest: each at a tighter cut lies within one at a looser cut); the rest of
     the corpus keeps them."""
     levels = sorted(set(cuts), reverse=True)
     labels = component_levels(sim, n, [1.0 - c for c in levels])
     fit, too_large = [], []
-    stack = [(comp, 0) for comp in groups(labels[0])] if levels else []
+    stack = [(comp, 0, top) for top, comp in enumerate(groups(labels[0]))] if levels else []
     while stack:
-        comp, level = stack.pop()
+        comp, level, top = stack.pop()
         if len(comp) <= max_block:
-            fit.append((comp, levels[level]))
+            fit.append((comp, levels[level], top))
         elif level + 1 == len(levels):
             too_large.append(comp)
         else:
-            stack.extend((comp[part], level + 1) for part in groups(labels[level + 1][comp]))
+            parts = groups(labels[level + 1][comp])
+            stack.extend((comp[part], level + 1, top) for part in parts)
     return fit, too_large
+
+
+def rejoin(
+    sim: Rows, comp: np.ndarray, parts: list[tuple[np.ndarray, Any, float]], max_block: int,
+    block: int = 512,
+) -> np.ndarray | None:  # fmt: skip
+    """The exact average-linkage tree of ``comp`` from the trees of its ``parts`` (each a
+    component at its own, tighter cut), or None when they make more than ``max_block`` stories
+    at their cuts.
+
+    A part's tree is exact up to its cut, so its stories there are nodes of the tree of the
+    whole; above them average linkage needs only the mean similarity of every two of them,
+    summed a block of rows at a time, and merges them as it would have merged their articles.
+    Memory: 8 bytes for every two of those stories."""
+    from scipy.sparse import csr_matrix
+
+    where = np.empty(int(comp.max()) + 1, dtype=np.int64)
+    where[comp] = np.arange(len(comp))
+    # Merge events: (height, order, left, right); a child is ("leaf", i) or ("event", k).
+    events: list[Event] = []
+    story_of = np.empty(len(comp), dtype=np.int64)
+    stories: list[tuple[str, int]] = []
+    for members, tree, cut in parts:
+        ref: list[tuple[str, int]] = [("leaf", int(i)) for i in where[members]]
+        merged = [False] * len(ref)
+        for a, b, h, _ in tree if tree is not None else []:
+            if h > cut + 1e-9:
+                break  # heights only grow along the tree
+            events.append((float(h), len(events), ref[int(a)], ref[int(b)]))
+            merged[int(a)] = merged[int(b)] = True
+            ref.append(("event", len(events) - 1))
+            merged.append(False)
+        for node, done in zip(ref, merged, strict=True):
+            if not done:  # a story of the part at its cut
+                story_of[_leaves(events, node)] = len(stories)
+                stories.append(node)
+    k = len(stories)
+    if k > max_block:
+        return None
+    # Summed similarities of every two stories, rows taken story by story.
+    order = np.argsort(story_of, kind="stable")
+    hot = csr_matrix((np.ones(len(comp)), (np.arange(len(comp)), story_of)), shape=(len(comp), k))
+    sums = np.zeros((k, k))
+    for start in range(0, len(comp), block):
+        rows = order[start : start + block]
+        to_stories = (hot.T @ sim.rows(comp[rows], comp).astype(np.float64).T).T  # rows × k
+        own = story_of[rows]
+        cuts = np.flatnonzero(np.diff(own)) + 1
+        sums[own[np.r_[0, cuts]]] += np.add.reduceat(to_stories, np.r_[0, cuts], axis=0)
+    sizes = np.bincount(story_of, minlength=k).astype(np.float64)
+    for a, b, h in _average_linkage(sums, sizes):
+        events.append((h, len(events), stories[a], stories[b]))
+        stories[a] = ("event", len(events) - 1)
+    # Into scipy's form: events by height (a child before its parent on ties).
+    ranked = sorted(range(len(events)), key=lambda e: (events[e][0], events[e][1]))
+    node_id = {e: len(comp) + j for j, e in enumerate(ranked)}
+    count = np.ones(len(comp) + len(ranked))
+
+    def ident(child: tuple[str, int]) -> int:
+        return child[1] if child[0] == "leaf" else node_id[child[1]]
+
+    out = np.zeros((len(ranked), 4))
+    for j, e in enumerate(ranked):
+        h, _, left, right = events[e]
+        a, b = ident(left), ident(right)
+        count[len(comp) + j] = count[a] + count[b]
+        out[j] = (a, b, h, count[len(comp) + j])
+    return out
+
+
+Event = tuple[float, int, tuple[str, int], tuple[str, int]]
+
+
+def _leaves(events: list[Event], node: tuple[str, int]) -> list[int]:
+    out, stack = [], [node]
+    while stack:
+        kind, i = stack.pop()
+        if kind == "leaf":
+            out.append(i)
+        else:
+            stack.extend((events[i][2], events[i][3]))
+    return out
+
+
+def _average_linkage(sums: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int, float]]:
+    """Average linkage of groups, from the summed similarities of every two and their sizes,
+    by nearest-neighbour chains (Murtagh 1983): merges as (slot, slot, distance), the merged
+    group taking the first slot. ``sums`` is overwritten."""
+    k = len(sizes)
+    sizes = sizes.copy()
+    dist = sums
+    np.divide(sums, np.outer(sizes, sizes), out=dist)
+    np.subtract(1.0, dist, out=dist)
+    np.fill_diagonal(dist, np.inf)
+    alive = np.ones(k, dtype=bool)
+    merges: list[tuple[int, int, float]] = []
+    chain: list[int] = []
+    for _ in range(k - 1):
+        while True:
+            if not chain:
+                chain.append(int(np.flatnonzero(alive)[0]))
+            a = chain[-1]
+            b = int(np.argmin(dist[a]))
+            if len(chain) > 1 and dist[a, chain[-2]] <= dist[a, b]:
+                b = chain[-2]
+            if len(chain) > 1 and b == chain[-2]:
+                break
+            chain.append(b)
+        chain.pop()
+        chain.pop()
+        a, b = (a, b) if a < b else (b, a)
+        merges.append((a, b, float(dist[a, b])))
+        row = (sizes[a] * dist[a] + sizes[b] * dist[b]) / (sizes[a] + sizes[b])
+        dist[a], dist[:, a] = row, row
+        dist[b], dist[:, b] = np.inf, np.inf
+        dist[a, a] = np.inf
+        sizes[a] += sizes[b]
+        alive[b] = False
+        chain = [c for c in chain if c not in (a, b)]
+    return merges
 
 
 def cut_forest(trees: Forest, cut: float, labels: np.ndarray, first: int = 0) -> int:
@@ -642,12 +767,14 @@ def cluster(
     shared = SharedNeighbours(
         sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
     )
-    pieces, too_large = fitting(shared, n, [*params.band_cuts(), fixed], params.max_block)
-    trees, _ = forest(shared, n, 1.0, params.max_block, [comp for comp, _ in pieces])
-    levels = [level for _, level in pieces]
+    cuts = [*params.band_cuts(), fixed]
+    pieces, too_large = fitting(shared, n, cuts, params.max_block)
+    trees, _ = forest(shared, n, 1.0, params.max_block, [comp for comp, _, _ in pieces])
+    levels = [level for _, level, _ in pieces]
+    trees, levels = _rejoined(shared, pieces, trees, levels, max(cuts), params.max_block)
     chosen, silhouette = TreeCut(sim, trees, too_large, params, levels).choose()
     if report is not None:
-        sizes = [len(comp) for comp, _ in pieces] + [len(comp) for comp in too_large]
+        sizes = [len(comp) for comp, _ in trees] + [len(comp) for comp in too_large]
         report.update(
             cut=None if chosen is not None else fixed, silhouette=silhouette,
             fallback=chosen is None, largest_component=max(sizes),
@@ -672,6 +799,31 @@ def cluster(
                 nxt += 1
             labels[i] = remap[s]
     return {d.id: int(label) for d, label in zip(docs, labels.tolist(), strict=True)}
+
+
+def _rejoined(
+    sim: Rows, pieces: list[tuple[np.ndarray, float, int]], trees: Forest, levels: list[float],
+    loosest: float, max_block: int,
+) -> tuple[Forest, list[float]]:  # fmt: skip
+    """The trees with the parts of each component too large for one tree joined back into its
+    exact tree, where ``rejoin`` can; each tree's loosest exact cut."""
+    by_top: dict[int, list[int]] = {}
+    for j, (_, _, top) in enumerate(pieces):
+        by_top.setdefault(top, []).append(j)
+    out: Forest = []
+    out_levels: list[float] = []
+    for js in by_top.values():
+        if len(js) > 1 or levels[js[0]] < loosest:
+            comp = np.sort(np.concatenate([pieces[j][0] for j in js]))
+            parts = [(trees[j][0], trees[j][1], levels[j]) for j in js]
+            tree = rejoin(sim, comp, parts, max_block)
+            if tree is not None:
+                out.append((comp, tree))
+                out_levels.append(loosest)
+                continue
+        out.extend(trees[j] for j in js)
+        out_levels.extend(levels[j] for j in js)
+    return out, out_levels
 
 
 def batch_stories(docs: list[StoryDoc], model: Any, settings: Any) -> dict[str, int]:
