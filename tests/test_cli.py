@@ -106,3 +106,15 @@ def test_nothing_readable_exits_non_zero(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     result = runner.invoke(app, ["run", str(tmp_path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
+
+
+def test_the_run_summary_says_how_stories_were_found() -> None:
+    from storyline.cli import _clustering
+
+    assert _clustering(None) == ""
+    assert _clustering({"method": "average", "silhouette": 0.354, "fallback": False}) == (
+        " (silhouette 0.35)"
+    )
+    got = _clustering({"method": "average", "fallback": True, "cut": 0.85, "sent_to_stream": 12})
+    assert "fallback cut 0.85" in got and "12 articles streamed" in got
+    assert "over 30,000" in _clustering({"method": "stream", "reason": "over 30,000 articles"})

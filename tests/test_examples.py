@@ -26,6 +26,10 @@ def test_counts_match_the_truth(report: dict, truth: dict) -> None:
     formats = Counter(a["origins"][0]["format"] for a in report["articles"])
     assert dict(formats) == truth["articles"]["by_format"]
     assert report["summary"]["skipped"] == 0
+    # How the stories were found: by average linkage, cut where the silhouette says.
+    how = report["summary"]["last_run"]["story_clustering"]
+    assert how["method"] == "average" and how["fallback"] is False
+    assert how["silhouette"] >= 0.1 and how["sent_to_stream"] == 0
 
 
 def test_metadata_matches_the_truth(report: dict, truth: dict) -> None:

@@ -120,6 +120,22 @@ def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def _clustering(how: dict[str, Any] | None) -> str:
+    """How the batch found its stories, in a few words (nothing when it was not run)."""
+    if not how:
+        return ""
+    if how.get("method") == "stream":
+        return f" (streamed: {how.get('reason', '')})"
+    notes = []
+    if how.get("fallback"):
+        notes.append(f"no clear structure: fallback cut {how.get('cut')}")
+    elif how.get("silhouette") is not None:
+        notes.append(f"silhouette {how['silhouette']:.2f}")
+    if how.get("sent_to_stream"):
+        notes.append(f"{how['sent_to_stream']} articles streamed (too connected for one tree)")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
 def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json: bool) -> None:
     counts = result.counts
     if as_json:
@@ -161,7 +177,9 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
         table.add_row("reuse", reuse, f"{result.timings['reuse']:.2f}s")
     if "stories" in result.timings:
         table.add_row(
-            "stories", f"{counts.get('stories', 0)} stories", f"{result.timings['stories']:.2f}s"
+            "stories",
+            f"{counts.get('stories', 0)} stories{_clustering(counts.get('story_clustering'))}",
+            f"{result.timings['stories']:.2f}s",
         )
     for name, seconds in result.timings.items():
         if name == "digest":

@@ -49,7 +49,7 @@ class _Silent:
 @dataclass
 class RunResult:
     run_id: int
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -289,10 +289,14 @@ def stage_stories(ctx: Context) -> None:
         )
         return
     ctx.progress.start("stories", None)
-    stories, aliases = build_stories(store, ctx.settings)
+    how: dict[str, Any] = {}
+    stories, aliases = build_stories(store, ctx.settings, how)
     _fault_point("stories", 1)
     store.save_stories(stories, aliases)
     ctx.result.counts["stories"] = len(stories)
+    ctx.result.counts["story_clustering"] = {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in how.items()
+    }
 
 
 def stage_digest(ctx: Context) -> None:

@@ -761,7 +761,11 @@ def cluster(
     if n == 0:
         return {}
     if n > params.max_articles:
+        if report is not None:
+            report.update(method="stream", reason=f"over {params.max_articles:,} articles")
         return fallback(docs)
+    if report is not None:
+        report["method"] = "average"
     sim = Similarity(docs, params.text_weight, params.entity_weight)
     fixed = params.cut if sim.w < 1.0 else params.text_cut
     shared = SharedNeighbours(
@@ -826,10 +830,12 @@ def _rejoined(
     return out, out_levels
 
 
-def batch_stories(docs: list[StoryDoc], model: Any, settings: Any) -> dict[str, int]:
+def batch_stories(
+    docs: list[StoryDoc], model: Any, settings: Any, report: dict[str, Any] | None = None
+) -> dict[str, int]:
     """Batch mode as ``[stories] batch`` says: ``average`` (this module, with the weights and
     fallback cut learned with ``model``) or ``stream`` (the stream, then its merge and split
-    passes)."""
+    passes). How the stories were found goes into ``report`` when one is given."""
     from storyline.stories.stream import StreamClusterer
 
     def streamed(part: list[StoryDoc]) -> dict[str, int]:
@@ -840,11 +846,13 @@ def batch_stories(docs: list[StoryDoc], model: Any, settings: Any) -> dict[str, 
         return clusterer.batch(part)
 
     if settings.batch == "stream":
+        if report is not None:
+            report.update(method="stream", reason="[stories] batch = stream")
         return streamed(docs)
     if settings.batch != "average":
         raise ValueError(f"[stories] batch must be average or stream, not {settings.batch!r}")
     params = BatchParams.from_meta(getattr(model, "meta", None))
-    return cluster(docs, params, streamed)
+    return cluster(docs, params, streamed, report)
 
 
 Table = dict[tuple[int, float, float, float], float]

@@ -15,7 +15,11 @@ from storyline.stories.ids import apply_overrides, carry_ids
 from storyline.stories.model import lead, load_story_model, to_story_docs
 
 
-def build_stories(store: Store, settings: Settings) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def build_stories(
+    store: Store, settings: Settings, report: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every story of the store's articles, and the aliases of merged ids; how the stories were
+    found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given."""
     cfg = settings.stories
     articles = list(store.iter_articles(full=False))
     if not articles:
@@ -26,7 +30,7 @@ def build_stories(store: Store, settings: Settings) -> tuple[list[dict[str, Any]
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
     docs = to_story_docs(rows, get_extractor(cfg.entities), embed)
     model = load_story_model(cfg.model or None)
-    assignments = batch_stories(docs, model, cfg)
+    assignments = batch_stories(docs, model, cfg, report)
     by_story: dict[int, list[str]] = {}
     for d in docs:
         by_story.setdefault(assignments[d.id], []).append(d.id)
