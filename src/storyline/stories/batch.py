@@ -450,7 +450,6 @@ def _average_linkage(sums: np.ndarray, sizes: np.ndarray) -> list[tuple[int, int
         dist[a, a] = np.inf
         sizes[a] += sizes[b]
         alive[b] = False
-        chain = [c for c in chain if c not in (a, b)]
     return merges
 
 
