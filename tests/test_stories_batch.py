@@ -162,6 +162,39 @@ def test_stories_are_chosen_where_they_stand_furthest_apart() -> None:
     assert _partition(got) <= _nodes(_whole_tree(docs, params), [d.id for d in docs])
 
 
+def test_the_best_stories_in_the_trees_are_found_when_the_gold_is_a_cut_of_them() -> None:
+    docs, gold = _docs(per=9)
+    params = BatchParams(band=(0.3, 0.95))  # a wide band: deep nodes may be stories too
+    _, cut = batch._tree_cut(docs, params)
+    ids = [d.id for d in docs]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(20):  # gold stories: tree nodes, each split (or not) at random
+        labels = np.zeros(len(docs), dtype=np.int64)
+        stack = cut.starts()
+        k = 0
+        while stack:
+            v = stack.pop()
+            if cut.left[v] >= 0 and cut.height[v] > params.band[0] and rng.random() < 0.7:
+                stack += [int(cut.left[v]), int(cut.right[v])]
+            else:
+                labels[cut.members(v)] = k
+                k += 1
+        want = dict(zip(ids, labels.tolist(), strict=True))
+        seen.add(k)
+        best = batch.best_in_trees(docs, params, {k: str(v) for k, v in want.items()})
+        assert _partition(best) == _partition(want)
+    assert len(seen) >= 4  # gold of several sizes
+    # For any gold the stories are nodes of the trees, and at least as good as those chosen.
+    best = batch.best_in_trees(docs, params, {k: min(v) for k, v in gold.items()})
+    assert _partition(best) <= _nodes(_whole_tree(docs, params), ids)
+    chosen = cluster(docs, params, _never)
+    assert (
+        scores({k: str(v) for k, v in best.items()}, gold)["bcubed_f1"]
+        >= scores({k: str(v) for k, v in chosen.items()}, gold)["bcubed_f1"]
+    )
+
+
 def test_one_story_is_left_whole() -> None:
     # Seven articles of one topic: no cut in the band splits it, or none splits it clearly.
     docs, _ = _docs()

@@ -93,9 +93,33 @@ def evaluate_stories(
                 mine = {k: v for k, v in gold.items() if next(iter(v)).startswith(f"{name}:")}
                 part = {k: str(pred[k]) for k in mine}
                 result[f"{name}_bcubed_f1"] = scores(part, mine)["bcubed_f1"]
+    result.update(headroom(docs, gold, model, settings))
     result["skipped_rows"] = skipped
     result["model"] = (model.meta or {}).get("trained_on", "given")
     return result
+
+
+def headroom(
+    docs: list[Any], gold: dict[str, set[str]], model: Decision, settings: Settings
+) -> dict[str, float]:
+    """What limits the batch score, as two ceilings on its BCubed F1 (both read the gold):
+
+    - ``ceiling_one_story_bcubed_f1``: the gold itself with each article in one of its
+      stories. Stories are a partition, so an article the gold puts in two scores less.
+    - ``ceiling_trees_bcubed_f1``: the best stories the batch trees hold, the gold choosing
+      each split (``TreeCut.best``). Below it the loss is the choice of stories; above it,
+      the similarity's.
+    """
+    first = _first(gold)
+    out = {"ceiling_one_story_bcubed_f1": scores(first, gold)["bcubed_f1"]}
+    s = settings.stories
+    params = batch.BatchParams.from_meta(getattr(model, "meta", None))
+    if s.batch == "average" and len(docs) <= params.max_articles:
+        best = batch.best_in_trees(docs, params, first)
+        out["ceiling_trees_bcubed_f1"] = scores({k: str(v) for k, v in best.items()}, gold)[
+            "bcubed_f1"
+        ]
+    return out
 
 
 def _prepared(

@@ -501,6 +501,8 @@ class TreeCut:
 
         self.n = sim.size
         self.sim, self.params = sim, params
+        self.trees, self.fixed = trees, fixed
+        self.levels = levels if levels is not None else [params.band[1]] * len(trees)
         # Every tree's leaves in dendrogram order, one tree after another: a node's articles
         # are then the run seq[start : start + count].
         seq, start, count, height, left, right, roots = [], [], [], [], [], [], []
@@ -543,9 +545,13 @@ class TreeCut:
         self.left, self.right = np.array(left), np.array(right)
         self.lo = params.band[0]
         # Each tree is exact up to its own loosest cut; the fixed groups are never split.
-        tops = (levels or [params.band[1]] * len(trees)) + [0.0] * len(fixed)
+        tops = self.levels + [0.0] * len(fixed)
         self.tops = [min(params.band[1], top) for top in tops]
         self.roots = roots
+
+    def starts(self) -> list[int]:
+        """The stories before any split: each tree's nodes at its loosest cut in the band."""
+        return [u for r, top in zip(self.roots, self.tops, strict=True) for u in self.below(r, top)]
 
     def below(self, v: int, cut: float) -> list[int]:
         """The highest nodes under (or at) ``v`` no higher than ``cut``, in ``seq`` order."""
@@ -567,22 +573,14 @@ class TreeCut:
         n, p = self.n, self.params
         if n < 3:
             return None, None
-        start = [u for r, top in zip(self.roots, self.tops, strict=True) for u in self.below(r, top)]
+        start = self.starts()
         state = _Silhouettes(self, max(p.sample, p.sample_cells // n))
         state.open(start)
         heap = [(-self.height[u], u) for u in start if self._splits(u)]
         heapq.heapify(heap)
-        steps = p.band_cuts()[::-1]
         while heap:
             _, v = heapq.heappop(heap)
-            tried: list[list[int]] = []
-            lower = [c for c in steps if c < self.height[v] - 1e-9][: p.lookahead]
-            for parts in [[int(self.left[v]), int(self.right[v])]] + [
-                self.below(v, c) for c in lower
-            ]:
-                if parts in tried:  # the next cut down splits the story no further
-                    continue
-                tried.append(parts)
+            for parts in self.splits(v):
                 if state.split(v, parts):
                     for u in parts:
                         if self._splits(u):
@@ -595,8 +593,60 @@ class TreeCut:
             return None, mean
         return state.labels(), mean
 
+    def splits(self, v: int) -> list[list[int]]:
+        """The ways ``choose`` may split story ``v``, in the order it tries them: into its two
+        children, then into its nodes at each of the next ``lookahead`` band cuts below it
+        (each only when it differs from the ways before it)."""
+        steps = self.params.band_cuts()[::-1]
+        lower = [c for c in steps if c < self.height[v] - 1e-9][: self.params.lookahead]
+        out: list[list[int]] = []
+        for parts in [[int(self.left[v]), int(self.right[v])]] + [self.below(v, c) for c in lower]:
+            if parts not in out:  # the next cut down splits the story no further
+                out.append(parts)
+        return out
+
+    def best(self, gold: np.ndarray) -> np.ndarray:
+        """The stories these trees hold at best for the gold labels (one per article): from
+        the same start, each story is split the way of ``splits`` that most raises the
+        BCubed F1 of its own articles, while one does. Not a story chooser (it reads the
+        gold): it measures how much of what is lost is lost to the similarity (the trees)
+        rather than to ``choose``."""
+        out = np.zeros(self.n, dtype=np.int64)
+        stack = self.starts()
+        k = 0
+        while stack:
+            v = stack.pop()
+            if self._splits(v):
+                whole = _local_f1([self.members(v)], gold)
+                gain, parts = max(
+                    ((_local_f1([self.members(u) for u in ps], gold) - whole, ps)
+                     for ps in self.splits(v)),
+                    key=lambda t: t[0],
+                )  # fmt: skip
+                if gain > 1e-12:
+                    stack.extend(parts)
+                    continue
+            out[self.members(v)] = k
+            k += 1
+        return out
+
+    def members(self, u: int) -> np.ndarray:
+        return self.seq[self.start[u] : self.start[u] + self.count[u]]
+
     def _splits(self, u: int) -> bool:
         return bool(self.left[u] >= 0 and self.height[u] > self.lo + 1e-9)
+
+
+def _local_f1(groups: list[np.ndarray], gold: np.ndarray) -> float:
+    """The summed BCubed F1 of the articles in ``groups``, recall counted among them only."""
+    total = np.bincount(gold[np.concatenate(groups)])
+    out = 0.0
+    for g in groups:
+        _, inverse, counts = np.unique(gold[g], return_inverse=True, return_counts=True)
+        same = counts[inverse]
+        precision, recall = same / len(g), same / total[gold[g]]
+        out += float((2 * precision * recall / (precision + recall)).sum())
+    return out
 
 
 class _Silhouettes:
@@ -765,17 +815,9 @@ def cluster(
         return fallback(docs)
     if report is not None:
         report["method"] = "average"
-    sim = Similarity(docs, params.text_weight, params.entity_weight)
-    fixed = params.cut if sim.w < 1.0 else params.text_cut
-    shared = SharedNeighbours(
-        sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
-    )
-    cuts = [*params.band_cuts(), fixed]
-    pieces, too_large = fitting(shared, n, cuts, params.max_block)
-    trees, _ = forest(shared, n, 1.0, params.max_block, [comp for comp, _, _ in pieces])
-    levels = [level for _, level, _ in pieces]
-    trees, levels = _rejoined(shared, pieces, trees, levels, max(cuts), params.max_block)
-    chosen, silhouette = TreeCut(sim, trees, too_large, params, levels).choose()
+    fixed, tree_cut = _tree_cut(docs, params)
+    trees, levels, too_large = tree_cut.trees, tree_cut.levels, tree_cut.fixed
+    chosen, silhouette = tree_cut.choose()
     if report is not None:
         sizes = [len(comp) for comp, _ in trees] + [len(comp) for comp in too_large]
         report.update(
@@ -802,6 +844,34 @@ def cluster(
                 nxt += 1
             labels[i] = remap[s]
     return {d.id: int(label) for d, label in zip(docs, labels.tolist(), strict=True)}
+
+
+def _tree_cut(docs: list[StoryDoc], params: BatchParams) -> tuple[float, TreeCut]:
+    """The fallback cut, and the trees of ``docs`` ready to be cut."""
+    sim = Similarity(docs, params.text_weight, params.entity_weight)
+    fixed = params.cut if sim.w < 1.0 else params.text_cut
+    shared = SharedNeighbours(
+        sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
+    )
+    cuts = [*params.band_cuts(), fixed]
+    pieces, too_large = fitting(shared, len(docs), cuts, params.max_block)
+    trees, _ = forest(shared, len(docs), 1.0, params.max_block, [comp for comp, _, _ in pieces])
+    levels = [level for _, level, _ in pieces]
+    trees, levels = _rejoined(shared, pieces, trees, levels, max(cuts), params.max_block)
+    return fixed, TreeCut(sim, trees, too_large, params, levels)
+
+
+def best_in_trees(
+    docs: list[StoryDoc], params: BatchParams, gold: dict[str, str]
+) -> dict[str, int]:
+    """The best stories ``cluster``'s trees hold for ``gold`` (``TreeCut.best``): what
+    choosing the stories could reach at most with this similarity. For evaluation only."""
+    if len(docs) > params.max_articles:
+        raise ValueError(f"over {params.max_articles:,} articles: no trees to search")
+    names = {g: k for k, g in enumerate(sorted(set(gold.values())))}
+    labels = np.array([names[gold[d.id]] for d in docs], dtype=np.int64)
+    best = _tree_cut(docs, params)[1].best(labels)
+    return {d.id: int(b) for d, b in zip(docs, best.tolist(), strict=True)}
 
 
 def _rejoined(
