@@ -79,7 +79,9 @@ def make_story(rng: random.Random, n: int) -> list:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--stories", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()

@@ -43,7 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent / ".." / "shared" / "eval"
 THRESHOLDS = np.round(np.arange(0.3, 0.976, 0.025), 3)
 
 
-def best_cut(similarity: np.ndarray, ids: list[str], gold: dict[str, set[str]]) -> tuple[float, float]:
+def best_cut(
+    similarity: np.ndarray, ids: list[str], gold: dict[str, set[str]]
+) -> tuple[float, float]:
     """The best BCubed F1 over all cuts of the average-linkage tree, and the cut's distance."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
@@ -115,11 +117,11 @@ def main() -> None:
         return
     cols = ("tfidf", "embedding", "mean", "mean − time")
     print("best BCubed F1 of average linkage over all cuts (the cut chosen on the set itself)")
-    print(f"{'set':<10} {'articles':>8} " + " ".join(f"{c:>16}" for c in cols) + f" {'storyline':>10}")
+    print(
+        f"{'set':<10} {'articles':>8} " + " ".join(f"{c:>16}" for c in cols) + f" {'storyline':>10}"
+    )
     for r in rows:
-        cells = [
-            "—" if r[c] is None else f"{r[c][0]:.3f} @{r[c][1]:.3f}" for c in cols
-        ]
+        cells = ["—" if r[c] is None else f"{r[c][0]:.3f} @{r[c][1]:.3f}" for c in cols]
         print(f"{r['set']:<10} {r['articles']:>8} " + " ".join(f"{c:>16}" for c in cells)
               + f" {r['storyline']:>10.3f}")  # fmt: skip
 

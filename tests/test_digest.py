@@ -36,7 +36,9 @@ def test_speakers_after_before_pronoun_follow_on_and_role() -> None:
     )
     quotes = extract_quotes("a", text)
     got = {q.text: q.speaker for q in quotes}
-    assert got["We will rebuild every home on this street Nobody will be left behind."] == "Ada Quill"
+    assert (
+        got["We will rebuild every home on this street Nobody will be left behind."] == "Ada Quill"
+    )
     assert got["The water is still rising in the lower town."] == "Tomas Reyes"
     assert got["the next forty-eight hours will decide everything here."] == "Lina Ostrow"
     assert "cheap trick" not in got  # two quoted words are a term, not a quote
@@ -59,7 +61,9 @@ def test_number_conflicts_skip_identifiers_and_years() -> None:
 
     unit = Unit("Members of Local 418 struck in 2026, and 2,300 workers joined.", "a", 0, 0)
     assert [m.shown for m in _mentions([unit])] == ["2,300"]
-    conditional = Unit("If the gusts drop below 40 kilometres an hour, crews can hold it.", "b", 0, 1)
+    conditional = Unit(
+        "If the gusts drop below 40 kilometres an hour, crews can hold it.", "b", 0, 1
+    )
     assert _mentions([conditional]) == []
 
 

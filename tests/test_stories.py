@@ -143,9 +143,7 @@ def test_the_stream_merges_a_story_it_split_early() -> None:
     kept = StreamClusterer(_TextCosine(), window_days=0, merge_threshold=0.3).run(docs)
     assert kept["a"] != kept["b"]  # without online merging the early split stays
 
-    stream = StreamClusterer(
-        _TextCosine(), window_days=0, merge_threshold=0.3, online_merge=True
-    )
+    stream = StreamClusterer(_TextCosine(), window_days=0, merge_threshold=0.3, online_merge=True)
     got = stream.run(docs)
     assert got == {"a": 0, "b": 0, "c": 0}  # the younger story joined the older
     assert stream.merged_into == {1: 0} and set(stream.active) == {0}

@@ -74,7 +74,9 @@ def test_components_give_the_same_stories_as_one_tree() -> None:
 def test_shared_neighbours_count_what_two_neighbourhoods_share() -> None:
     # Two tight pairs far apart: each article's one neighbour is its partner.
     v = {"a": [1, 0, 0], "b": [0.96, 0.28, 0], "c": [0, 0, 1], "d": [0, 0.28, 0.96]}
-    docs = [StoryDoc(k, 0.0, "", "", Counter(), np.array(x, dtype=np.float32)) for k, x in v.items()]
+    docs = [
+        StoryDoc(k, 0.0, "", "", Counter(), np.array(x, dtype=np.float32)) for k, x in v.items()
+    ]
     sim = Similarity(docs, 0.0)  # the embeddings alone
     shared = SharedNeighbours(sim, k=1, weight=0.5).shared(np.arange(4))
     # a's neighbourhood is {a, b}, b's {b, a}: all shared; a and c share nothing.

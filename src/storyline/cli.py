@@ -580,7 +580,9 @@ def _print_digest(digest: dict[str, Any], names: dict[str, Article], headline: s
                 f"[cyan]{_cite(numbers, q['articles'])}[/]"
             )
             for v in q["variants"]:
-                out.print(f"      also: “{escape(v['text'])}” [cyan]{_cite(numbers, v['articles'])}[/]")
+                out.print(
+                    f"      also: “{escape(v['text'])}” [cyan]{_cite(numbers, v['articles'])}[/]"
+                )
     for c in digest.get("conflicts", []):
         values = "  vs  ".join(
             f"{escape(v['value'])} ({escape(', '.join(v['outlets']))}) {_cite(numbers, v['articles'])}"
@@ -632,7 +634,11 @@ def digest(
             raise typer.Exit(1) from exc
         found = corpus.digest(st["id"])
         cfg = corpus.settings.digest
-        if found is None or (words and words != found["words"]) or (method and method != found["method"]):
+        if (
+            found is None
+            or (words and words != found["words"])
+            or (method and method != found["method"])
+        ):
             docs, roots = story_docs(corpus.store, st)
             try:
                 found = build_digest(
@@ -653,9 +659,12 @@ def digest(
 def quotes(
     db: DbOpt = None,
     speaker: Annotated[
-        str | None, typer.Option("--speaker", help="Only this speaker's quotes (any part of the name).")
+        str | None,
+        typer.Option("--speaker", help="Only this speaker's quotes (any part of the name)."),
     ] = None,
-    story_id: Annotated[str | None, typer.Option("--story", help="Only this story's quotes.")] = None,
+    story_id: Annotated[
+        str | None, typer.Option("--story", help="Only this story's quotes.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Who said what: quotes with their speakers and the wordings different outlets used."""
@@ -689,12 +698,18 @@ def quotes(
 
 @app.command()
 def summarize(
-    inputs: Annotated[list[str], typer.Argument(help="The articles of one story: files, folders or globs.")],
-    words: Annotated[int | None, typer.Option("--words", min=10, help="Summary length in words.")] = None,
+    inputs: Annotated[
+        list[str], typer.Argument(help="The articles of one story: files, folders or globs.")
+    ],
+    words: Annotated[
+        int | None, typer.Option("--words", min=10, help="Summary length in words.")
+    ] = None,
     method: Annotated[
         str | None, typer.Option("--method", help="Summarizer: lexrank, centroid or submodular.")
     ] = None,
-    plain: Annotated[bool, typer.Option("--plain", help="One sentence per line, nothing else.")] = False,
+    plain: Annotated[
+        bool, typer.Option("--plain", help="One sentence per line, nothing else.")
+    ] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

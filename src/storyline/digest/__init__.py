@@ -61,7 +61,9 @@ _KINDS = {
 }
 
 
-def entities_of(docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25) -> dict[str, Any]:
+def entities_of(
+    docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25
+) -> dict[str, Any]:
     """The story's people, organisations and places with mention counts."""
     from storyline.entities import get_extractor, resolve
 

@@ -136,9 +136,7 @@ def number_conflicts(
             by_value.setdefault(mentions[i].value, []).append(mentions[i])
         if len(by_value) < 2:
             continue
-        keys = {
-            v: {sources[units[m.unit].article].key for m in ms} for v, ms in by_value.items()
-        }
+        keys = {v: {sources[units[m.unit].article].key for m in ms} for v, ms in by_value.items()}
         # A disagreement between sources, not one source revising its own figure.
         all_keys = set().union(*keys.values())
         if len(all_keys) < 2 or any(k == all_keys for k in keys.values()):
@@ -186,7 +184,9 @@ def name_conflicts(units: list[Unit], sources: dict[str, Source]) -> list[dict[s
                     (g, frozenset((old, new))), {"fact": context, "kind": "name", "by_value": {}}
                 )
                 for name, unit in ((old, a), (new, b)):
-                    value = entry["by_value"].setdefault(name, {"articles": [], "sentence": unit.text})
+                    value = entry["by_value"].setdefault(
+                        name, {"articles": [], "sentence": unit.text}
+                    )
                     if unit.article not in value["articles"]:
                         value["articles"].append(unit.article)
     out = []
@@ -204,7 +204,9 @@ def name_conflicts(units: list[Unit], sources: dict[str, Source]) -> list[dict[s
 
 def _one_name_swapped(a: str, b: str) -> tuple[str, str, str] | None:
     ta, tb = a.split(), b.split()
-    ops = [op for op in SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if op[0] != "equal"]
+    ops = [
+        op for op in SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if op[0] != "equal"
+    ]
     if len(ops) != 1 or ops[0][0] != "replace":
         return None
     _, i1, i2, j1, j2 = ops[0]

@@ -110,7 +110,10 @@ def _edges(
         return {}
     ordered = sorted(candidates)
     feats = np.array(
-        [pair_features(units[i].text, units[j].text, float(vectors[i] @ vectors[j])) for i, j in ordered]
+        [
+            pair_features(units[i].text, units[j].text, float(vectors[i] @ vectors[j]))
+            for i, j in ordered
+        ]
     )
     probs = decision.probability(feats)
     return {
@@ -206,9 +209,7 @@ _SAID_BY = re.compile(
     r"(?:said|says|say|denied|denies|deny|claimed|claims|reported|reports|told|stated|states|"
     r"announced|confirmed|estimated|estimates|warned)\b"
 )
-_NOT_SOURCES = frozenset(
-    "he she it they we i you his her this that there the officials".split()
-)
+_NOT_SOURCES = frozenset("he she it they we i you his her this that there the officials".split())
 
 
 def attribution(text: str) -> str | None:

@@ -31,7 +31,7 @@ from storyline.digest.units import DigestDoc
 
 Embed = Callable[[list[str]], np.ndarray]
 
-_OPEN, _CLOSE = "“\"«", "”\"»"
+_OPEN, _CLOSE = '“"«', '”"»'
 _QUOTE = re.compile(r"[“\"«]([^“”\"«»]+?)[”\"»]")
 _VERBS = (
     r"said|says|say|added|adds|told|tells|asked|asks|warned|warns|stated|states|declared|"
@@ -58,7 +58,9 @@ _ROLES = frozenset(
 # A name word: capitalised with a lower-case letter ("Putin", "O'Brien", "Salazar-Moe"),
 # an initial ("J."), or an abbreviation ("U.S."); never a word that ends a sentence.
 _NAME_WORD = r"(?:[A-Z][\w’'-]*[a-z][\w’'-]*|[A-Z]\.(?:[A-Z]\.)*)"
-_NAME = rf"(?<![\w’'.-]){_NAME_WORD}(?:[ \t]+(?:de|van|von|al|bin|da|la|le)?[ \t]*{_NAME_WORD}){{0,6}}"
+_NAME = (
+    rf"(?<![\w’'.-]){_NAME_WORD}(?:[ \t]+(?:de|van|von|al|bin|da|la|le)?[ \t]*{_NAME_WORD}){{0,6}}"
+)
 _SUBJECT = r"(?:[\w’'.-]+[ \t]+){0,8}?"
 
 _AFTER = re.compile(
@@ -72,7 +74,10 @@ _TITLED = re.compile(
     r"Minister|Governor|Senator|Councillor|Ambassador|Judge|Professor|Captain|Commissioner|"
     rf"Chancellor|Director|Sen\.|Rep\.|Gov\.)\s+(?P<name>{_NAME})"
 )
-_BEFORE_VERBS = _VERBS + r"|accused|accuses|called|calls|described|describes|dismissed|criticized|criticised|denounced|blamed"
+_BEFORE_VERBS = (
+    _VERBS
+    + r"|accused|accuses|called|calls|described|describes|dismissed|criticized|criticised|denounced|blamed"
+)
 _BEFORE = re.compile(
     rf"(?:^|[,;]\s+|\b(?:and|but|while|Meanwhile,?|However,?)\s+)(?P<who>[^,;“”\"]{{1,80}}?)\s+"
     rf"(?:also\s+|then\s+|later\s+|has\s+|had\s+)?(?:{_BEFORE_VERBS})\b[^“”\".!?]{{0,160}}?[:,]?\s*$"
@@ -181,9 +186,7 @@ class _Article:
         qualifiers = {_plain(w) for w in words if w[:1].isupper()}
         for known, name in self.roles:
             known_words = {_plain(w) for w in re.findall(r"[\w’'.]+", known)}
-            if nouns and nouns[-1] in known_words and (
-                not qualifiers or qualifiers & known_words
-            ):
+            if nouns and nouns[-1] in known_words and (not qualifiers or qualifiers & known_words):
                 return name
         return None
 
@@ -248,6 +251,8 @@ def _last_sentence(text: str) -> str:
         if m.group(0) == "\n" or not _NOT_AN_END.search(text[: m.start() + 1]):
             start = m.end()
     return text[start:]
+
+
 _ABBREV = re.compile(r"^[A-Z](?:\.?[A-Z])+\.?$")
 
 

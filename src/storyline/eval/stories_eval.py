@@ -49,9 +49,7 @@ def load(fmt: str, path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
         return multiling_stream(path), []
     if fmt == "uci":
         return uci_stream(path)
-    raise ValueError(
-        f"unknown stories data set {fmt!r}; choose {', '.join([*LOCATIONS, 'mixed'])}"
-    )
+    raise ValueError(f"unknown stories data set {fmt!r}; choose {', '.join([*LOCATIONS, 'mixed'])}")
 
 
 def cluster(

@@ -225,9 +225,7 @@ class SharedNeighbours:
         return out
 
 
-def component_levels(
-    sim: Rows, n: int, floors: list[float], block: int = 512
-) -> list[np.ndarray]:
+def component_levels(sim: Rows, n: int, floors: list[float], block: int = 512) -> list[np.ndarray]:
     """For each floor, every article's component in the graph joining articles whose
     similarity is that floor or more. The similarity rows are computed once, a block at a
     time, and merged into the components as they come: memory stays linear in ``n``."""
@@ -301,7 +299,9 @@ def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
     out = np.empty(m * (m - 1) // 2, dtype=np.float64)
     at = 0
     for start in range(0, m, block):
-        rows = np.clip(1.0 - sim.rows(comp[start : start + block], comp).astype(np.float64), 0, None)
+        rows = np.clip(
+            1.0 - sim.rows(comp[start : start + block], comp).astype(np.float64), 0, None
+        )
         for k in range(len(rows)):
             i = start + k
             out[at : at + m - i - 1] = rows[k, i + 1 :]

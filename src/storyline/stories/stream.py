@@ -320,8 +320,7 @@ class StreamClusterer:
                 continue
             body, title, doc = _as_article(st)
             rows = [
-                features(body, title, doc, self.active[o], st.first, self.entity_idf)
-                for o in cands
+                features(body, title, doc, self.active[o], st.first, self.entity_idf) for o in cands
             ]
             probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))

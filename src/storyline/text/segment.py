@@ -92,8 +92,10 @@ def _rejoin(paragraph: str, spans: list[Span]) -> list[Span]:
     """Undo splits after a clock time that the sentence goes on from ("at 4 a.m. Monday")."""
     out: list[Span] = []
     for a, b in spans:
-        if out and _CLOCK_END.search(paragraph[out[-1][0] : out[-1][1]]) and _GOES_ON.match(
-            paragraph[a:b]
+        if (
+            out
+            and _CLOCK_END.search(paragraph[out[-1][0] : out[-1][1]])
+            and _GOES_ON.match(paragraph[a:b])
         ):
             out[-1] = (out[-1][0], b)
         else:

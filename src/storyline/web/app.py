@@ -84,12 +84,12 @@ class IngestResult(BaseModel):
     problems: list[dict[str, Any]]
 
 
-
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _atom_time(published: str) -> str:
     return published if len(published) > 10 else f"{published}T00:00:00+00:00"
+
 
 def _marked(snippet: str) -> Markup:
     """A search snippet with its matched words in <mark>, everything else escaped."""
@@ -210,8 +210,7 @@ def create_app(
             raise missing(exc) from exc
         # Atom wants full timestamps: a bare date is taken as midnight UTC.
         arts = [
-            {**a, "published": _atom_time(a["published"]) if a["published"] else None}
-            for a in arts
+            {**a, "published": _atom_time(a["published"]) if a["published"] else None} for a in arts
         ]
         updated = max((a["published"] for a in arts if a["published"]), default=None)
         xml = env.get_template("feed.atom").render(
