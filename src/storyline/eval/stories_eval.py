@@ -105,8 +105,8 @@ def headroom(
     - ``ceiling_one_story_bcubed_f1``: the gold itself with each article in one of its
       stories. Stories are a partition, so an article the gold puts in two scores less.
     - ``ceiling_trees_bcubed_f1``: the best stories the batch trees hold, the gold choosing
-      each split (``TreeCut.best``). Below it the loss is the choice of stories; above it,
-      the similarity's.
+      each split greedily (``TreeCut.best``). Below it the loss is the choice of stories;
+      above it, the similarity's.
     """
     first = _first(gold)
     out = {"ceiling_one_story_bcubed_f1": scores(first, gold)["bcubed_f1"]}

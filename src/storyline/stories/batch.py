@@ -631,6 +631,7 @@ class TreeCut:
         return out
 
     def members(self, u: int) -> np.ndarray:
+        """Node ``u``'s articles."""
         return self.seq[self.start[u] : self.start[u] + self.count[u]]
 
     def _splits(self, u: int) -> bool:
@@ -789,7 +790,7 @@ class _Silhouettes:
         labels = np.zeros(c.n, dtype=np.int64)
         for k in np.flatnonzero(self.alive[: self.used]):
             u = self.node[k]
-            labels[c.seq[c.start[u] : c.start[u] + c.count[u]]] = k
+            labels[c.members(u)] = k
         # Number stories by their first article, so that labels follow canonical order.
         _, first = np.unique(labels, return_index=True)
         order = np.argsort(np.argsort(first))
@@ -864,8 +865,9 @@ def _tree_cut(docs: list[StoryDoc], params: BatchParams) -> tuple[float, TreeCut
 def best_in_trees(
     docs: list[StoryDoc], params: BatchParams, gold: dict[str, str]
 ) -> dict[str, int]:
-    """The best stories ``cluster``'s trees hold for ``gold`` (``TreeCut.best``): what
-    choosing the stories could reach at most with this similarity. For evaluation only."""
+    """The best stories ``cluster``'s trees hold for ``gold`` (``TreeCut.best``): about what
+    choosing the stories could reach with this similarity (the search is greedy, so the true
+    best can be a little higher). For evaluation only."""
     if len(docs) > params.max_articles:
         raise ValueError(f"over {params.max_articles:,} articles: no trees to search")
     names = {g: k for k, g in enumerate(sorted(set(gold.values())))}
