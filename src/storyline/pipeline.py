@@ -76,6 +76,18 @@ class Context:
     run_id: int
     inputs: list[str]
     result: RunResult
+    _embedder: Any = None
+
+    def embedder(self) -> Any:
+        """The run's sentence embedder: the shared model, its vectors kept in the store."""
+        if self._embedder is None:
+            from storyline.embed import StoredEmbedder, get_embedder
+
+            e = self.settings.embed
+            self._embedder = StoredEmbedder(
+                get_embedder(e.model, e.device, e.batch_size), self.store
+            )
+        return self._embedder
 
 
 def stage_ingest(ctx: Context) -> None:
@@ -215,61 +227,82 @@ def stage_segment(ctx: Context) -> None:
 
 
 def stage_reuse(ctx: Context) -> None:
-    """Fingerprint new articles, find candidate pairs touching them, align, classify, link."""
+    """Fingerprint and index new articles, find the candidate pairs touching them from the
+    store's indexes (``storyline.reuse.index``), align, classify, link. Only new articles and
+    their candidates are read: the cost grows with what is added, not with what is stored."""
     import numpy as np
 
-    from storyline.embed import get_embedder
     from storyline.reuse.decision import load_decision
     from storyline.reuse.fingerprint import Fingerprinter, exact_hash
+    from storyline.reuse.index import ReuseIndex, canonical
     from storyline.reuse.kinds import ArticleView
     from storyline.reuse.links import families, find_links
 
     store, cfg = ctx.store, ctx.settings.reuse
     pending = store.ids_at_stage("segmented")
     ctx.result.counts["compared"] = 0
-    if not pending:
+    index = ReuseIndex(store, cfg)
+    # A store made before the indexes existed: its linked articles are indexed once.
+    backlog = index.unindexed()
+    if not pending and not backlog:
         return
-    old = store.ids_at_stage("linked")
-    ids = [*old, *pending]
-    views = []
-    for aid in ids:
-        a = store.get_article(aid, full=False)
-        assert a is not None
-        views.append(
-            ArticleView(a.id, a.source, a.published, [x.text for x in a.sentences], a.credits)
-        )
     printer = Fingerprinter(cfg.shingle_size, cfg.num_perm)
-    new_sigs = printer.signatures(" ".join(v.sentences) for v in views[len(old) :])
-    store.save_fingerprints(
-        (v.id, exact_hash(" ".join(v.sentences)), sig.tobytes())
-        for v, sig in zip(views[len(old) :], new_sigs, strict=True)
-    )
-    stored = store.fingerprints(ids)
-    exact = [stored[i][0] for i in ids]
-    signatures = np.stack([np.frombuffer(stored[i][1], dtype=np.uint32) for i in ids])
-    embedder = get_embedder(
-        ctx.settings.embed.model, ctx.settings.embed.device, ctx.settings.embed.batch_size
-    )
+    views: dict[str, ArticleView] = {}
+
+    def view(aid: str) -> ArticleView:
+        if aid not in views:
+            a = store.get_article(aid, full=False)
+            assert a is not None
+            views[aid] = ArticleView(
+                a.id, a.source, a.published, [x.text for x in a.sentences], a.credits
+            )
+        return views[aid]
+
+    ctx.progress.start("reuse: index", len(pending) + len(backlog))
+    for start in range(0, len(pending) + len(backlog), 500):
+        chunk = [*pending, *backlog][start : start + 500]
+        texts = [" ".join(view(a).sentences) for a in chunk]
+        sigs = printer.signatures(texts)
+        store.save_fingerprints(
+            (a, exact_hash(t), sig.tobytes()) for a, t, sig in zip(chunk, texts, sigs, strict=True)
+        )
+        index.put(list(zip(chunk, texts, sigs, strict=True)))
+        views.clear()  # only the articles of candidate pairs are read again
+        ctx.progress.advance(len(chunk))
+    found = index.candidates(pending)
+    pairs = found.pairs
+    for pair in pairs:
+        view(pair[0]), view(pair[1])
+    stored = store.fingerprints(sorted(views))
+    exact = {a: stored[a][0] for a in views}
+    signatures = {a: np.frombuffer(stored[a][1], dtype=np.uint32) for a in views}
+    embedder = ctx.embedder()
     decision = load_decision(cfg.decision_model or None)
-    ctx.progress.start("reuse", None)
+    ctx.progress.start("reuse: align", len(pairs))
     links = find_links(
-        views, exact, signatures, embedder.encode, decision, cfg, new_from=len(old),
+        views, pairs, exact, signatures, embedder.encode, decision, cfg,
         on_pair=ctx.progress.advance,
     )  # fmt: skip
-    by_id = {v.id: v for v in views}
-    records = [link.to_json(by_id) for link in links]
+    records = [link.to_json(views) for link in links]
     pending_set = set(pending)
-    kept = [
-        ln for ln in store.links(kinds_only=True) if not {ln["source"], ln["copy"]} & pending_set
-    ]
-    all_links = [*kept, *[r for r in records if r["kind"]]]
-    order = {aid: n for n, aid in enumerate(ids)}
+    touched = pending_set | {x for r in records for x in (r["a"], r["b"])}
+    edges = [
+        e for e in store.link_edges() if not {e["source"], e["copy"]} & pending_set
+        and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in found.dropped | pairs
+    ]  # fmt: skip
+    all_links = [*edges, *[r for r in records if r["kind"]]]
+    members = {x for e in all_links for x in (e["source"], e["copy"])}
+    order = {a: canonical(p, a) for a, p in store.published_of(sorted(members)).items()}
     fams = families(all_links, order)
     _fault_point("reuse", 1)
-    store.save_links(records, pending, fams)
+    with store.transaction():
+        index.save_lists(found.lists)
+        store.drop_links(found.dropped)
+        store.save_links(records, pending, fams)
     ctx.result.counts["compared"] = len(records)
     ctx.result.counts["linked"] = len(pending)
     ctx.result.counts["links"] = sum(1 for r in records if r["kind"])
+    ctx.result.counts["relinked"] = len(touched - pending_set)
 
 
 def stage_stories(ctx: Context) -> None:

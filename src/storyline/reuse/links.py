@@ -17,7 +17,8 @@ import numpy as np
 from storyline.config import ReuseSettings
 from storyline.reuse.align import AlignedPair, align
 from storyline.reuse.decision import Decision
-from storyline.reuse.fingerprint import jaccard_estimate, lsh_pairs, optimal_bands
+from storyline.reuse.fingerprint import jaccard_estimate
+from storyline.reuse.index import canonical
 from storyline.reuse.kinds import ArticleView, Direction, PairStats, classify, direction, measure
 
 
@@ -77,48 +78,6 @@ class Link:
         }
 
 
-def _days_apart(a: str | None, b: str | None) -> float | None:
-    from storyline.stories.stream import epoch
-
-    ea, eb = epoch(a), epoch(b)
-    return None if ea is None or eb is None else abs(ea - eb) / 86400.0
-
-
-def tfidf_neighbours(
-    texts: list[str], published: list[str | None], settings: ReuseSettings, new_from: int = 0
-) -> set[tuple[int, int]]:
-    """Pairs (i < j) of articles close by TF-IDF cosine, each article's nearest few only."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    if len(texts) < 2:
-        return set()
-    try:
-        matrix = TfidfVectorizer(sublinear_tf=True, min_df=1, stop_words="english").fit_transform(
-            texts
-        )
-    except ValueError:  # only stopwords
-        return set()
-    pairs: set[tuple[int, int]] = set()
-    rows = range(new_from, len(texts)) if new_from else range(len(texts))
-    k = settings.neighbours
-    for start in range(rows.start, rows.stop, 512):
-        block = matrix[start : min(rows.stop, start + 512)]
-        sims = (block @ matrix.T).toarray()
-        for r, row in enumerate(sims):
-            i = start + r
-            row[i] = 0.0
-            top = np.argpartition(-row, min(k, len(row) - 1))[:k]
-            for j in top:
-                j = int(j)
-                if row[j] < settings.min_tfidf:
-                    continue
-                gap = _days_apart(published[i], published[j])
-                if gap is not None and gap > settings.window_days:
-                    continue
-                pairs.add((min(i, j), max(i, j)))
-    return pairs
-
-
 @lru_cache(maxsize=200_000)
 def _zipf(word: str) -> float:
     try:
@@ -162,49 +121,25 @@ def compare(
     return Link(a.id, b.id, kind, d, stats, pairs)
 
 
-def candidate_pairs(
-    views: list[ArticleView],
-    exact: list[str],
-    signatures: np.ndarray,
-    texts: list[str],
-    settings: ReuseSettings,
-    new_from: int = 0,
-) -> set[tuple[int, int]]:
-    """Exact-hash groups, MinHash LSH buckets and TF-IDF neighbours (never all pairs)."""
-    pairs: set[tuple[int, int]] = set()
-    groups: dict[str, list[int]] = {}
-    for i, h in enumerate(exact):
-        groups.setdefault(h, []).append(i)
-    for members in groups.values():
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                if members[y] >= new_from:
-                    pairs.add((members[x], members[y]))
-    bands, rows = optimal_bands(settings.lsh_threshold, settings.num_perm)
-    pairs |= lsh_pairs(signatures, bands, rows, new_from)
-    pairs |= tfidf_neighbours(texts, [v.published for v in views], settings, new_from)
-    return pairs
-
-
 def find_links(
-    views: list[ArticleView],
-    exact: list[str],
-    signatures: np.ndarray,
+    views: dict[str, ArticleView],
+    pairs: Iterable[tuple[str, str]],
+    exact: dict[str, str],
+    signatures: dict[str, np.ndarray],
     embed: Callable[[list[str]], np.ndarray],
     decision: Decision,
     settings: ReuseSettings,
-    new_from: int = 0,
     on_pair: Callable[[], None] | None = None,
 ) -> list[Link]:
-    """Links among ``views`` (only pairs touching index ``new_from`` or later when set)."""
-    texts = [" ".join(v.sentences) for v in views]
-    pairs = sorted(candidate_pairs(views, exact, signatures, texts, settings, new_from))
+    """The links among candidate ``pairs`` of article ids (from ``storyline.reuse.index``);
+    each pair is aligned with its earlier article (canonical order) first."""
+    pairs = sorted(pairs)
     needed = sorted({i for pair in pairs for i in pair})
     # Embed only the sentences of articles in candidate pairs, each text once (cached), in
     # one call so the model sees full batches.
     flat = [s for i in needed for s in views[i].sentences]
     vectors = embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
-    embedded: dict[int, np.ndarray] = {}
+    embedded: dict[str, np.ndarray] = {}
     at = 0
     for i in needed:
         n = len(views[i].sentences)
@@ -213,7 +148,8 @@ def find_links(
         )
         at += n
     links = []
-    for i, j in pairs:
+    for x, y in pairs:
+        i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
         link = compare(
             views[i], views[j], embedded[i], embedded[j], decision, settings,
             jaccard_estimate(signatures[i], signatures[j]), exact[i] == exact[j],
@@ -228,7 +164,7 @@ FAMILY_KINDS = ("duplicate", "near_duplicate", "rewrite")
 
 
 def families(
-    links: Iterable[dict[str, Any]], order: dict[str, int] | None = None
+    links: Iterable[dict[str, Any]], order: dict[str, Any] | None = None
 ) -> dict[str, str]:
     """Copy families: article id -> root id. A family counts as one independent source.
 
@@ -236,7 +172,7 @@ def families(
     near-duplicates and rewrites join a family (partial reuse and shared quotes do not:
     the rest of such an article is independent reporting). The root is the member no known
     link names as a copy (the original); among several, the first in canonical ``order``.
-    Articles in no family are absent.
+    Articles in no family are absent. ``order`` ranks articles (any sortable values).
     """
     parent: dict[str, str] = {}
 
@@ -263,7 +199,7 @@ def families(
     out: dict[str, str] = {}
     for group in groups.values():
         originals = [m for m in group if m not in copies] or group
-        root = min(originals, key=lambda m: (order or {}).get(m, 0))
+        root = min(originals, key=lambda m: (order or {}).get(m, canonical(None, m)))
         for m in group:
             out[m] = root
     return out

@@ -152,6 +152,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # What lets ``add`` cost what is added: sentence vectors by model and text hash, each
+        # article's LSH band keys, its weighted terms and its strongest terms (an inverted
+        # index for rewrite candidates), and the rewrite neighbours chosen for it.
+        "0006_incremental",
+        """
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE lsh_bands (
+            band INTEGER NOT NULL, key INTEGER NOT NULL, article_id TEXT NOT NULL,
+            PRIMARY KEY (band, key, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX lsh_bands_article ON lsh_bands (article_id);
+        CREATE TABLE term_vectors (
+            article_id TEXT PRIMARY KEY, time REAL, terms BLOB NOT NULL, weights BLOB NOT NULL
+        );
+        CREATE TABLE term_index (
+            term INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (term, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX term_index_article ON term_index (article_id);
+        CREATE TABLE neighbours (
+            article_id TEXT NOT NULL, other TEXT NOT NULL, score REAL NOT NULL,
+            PRIMARY KEY (article_id, other)
+        ) WITHOUT ROWID;
+        CREATE INDEX neighbours_other ON neighbours (other);
+        CREATE TABLE story_state (
+            key TEXT PRIMARY KEY, value TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -645,6 +676,34 @@ class Store:
         ]
         return rows
 
+    def link_edges(self) -> list[dict[str, Any]]:
+        """Every copy link's ends, kind and direction, without its evidence (for families)."""
+        return [
+            dict(r)
+            for r in self.db.execute(
+                "SELECT a, b, source, copy, kind, direction FROM links WHERE kind IS NOT NULL"
+            )
+        ]
+
+    def drop_links(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Forget the comparisons of these pairs (either order)."""
+        with self.transaction():
+            self.db.executemany(
+                "DELETE FROM links WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)",
+                [(x, y, y, x) for x, y in pairs],
+            )
+
+    def published_of(self, ids: list[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT id, published FROM articles WHERE id IN ({marks})", chunk
+            ):
+                out[r["id"]] = r["published"]
+        return out
+
     def link_between(self, a: str, b: str) -> dict[str, Any] | None:
         row = self.db.execute(
             "SELECT data FROM links WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)", (a, b, b, a)
@@ -653,6 +712,29 @@ class Store:
 
     def families(self) -> dict[str, str]:
         return {r["article_id"]: r["root"] for r in self.db.execute("SELECT * FROM families")}
+
+    # -- embeddings -----------------------------------------------------------------------
+    def load_embeddings(self, model: str, keys: list[bytes]) -> dict[bytes, Any]:
+        """Stored float16 vectors of ``model`` for the text hashes ``keys`` (those present)."""
+        import numpy as np
+
+        out: dict[bytes, Any] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})",
+                (model, *chunk),
+            ):
+                out[bytes(r["key"])] = np.frombuffer(r["vector"], dtype=np.float16)
+        return out
+
+    def save_embeddings(self, model: str, rows: Iterable[tuple[bytes, Any]]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
+                [(model, k, v.astype("<f2").tobytes()) for k, v in rows],
+            )
 
     # -- stories --------------------------------------------------------------------------
     def story_members(self) -> dict[str, list[str]]:

@@ -1,0 +1,352 @@
+"""Candidate pairs for new articles from indexes kept in the store, so ``add`` costs what is
+added and not what is stored.
+
+Three kinds of candidate, each a property of the pair alone, so the pairs found do not
+depend on the order articles arrived in (one run over everything and a run over half then
+``add`` of the rest compare the same pairs):
+
+* **exact**: the same normalised-text hash (``fingerprints.exact``, indexed);
+* **near-duplicate**: the same MinHash LSH band key in any band (``lsh_bands``, indexed by
+  band and key; a band key is a 64-bit hash of the band's values);
+* **rewrite**: among an article's earlier articles (canonical order: published, then id)
+  within ``window_days`` that share one of its strongest terms, the ``neighbours`` closest
+  by cosine of weighted terms, if at least ``min_tfidf``. A copy comes after its source, so
+  an article is compared with the nearest articles that came before it.
+
+Terms are weighted by sublinear term frequency times an inverse document frequency taken
+from general English word frequencies (wordfreq's Zipf scale), not from the corpus: a
+weight never changes as the store grows, so an article's vector is computed once, stored,
+and means the same in every later run. (Words wordfreq does not know, such as most names,
+weigh most: they are what a rewrite keeps.)
+
+When a new article lands before stored ones (a backfill) or a stored one is cleaned again,
+the later articles near it have their neighbours chosen again; a pair that leaves every
+list, and is no exact or LSH candidate, loses its comparison.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from storyline.config import ReuseSettings
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_LN10 = math.log(10.0)
+#: How many of an article's strongest terms go into the inverted index.
+INDEX_TERMS = 20
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+@lru_cache(maxsize=500_000)
+def idf(word: str) -> float:
+    """-ln(frequency in general English): 9 ln 10 for a word wordfreq has never seen."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # pragma: no cover - wordfreq ships with the ml extra
+        return 9.0 * _LN10
+    return (9.0 - float(zipf_frequency(word, "en"))) * _LN10
+
+
+@lru_cache(maxsize=500_000)
+def term_id(word: str) -> int:
+    return zlib.crc32(word.encode("utf-8", "surrogatepass"))
+
+
+@dataclass
+class TermVector:
+    """An article's unit-length weighted terms (ids sorted) and its strongest terms."""
+
+    terms: np.ndarray  # int64, sorted
+    weights: np.ndarray  # float32, unit length
+    top: list[int] = field(default_factory=list)
+
+    def to_row(self) -> tuple[bytes, bytes]:
+        return self.terms.astype("<i8").tobytes(), self.weights.astype("<f4").tobytes()
+
+    @classmethod
+    def from_row(cls, terms: bytes, weights: bytes) -> TermVector:
+        return cls(np.frombuffer(terms, dtype="<i8"), np.frombuffer(weights, dtype="<f4"))
+
+
+def term_vector(text: str, index_terms: int = INDEX_TERMS) -> TermVector:
+    stop = _stop_words()
+    counts = Counter(w for w in _TOKEN.findall(text.lower()) if w not in stop)
+    if not counts:
+        return TermVector(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    by_id: dict[int, float] = {}
+    for word, tf in counts.items():
+        tid = term_id(word)
+        by_id[tid] = by_id.get(tid, 0.0) + (1.0 + math.log(tf)) * idf(word)
+    ids = np.fromiter(by_id, dtype=np.int64, count=len(by_id))
+    w = np.fromiter(by_id.values(), dtype=np.float64, count=len(by_id))
+    order = np.argsort(ids)
+    ids, w = ids[order], w[order]
+    w /= float(np.sqrt(np.sum(w * w))) or 1.0
+    strongest = np.lexsort((ids, -w))[:index_terms]
+    return TermVector(ids, w.astype(np.float32), sorted(int(ids[i]) for i in strongest))
+
+
+def cosine(a: TermVector, b: TermVector) -> float:
+    _, ia, ib = np.intersect1d(a.terms, b.terms, assume_unique=True, return_indices=True)
+    return float(np.dot(a.weights[ia].astype(np.float64), b.weights[ib].astype(np.float64)))
+
+
+_P1 = np.uint64(0x9E3779B97F4A7C15)
+_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(documents x bands) int64 keys: a 64-bit hash of each band's ``rows`` values."""
+    sig = signatures.astype(np.uint64)
+    out = np.zeros((sig.shape[0], bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            h = np.full(sig.shape[0], np.uint64(band + 1) * _P2, dtype=np.uint64)
+            for j in range(rows):
+                h = (h ^ sig[:, band * rows + j]) * _P1
+                h ^= h >> np.uint64(29)
+            out[:, band] = h
+    return out.view(np.int64)
+
+
+def canonical(published: str | None, aid: str) -> tuple[bool, str, str]:
+    """An article's place in canonical order (undated last, then by time, then by id)."""
+    return (published is None, published or "", aid)
+
+
+@dataclass
+class Candidates:
+    """What the index found for the articles being linked."""
+
+    pairs: set[tuple[str, str]]  # (smaller id, larger id): the pairs to compare now
+    lists: dict[str, list[tuple[str, float]]]  # rewrite neighbours chosen again, per article
+    dropped: set[tuple[str, str]]  # stored comparisons no candidate any more
+
+
+def _days_apart(a: str | None, b: str | None) -> float | None:
+    from storyline.stories.stream import epoch
+
+    ea, eb = epoch(a), epoch(b)
+    return None if ea is None or eb is None else abs(ea - eb) / 86400.0
+
+
+class ReuseIndex:
+    """The store's reuse indexes: band keys, term vectors and chosen neighbours."""
+
+    def __init__(self, store: Any, settings: ReuseSettings) -> None:
+        from storyline.reuse.fingerprint import optimal_bands
+
+        self.store = store
+        self.db = store.db
+        self.settings = settings
+        self.bands, self.rows = optimal_bands(settings.lsh_threshold, settings.num_perm)
+
+    # -- writing ------------------------------------------------------------------------
+    def put(self, items: list[tuple[str, str, np.ndarray]]) -> None:
+        """Index (id, text, MinHash signature) rows, replacing what an article had (a
+        re-cleaned article comes back with new text)."""
+        if not items:
+            return
+        keys = band_keys(np.stack([it[2] for it in items]), self.bands, self.rows)
+        vectors = [term_vector(it[1]) for it in items]
+        with self.store.transaction():
+            for aid, *_ in items:
+                for table in ("lsh_bands", "term_index", "term_vectors"):
+                    self.db.execute(f"DELETE FROM {table} WHERE article_id = ?", (aid,))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO lsh_bands VALUES (?, ?, ?)",
+                [
+                    (band, int(keys[n, band]), it[0])
+                    for n, it in enumerate(items)
+                    for band in range(self.bands)
+                ],
+            )
+            self.db.executemany(
+                "INSERT INTO term_vectors VALUES (?, ?, ?, ?)",
+                [(it[0], None, *v.to_row()) for it, v in zip(items, vectors, strict=True)],
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO term_index VALUES (?, ?)",
+                [(t, it[0]) for it, v in zip(items, vectors, strict=True) for t in v.top],
+            )
+
+    def unindexed(self) -> list[str]:
+        """Linked articles with no index rows (a store made before the indexes existed)."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT a.id FROM articles a LEFT JOIN term_vectors v ON v.article_id = a.id"
+                " WHERE a.stage = 'linked' AND v.article_id IS NULL"
+            )
+        ]
+
+    # -- reading ------------------------------------------------------------------------
+    def _temp(self, name: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.db.execute(f"DROP TABLE IF EXISTS temp.{name}")
+        self.db.execute(f"CREATE TEMP TABLE {name} ({columns})")
+        marks = ",".join("?" * len(columns.split(",")))
+        self.db.executemany(f"INSERT INTO temp.{name} VALUES ({marks})", rows)
+
+    def _vectors(self, ids: Iterable[str]) -> dict[str, TermVector]:
+        ids = list(ids)
+        out: dict[str, TermVector] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT article_id, terms, weights FROM term_vectors WHERE article_id IN ({marks})",
+                chunk,
+            ):
+                out[r[0]] = TermVector.from_row(r[1], r[2])
+        return out
+
+    def _published(self, ids: Iterable[str]) -> dict[str, str | None]:
+        ids = list(ids)
+        out: dict[str, str | None] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT id, published FROM articles WHERE id IN ({marks})", chunk
+            ):
+                out[r[0]] = r[1]
+        return out
+
+    def exact_and_lsh(self, ids: list[str]) -> set[tuple[str, str]]:
+        """Pairs (unordered, as sorted tuples) with one of ``ids`` sharing an exact hash or a
+        band key."""
+        self._temp("linking", "id", [(i,) for i in ids])
+        found: set[tuple[str, str]] = set()
+        for a, b in self.db.execute(
+            "SELECT f.article_id, g.article_id FROM temp.linking t"
+            " JOIN fingerprints f ON f.article_id = t.id"
+            " JOIN fingerprints g ON g.exact = f.exact AND g.article_id != f.article_id"
+            " UNION SELECT l.article_id, m.article_id FROM temp.linking t"
+            " JOIN lsh_bands l ON l.article_id = t.id"
+            " JOIN lsh_bands m ON m.band = l.band AND m.key = l.key AND m.article_id != l.article_id"
+        ):
+            found.add((min(a, b), max(a, b)))
+        return found
+
+    def _shares_term(self, ids: list[str]) -> dict[str, set[str]]:
+        """Each of ``ids`` with the indexed articles that share one of its strongest terms."""
+        self._temp("linking", "id", [(i,) for i in ids])
+        near: dict[str, set[str]] = {i: set() for i in ids}
+        for a, b in self.db.execute(
+            "SELECT DISTINCT t.id, m.article_id FROM temp.linking t"
+            " JOIN term_index l ON l.article_id = t.id"
+            " JOIN term_index m ON m.term = l.term AND m.article_id != t.id"
+        ):
+            near[a].add(b)
+        return near
+
+    def _choose(
+        self,
+        aid: str,
+        others: Iterable[str],
+        vectors: dict[str, TermVector],
+        published: dict[str, str | None],
+    ) -> tuple[list[tuple[str, float]], list[str]]:
+        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it."""
+        cfg = self.settings
+        me = canonical(published[aid], aid)
+        earlier: list[tuple[float, str]] = []
+        later: list[str] = []
+        v = vectors[aid]
+        for o in others:
+            score = cosine(v, vectors[o])
+            if score < cfg.min_tfidf:
+                continue
+            gap = _days_apart(published[aid], published[o])
+            if gap is not None and gap > cfg.window_days:
+                continue
+            if canonical(published[o], o) < me:
+                earlier.append((-score, o))
+            else:
+                later.append(o)
+        earlier.sort()
+        return [(o, round(-s, 6)) for s, o in earlier[: cfg.neighbours]], later
+
+    def candidates(self, ids: list[str]) -> Candidates:
+        """Every candidate pair that involves one of ``ids`` (already indexed), the rewrite
+        neighbours of the articles whose choice changes, and the stored pairs that no rule
+        names any more."""
+        ids = list(dict.fromkeys(ids))
+        pending = set(ids)
+        pairs: set[tuple[str, str]] = set(self.exact_and_lsh(ids))
+        near = self._shares_term(ids)
+        # Later stored articles that listed a pending one must choose again (its vector changed).
+        listed = self._listing(ids)
+        vectors = self._vectors({*ids, *(o for s in near.values() for o in s)})
+        published = self._published(vectors)
+        lists: dict[str, list[tuple[str, float]]] = {}
+        affected: set[str] = set(listed) - pending
+        for aid in ids:
+            if aid not in vectors:
+                continue
+            chosen, later = self._choose(aid, near[aid], vectors, published)
+            lists[aid] = chosen
+            affected.update(o for o in later if o not in pending)
+        more = self._shares_term(sorted(affected)) if affected else {}
+        vectors.update(self._vectors(({o for s in more.values() for o in s} | affected) - set(vectors)))
+        published.update(self._published(set(vectors) - set(published)))
+        old_lists = self._stored_lists(sorted(affected)) if affected else {}
+        for aid in sorted(affected):
+            if aid in vectors:
+                lists[aid] = self._choose(aid, more[aid], vectors, published)[0]
+        for aid, chosen in lists.items():
+            before = set(old_lists.get(aid, ()))
+            for o, _ in chosen:
+                # A stored pair a list names again is already compared.
+                if aid in pending or o in pending or o not in before:
+                    pairs.add((min(aid, o), max(aid, o)))
+        standing = set(self.exact_and_lsh(sorted(affected))) if affected else set()
+        dropped: set[tuple[str, str]] = set()
+        for aid in affected:
+            kept = {o for o, _ in lists.get(aid, [])}
+            for o in old_lists.get(aid, []):
+                pair = (min(aid, o), max(aid, o))
+                if o not in kept and o not in pending and pair not in standing:
+                    dropped.add(pair)
+        return Candidates(pairs, lists, dropped - pairs)
+
+    def _listing(self, ids: list[str]) -> set[str]:
+        self._temp("linking", "id", [(i,) for i in ids])
+        return {
+            r[0]
+            for r in self.db.execute(
+                "SELECT n.article_id FROM temp.linking t JOIN neighbours n ON n.other = t.id"
+            )
+        }
+
+    def _stored_lists(self, ids: list[str]) -> dict[str, list[str]]:
+        self._temp("linking", "id", [(i,) for i in ids])
+        out: dict[str, list[str]] = {}
+        for a, o in self.db.execute(
+            "SELECT n.article_id, n.other FROM temp.linking t JOIN neighbours n ON n.article_id = t.id"
+        ):
+            out.setdefault(a, []).append(o)
+        return out
+
+    def save_lists(self, lists: dict[str, list[tuple[str, float]]]) -> None:
+        """Replace the rewrite neighbours of these articles (inside the caller's transaction)."""
+        for aid, chosen in lists.items():
+            self.db.execute("DELETE FROM neighbours WHERE article_id = ?", (aid,))
+            self.db.executemany(
+                "INSERT INTO neighbours VALUES (?, ?, ?)", [(aid, o, s) for o, s in chosen]
+            )
