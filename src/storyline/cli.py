@@ -469,11 +469,28 @@ def compare(
 
 @app.command()
 def stories(
+    action: Annotated[
+        str | None,
+        typer.Argument(
+            help="rebuild: cluster every article again in batch (ids kept, corrections applied)."
+        ),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the stories, latest first: headline, size, outlets, independent sources, time span."""
+    """List the stories, latest first: headline, size, outlets, independent sources, time span.
+
+    `storyline add` places new articles by the stream against the active stories and clusters
+    the whole store again in batch once [stories] rebuild_share of it is new; `storyline
+    stories rebuild` does that now."""
+    if action not in (None, "rebuild"):
+        err.print(f"[red]unknown action {escape(action)!r}[/]: the only one is 'rebuild'")
+        raise typer.Exit(2)
     with _open(db) as corpus:
+        if action == "rebuild":
+            how = corpus.rebuild_stories()
+            if not as_json:
+                err.print(f"rebuilt: {len(corpus.stories())} stories ({how.get('method', '')})")
         rows = corpus.stories()
     if as_json:
         _emit_json(rows)

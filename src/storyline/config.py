@@ -111,6 +111,11 @@ class StoriesSettings:
     embeddings: bool = True
     #: Entity extractor: rules (fast, default), spacy or auto.
     entities: str = "rules"
+    #: ``add`` places new articles by the stream against the stories active around their
+    #: time while the articles new since the last batch clustering are under this share of
+    #: the store; at or past it, every article is clustered again in batch (ids kept), as
+    #: ``storyline stories rebuild`` does at any time.
+    rebuild_share: float = 0.2
     #: Story model file (default: the one shipped in the package).
     model: str = ""
 

@@ -164,14 +164,28 @@ class Corpus:
             ).fetchone()[0]
         )
 
-    def _restory(self) -> None:
+    def rebuild_stories(self) -> dict[str, Any]:
+        """Cluster every article again in batch (ids kept, corrections applied), as ``add`` does
+        by itself once enough is new (``[stories] rebuild_share``); changed digests are made
+        again. Returns how the stories were found."""
+        how = self._restory()
+        linked = self.store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'")
+        self.store.set_state("batch_articles", int(linked.fetchone()[0]))
+        return how
+
+    def _restory(self) -> dict[str, Any]:
+        from storyline.embed import StoredEmbedder, get_embedder
         from storyline.pipeline import STAGES, run_pipeline
         from storyline.stories.build import build_stories
 
-        stories, aliases = build_stories(self.store, self.settings)
+        e = self.settings.embed
+        embed = StoredEmbedder(get_embedder(e.model, e.device, e.batch_size), self.store)
+        how: dict[str, Any] = {}
+        stories, aliases = build_stories(self.store, self.settings, how, embed.encode)
         self.store.save_stories(stories, aliases)
         # Corrected stories get their digests made again.
         run_pipeline(self.store, [], self.settings, stages=[s for s in STAGES if s[0] == "digest"])
+        return how
 
     def report(self) -> dict[str, Any]:
         from storyline.report import build_report

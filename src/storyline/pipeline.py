@@ -302,31 +302,52 @@ def stage_reuse(ctx: Context) -> None:
     ctx.result.counts["compared"] = len(records)
     ctx.result.counts["linked"] = len(pending)
     ctx.result.counts["links"] = sum(1 for r in records if r["kind"])
-    ctx.result.counts["relinked"] = len(touched - pending_set)
+    ctx.result.counts["stored_compared"] = len(touched - pending_set)
 
 
 def stage_stories(ctx: Context) -> None:
-    """Group all linked articles into stories (batch mode), carrying ids over from last run."""
-    from storyline.stories.build import build_stories
+    """Place new articles in stories. While the articles new since the last batch clustering
+    are under ``[stories] rebuild_share`` of the store, the stream places them against the
+    stories active around their time (the cost grows with what is added); past it, or on a
+    new store, every article is clustered again in batch (``storyline stories rebuild``),
+    ids carried over."""
+    from storyline.stories.build import build_stories, place_stories
 
-    store = ctx.store
-    # New links this run, or articles left out by a run that stopped before saving stories.
-    unplaced = store.db.execute(
-        "SELECT COUNT(*) FROM articles a LEFT JOIN story_members m ON m.article_id = a.id"
-        " WHERE a.stage = 'linked' AND m.article_id IS NULL"
-    ).fetchone()[0]
-    changed = ctx.result.counts.get("linked", 0) or unplaced
-    if not changed and store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]:
-        ctx.result.counts["stories"] = int(
-            store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+    store, cfg = ctx.store, ctx.settings.stories
+    unplaced = [
+        r[0]
+        for r in store.db.execute(
+            "SELECT a.id FROM articles a LEFT JOIN story_members m ON m.article_id = a.id"
+            " WHERE a.stage = 'linked' AND m.article_id IS NULL"
+            " ORDER BY a.published IS NULL, a.published, a.id"
         )
+    ]
+    count = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    if not unplaced and count:
+        ctx.result.counts["stories"] = count
         return
-    ctx.progress.start("stories", None)
+    linked = int(
+        store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'").fetchone()[0]
+    )
+    base = int(store.state("batch_articles", 0))
     how: dict[str, Any] = {}
-    stories, aliases = build_stories(store, ctx.settings, how)
-    _fault_point("stories", 1)
-    store.save_stories(stories, aliases)
-    ctx.result.counts["stories"] = len(stories)
+    ctx.progress.start("stories", None)
+    if not count or not base or (linked - base) >= cfg.rebuild_share * linked:
+        stories, aliases = build_stories(store, ctx.settings, how, ctx.embedder().encode)
+        _fault_point("stories", 1)
+        with store.transaction():
+            store.save_stories(stories, aliases)
+            store.set_state("batch_articles", linked)
+    else:
+        changed, aliases, gone = place_stories(
+            store, ctx.settings, unplaced, how, ctx.embedder().encode
+        )
+        how["new_since_batch"] = round((linked - base) / max(1, linked), 4)
+        _fault_point("stories", 1)
+        store.update_stories(changed, aliases, gone)
+    ctx.result.counts["stories"] = int(
+        store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+    )
     ctx.result.counts["story_clustering"] = {
         k: round(v, 4) if isinstance(v, float) else v for k, v in how.items()
     }
@@ -371,7 +392,10 @@ def stage_digest(ctx: Context) -> None:
     for n, (st, key) in enumerate(todo):
         docs, roots = story_docs(store, st, families)
         try:
-            done.append((st["id"], key, build_digest(docs, roots, ctx.settings, st["id"])))
+            done.append(
+                (st["id"], key,
+                 build_digest(docs, roots, ctx.settings, st["id"], embed=ctx.embedder().encode))
+            )  # fmt: skip
         except Exception as exc:  # one story's digest must not sink the run
             log.exception("digest of story %s failed", st["id"])
             keep.discard(st["id"])  # no digest rather than one of other articles

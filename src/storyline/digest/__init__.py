@@ -103,15 +103,18 @@ def build_digest(
     words: int | None = None,
     method: str | None = None,
     parts: tuple[str, ...] = ("summary", "facts", "quotes", "entities", "conflicts"),
+    embed: Any = None,
 ) -> dict[str, Any]:
-    """One story's digest from its articles and copy families (article id -> root id)."""
+    """One story's digest from its articles and copy families (article id -> root id);
+    ``embed`` is the sentence embedder (default: the configured model, cached in memory)."""
     from storyline.digest.summary import DEFAULT_METHOD, summarize
     from storyline.embed import get_embedder
 
     settings = settings or Settings()
     cfg = settings.digest
     roots = roots or {}
-    embed = get_embedder(settings.embed.model, settings.embed.device).encode
+    if embed is None:
+        embed = get_embedder(settings.embed.model, settings.embed.device).encode
     units = story_units(docs, roots, embed, min_cosine=cfg.fact_min_cosine)
     sources = sources_of(docs, roots)
     method = method or cfg.method or DEFAULT_METHOD

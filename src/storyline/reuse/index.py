@@ -303,7 +303,9 @@ class ReuseIndex:
             lists[aid] = chosen
             affected.update(o for o in later if o not in pending)
         more = self._shares_term(sorted(affected)) if affected else {}
-        vectors.update(self._vectors(({o for s in more.values() for o in s} | affected) - set(vectors)))
+        vectors.update(
+            self._vectors(({o for s in more.values() for o in s} | affected) - set(vectors))
+        )
         published.update(self._published(set(vectors) - set(published)))
         old_lists = self._stored_lists(sorted(affected)) if affected else {}
         for aid in sorted(affected):

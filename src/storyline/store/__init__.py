@@ -751,27 +751,65 @@ class Store:
         with self.transaction():
             self.db.execute("DELETE FROM stories")
             self.db.execute("DELETE FROM story_members")
-            self.db.executemany(
-                "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (st["id"], st["age"], st["headline"], st["first_seen"], st["last_seen"], len(st["articles"]),
-                     json.dumps(st, ensure_ascii=False))
-                    for st in stories
-                ],
-            )  # fmt: skip
-            self.db.executemany(
-                "INSERT INTO story_members VALUES (?, ?)",
-                [(a, st["id"]) for st in stories for a in st["articles"]],
-            )
-            # An alias points at the surviving story; aliases of aliases are followed through.
-            self.db.executemany(
-                "INSERT OR REPLACE INTO story_aliases VALUES (?, ?)", list(aliases.items())
-            )
+            self._insert_stories(stories, aliases)
+
+    def _insert_stories(self, stories: list[dict[str, Any]], aliases: dict[str, str]) -> None:
+        self.db.executemany(
+            "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (st["id"], st["age"], st["headline"], st["first_seen"], st["last_seen"], len(st["articles"]),
+                 json.dumps(st, ensure_ascii=False))
+                for st in stories
+            ],
+        )  # fmt: skip
+        self.db.executemany(
+            "INSERT INTO story_members VALUES (?, ?)",
+            [(a, st["id"]) for st in stories for a in st["articles"]],
+        )
+        # An alias points at the surviving story; aliases of aliases are followed through.
+        self.db.executemany(
+            "INSERT OR REPLACE INTO story_aliases VALUES (?, ?)", list(aliases.items())
+        )
+        self.db.execute(
+            "UPDATE story_aliases SET story_id = (SELECT a2.story_id FROM story_aliases a2"
+            " WHERE a2.alias = story_aliases.story_id) WHERE story_id IN (SELECT alias FROM story_aliases)"
+        )
+        self.db.execute("DELETE FROM story_aliases WHERE alias IN (SELECT id FROM stories)")
+
+    def stories_since(self, day: str | None) -> dict[str, list[str]]:
+        """Members of the stories last seen on or after ``day`` (and the undated ones)."""
+        sql = "SELECT m.story_id, m.article_id FROM stories s JOIN story_members m ON m.story_id = s.id"
+        args: tuple[Any, ...] = ()
+        if day is not None:
+            sql, args = sql + " WHERE s.last_seen IS NULL OR s.last_seen >= ?", (day,)
+        out: dict[str, list[str]] = {}
+        for r in self.db.execute(sql + " ORDER BY m.rowid", args):
+            out.setdefault(r[0], []).append(r[1])
+        return out
+
+    def update_stories(
+        self, stories: list[dict[str, Any]], aliases: dict[str, str], gone: Iterable[str]
+    ) -> None:
+        """Replace some stories (and their members), drop those that are ``gone``."""
+        with self.transaction():
+            for sid in [*gone, *(st["id"] for st in stories)]:
+                self.db.execute("DELETE FROM stories WHERE id = ?", (sid,))
+                self.db.execute("DELETE FROM story_members WHERE story_id = ?", (sid,))
+            for st in stories:
+                self.db.executemany(
+                    "DELETE FROM story_members WHERE article_id = ?", [(a,) for a in st["articles"]]
+                )
+            self._insert_stories(stories, aliases)
+
+    def state(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM story_state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self.transaction():
             self.db.execute(
-                "UPDATE story_aliases SET story_id = (SELECT a2.story_id FROM story_aliases a2"
-                " WHERE a2.alias = story_aliases.story_id) WHERE story_id IN (SELECT alias FROM story_aliases)"
+                "INSERT OR REPLACE INTO story_state VALUES (?, ?)", (key, json.dumps(value))
             )
-            self.db.execute("DELETE FROM story_aliases WHERE alias IN (SELECT id FROM stories)")
 
     def stories(self) -> list[dict[str, Any]]:
         return [

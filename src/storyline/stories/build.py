@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,10 @@ from storyline.stories.model import lead, load_story_model, to_story_docs
 
 
 def build_stories(
-    store: Store, settings: Settings, report: dict[str, Any] | None = None
+    store: Store,
+    settings: Settings,
+    report: dict[str, Any] | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every story of the store's articles, and the aliases of merged ids; how the stories were
     found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given."""
@@ -24,9 +28,10 @@ def build_stories(
     articles = list(store.iter_articles(full=False))
     if not articles:
         return [], {}
-    embed = (
-        get_embedder(settings.embed.model, settings.embed.device).encode if cfg.embeddings else None
-    )
+    if not cfg.embeddings:
+        embed = None
+    elif embed is None:
+        embed = get_embedder(settings.embed.model, settings.embed.device).encode
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
     docs = to_story_docs(rows, get_extractor(cfg.entities), embed)
     model = load_story_model(cfg.model or None)
@@ -50,6 +55,91 @@ def build_stories(
         if sid not in ages:
             next_age += 1
     return stories, aliases
+
+
+def place_stories(
+    store: Store,
+    settings: Settings,
+    new: list[str],
+    report: dict[str, Any] | None = None,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, str], list[str]]:
+    """New articles placed by the stream against the stories active around their time
+    (``storyline add`` between batch rebuilds): only those stories' articles are read.
+
+    Returns the stories that changed or began, the aliases of stories merged away, and the
+    ids of the stories that are gone (merged into others).
+    """
+    from datetime import UTC, datetime
+
+    from storyline.stories.stream import StreamClusterer, epoch
+
+    cfg = settings.stories
+    if not cfg.embeddings:
+        embed = None
+    elif embed is None:
+        embed = get_embedder(settings.embed.model, settings.embed.device).encode
+    extractor = get_extractor(cfg.entities)
+    fresh = [a for a in (store.get_article(i, full=False) for i in new) if a is not None]
+    times = [t for t in (epoch(a.published) for a in fresh) if t is not None]
+    since = (
+        datetime.fromtimestamp(min(times) - (cfg.window_days + 1) * 86400.0, UTC).date().isoformat()
+        if times
+        else None
+    )
+    previous = store.stories_since(since)
+    old_articles = {
+        a.id: a
+        for a in (
+            store.get_article(i, full=False) for members in previous.values() for i in members
+        )
+        if a is not None
+    }
+    meta = {**old_articles, **{a.id: a for a in fresh}}
+
+    def rows(arts: list[Any]) -> list[tuple[str, str | None, str, str]]:
+        return [(a.id, a.published, a.title or "", a.clean or "") for a in arts]
+
+    ages = store.story_ages()
+    ordered_old = sorted(previous, key=lambda s: (ages.get(s, 0), s))
+    all_docs = to_story_docs(rows(list(meta.values())), extractor, embed)
+    by_id = {d.id: d for d in all_docs}
+    groups = [[by_id[a] for a in previous[sid] if a in by_id] for sid in ordered_old]
+    clusterer = StreamClusterer(
+        load_story_model(cfg.model or None), cfg.window_days, cfg.candidates, cfg.index_terms,
+        cfg.merge_threshold, cfg.split_threshold, cfg.online_merge,
+    )  # fmt: skip
+    clusterer.keep_all = True
+    numbers = clusterer.seed(groups)
+    clusterer.run([by_id[a.id] for a in fresh if a.id in by_id and a.id not in previous])
+    story_of = clusterer.assignments
+    touched = {story_of[a.id] for a in fresh if a.id in story_of}
+    touched |= set(clusterer.merged_into.values()) | set(clusterer.merged_into)
+    was = {n: sid for n, sid in zip(numbers, ordered_old, strict=True)}
+    grouped: dict[int, list[str]] = {}
+    for aid, n in story_of.items():
+        if n in touched:
+            grouped.setdefault(n, []).append(aid)
+    groups_now = apply_overrides(list(grouped.values()), store.overrides())
+    before = {was[n]: previous[was[n]] for n in touched if n in was}
+    order = {d.id: n for n, d in enumerate(all_docs)}
+    named, aliases = carry_ids(groups_now, before, order, ages)
+    next_age = max(ages.values(), default=-1) + 1
+    vectors = {d.id: d.embedding for d in all_docs}
+    roots = store.families()
+    stories = []
+    for sid, members in named.items():
+        stories.append(describe(sid, ages.get(sid, next_age), [meta[a] for a in members],
+                                vectors, roots))  # fmt: skip
+        if sid not in ages:
+            next_age += 1
+    gone = [sid for sid in before if sid not in named]
+    if report is not None:
+        report.update(
+            method="stream placement", active_stories=len(previous), placed=len(fresh),
+            online_merges=clusterer.online_merges,
+        )  # fmt: skip
+    return stories, aliases, gone
 
 
 def describe(

@@ -291,6 +291,39 @@ class StreamClusterer:
             st.add(self.vectors.get(i, {}), self.title_vectors.get(i, {}), d, d.time or 0.0)
         return st
 
+    def seed(self, groups: list[list[StoryDoc]]) -> list[int]:
+        """Stories made earlier (each its articles in canonical order) as active stories,
+        taken as they are, without scoring: the articles that follow are placed against them
+        (``storyline add``). The term weights learn from all of them first. Returns each
+        group's story number."""
+        counted = [
+            (self.vectorizer.counts([d.body or d.title for d in docs]),
+             self.vectorizer.counts([d.title for d in docs]))
+            for docs in groups
+        ]  # fmt: skip
+        for bodies, _ in counted:
+            for idx, _tf in bodies:
+                self.vectorizer.n += 1
+                self.vectorizer.df[idx] += 1
+        numbers = []
+        for docs, (bodies, titles) in zip(groups, counted, strict=True):
+            sid = self.next_id
+            self.next_id += 1
+            story = self.active[sid] = Story(sid)
+            if self.keep_all:
+                self.all[sid] = story
+            for doc, (bi, bt), (ti, tt) in zip(docs, bodies, titles, strict=True):
+                now = doc.time if doc.time is not None else self.now
+                self.now = max(self.now, now)
+                body = self.vectorizer.weigh(bi, bt, learn=False) if len(bi) else {}
+                title = self.vectorizer.weigh(ti, tt, learn=False) if len(ti) else {}
+                self.learn_entities(doc)
+                story.add(body, title, doc, now)
+                self._index(sid, body or title, doc)
+                self.assignments[doc.id] = sid
+            numbers.append(sid)
+        return numbers
+
     def run(self, docs: Iterable[StoryDoc], batch: int = 256) -> dict[str, int]:
         for chunk in _chunks(docs, batch):
             counted = self.vectorizer.counts([d.body or d.title for d in chunk])
