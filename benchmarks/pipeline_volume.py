@@ -1,0 +1,229 @@
+"""The whole pipeline at volume, and what ``storyline add`` costs on a large store.
+
+Invents stories from a seeded generator: each story has its own names, places, figures and
+quotes and runs over a few days; its articles are 400-800 words from several outlets. Reuse
+is planted: of the articles after a story's first, 6 % are duplicates of an earlier one
+(another outlet, same text), 6 % near-duplicates (a sentence changed, added or dropped) and
+8 % spun rewrites (a fifth of the words swapped for synonyms). Articles are written as JSONL
+(500 to a file), in time order.
+
+Two measurements, each in a fresh subprocess (peak RSS is that process's):
+
+* ``--bases 0,10000 --add 1000``: a store of each base size is built with ``storyline run``
+  over the first articles, then the next 1,000 are added with ``Corpus.add``; prints the
+  seconds of each stage of the add. The goal: adding to a large store costs what is added,
+  so the largest base's add is within 1.5x of the empty one's.
+* ``--sizes 10000``: one run over N articles, ingest to digest: seconds and articles/s per
+  stage and overall, peak RSS.
+
+``--model hashing`` swaps the sentence model for the lexical hashing embedder, to measure
+how cost grows with the store apart from the model's own cost (say so when you quote it).
+
+    .venv/bin/python benchmarks/pipeline_volume.py --bases 0,2000,10000 --add 1000
+    .venv/bin/python benchmarks/pipeline_volume.py --sizes 2000,10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+STAGES = ("ingest", "clean", "segment", "reuse", "stories", "digest")
+OUTLETS = [f"{a} {b}" for a in ("Harbor", "Valley", "Summit", "Granite", "Tidewater", "Kestrel",
+           "Ashford", "Meridian") for b in ("Ledger", "Courier", "Post", "Times")]  # fmt: skip
+SYNONYMS = {
+    "said": "stated", "officials": "authorities", "homes": "houses", "workers": "staff",
+    "began": "started", "large": "big", "help": "assist", "people": "individuals",
+    "city": "municipality", "told": "informed", "show": "demonstrate", "buy": "purchase",
+    "fast": "rapid", "need": "require", "many": "numerous", "try": "attempt", "end": "conclude",
+    "about": "approximately", "report": "account", "plan": "scheme", "area": "region",
+}  # fmt: skip
+COMMON = (
+    "the council said on the plan for the area after the vote and many people told reporters "
+    "that officials began to help workers in the city with homes and roads as the report "
+    "showed large costs while the talks need more time to end about the budget"
+).split()
+SYLLABLES = "ka lo ver mi dan tor el sa ri bu nel ost qua fen wick har dro ly mar zen".split()
+
+
+def _word(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(n))
+
+
+def _sentence(rng: random.Random, names: list[str], places: list[str], terms: list[str]) -> str:
+    k = rng.random()
+    words = rng.sample(COMMON, 8)
+    if k < 0.2:
+        return (f'"The {terms[0]} will not wait for the {rng.choice(terms)} and {words[0]} '
+                f'{words[1]}," {rng.choice(names)} said in {rng.choice(places)}.')  # fmt: skip
+    if k < 0.4:
+        return (f"About {rng.randint(2, 90) * 100:,} {words[2]} {rng.choice(terms)} were "
+                f"affected in {rng.choice(places)}, according to {rng.choice(names)}.")  # fmt: skip
+    return (f"The {rng.choice(terms)} in {rng.choice(places)} {' '.join(words[:5])} "
+            f"{rng.choice(terms)} {' '.join(words[5:])} {rng.choice(terms)}.")  # fmt: skip
+
+
+def _article(rng: random.Random, pool: list[str]) -> list[str]:
+    out: list[str] = []
+    words = rng.randint(400, 800)
+    while sum(len(s.split()) for s in out) < words:
+        out.append(rng.choice(pool))
+    return out
+
+
+def _spin(sentences: list[str], rng: random.Random) -> list[str]:
+    out = []
+    for s in sentences:
+        ws = s.split()
+        out.append(" ".join(SYNONYMS.get(w, w) if rng.random() < 0.8 else w for w in ws))
+    return out
+
+
+def generate(n: int, seed: int = 11) -> list[dict[str, Any]]:
+    """N articles in time order, as JSONL records; reuse planted within stories."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    records: list[dict[str, Any]] = []
+    story = 0
+    clock = 0.0
+    while len(records) < n:
+        story += 1
+        names = [f"{_word(rng, 2).title()} {_word(rng, 3).title()}" for _ in range(4)]
+        places = [_word(rng, 3).title() for _ in range(2)]
+        terms = [_word(rng, 2) for _ in range(6)]
+        pool = [_sentence(rng, names, places, terms) for _ in range(60)]
+        size = min(n - len(records), 150, max(1, int(rng.paretovariate(1.3))))
+        clock += rng.expovariate(1.0) * 0.5  # hours between story starts
+        made: list[list[str]] = []
+        for a in range(size):
+            r = rng.random()
+            if made and r < 0.06:
+                body = list(rng.choice(made))
+            elif made and r < 0.12:
+                body = list(rng.choice(made))
+                body[rng.randrange(len(body))] = _sentence(rng, names, places, terms)
+            elif made and r < 0.20:
+                body = _spin(rng.choice(made), rng)
+            else:
+                body = _article(rng, pool)
+            made.append(body)
+            when = start + timedelta(hours=clock + a * rng.uniform(0.5, 3))
+            outlet = rng.choice(OUTLETS)
+            i = len(records)
+            records.append({
+                "url": f"https://{outlet.lower().replace(' ', '')}.example/{story}/{i}",
+                "source": outlet, "title": f"{names[0]} and the {terms[0]} of {places[0]}",
+                "published": when.isoformat(), "text": "\n\n".join(body),
+            })  # fmt: skip
+    records.sort(key=lambda r: (r["published"], r["url"]))
+    return records
+
+
+def write(records: list[dict[str, Any]], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(0, len(records), 500):
+        with open(folder / f"part-{i // 500:05d}.jsonl", "w", encoding="utf-8") as fh:
+            for r in records[i : i + 500]:
+                fh.write(json.dumps(r) + "\n")
+
+
+def _settings(model: str) -> Any:
+    from storyline.config import Settings
+
+    s = Settings()
+    s.embed.model = model
+    return s
+
+
+def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> None:
+    from storyline.corpus import Corpus
+
+    settings = _settings(model)
+    result: dict[str, Any] = {}
+    with Corpus(db, settings) as corpus:
+        if base:
+            t = time.perf_counter()
+            run = corpus.add([base])
+            result["base_seconds"] = time.perf_counter() - t
+            result["base_timings"] = run.timings
+        if extra:
+            t = time.perf_counter()
+            run = corpus.add([extra])
+            result["seconds"] = time.perf_counter() - t
+            result["timings"] = run.timings
+            result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
+        result["articles"] = corpus.store.count_articles()
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Path(out).write_text(json.dumps(result))
+    del kind
+
+
+def _spawn(*args: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        subprocess.run([sys.executable, __file__, "--child", *args, fh.name], check=True)
+        return json.loads(Path(fh.name).read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bases", default="", help="store sizes to add to, e.g. 0,10000")
+    parser.add_argument("--add", type=int, default=1000, help="articles added to each base")
+    parser.add_argument("--sizes", default="", help="whole-pipeline runs, e.g. 10000,100000")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    bases = [int(x) for x in args.bases.split(",") if x]
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        need = max([*(b + args.add for b in bases), *sizes, 0])
+        records = generate(need, args.seed)
+        if bases:
+            rows = []
+            for b in bases:
+                write(records[:b], root / f"base{b}")
+                write(records[b : b + args.add], root / f"add{b}")
+                print(f"[pipeline_volume] base {b:,}: building, then adding {args.add:,}",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                r = _spawn("add", str(root / f"base{b}") if b else "", str(root / f"add{b}"),
+                           str(root / f"s{b}.db"), args.model)  # fmt: skip
+                rows.append((b, r))
+            print(f"\nadd {args.add:,} articles to a store of N (model {args.model}); seconds")
+            head = f"{'store N':>9} " + " ".join(f"{s:>8}" for s in STAGES)
+            print(head + f" {'add s':>8} {'× empty':>8} {'peak MiB':>9} {'base s':>8}")
+            first = rows[0][1]["seconds"]
+            for b, r in rows:
+                t = r["timings"]
+                print(f"{b:>9,} " + " ".join(f"{t.get(s, 0):>8.2f}" for s in STAGES)
+                      + f" {r['seconds']:>8.1f} {r['seconds'] / first:>8.2f}"
+                      f" {r['peak_rss_mib']:>9.0f} {r.get('base_seconds', 0):>8.0f}")  # fmt: skip
+        for n in sizes:
+            write(records[:n], root / f"all{n}")
+            print(f"[pipeline_volume] whole pipeline over {n:,}", file=sys.stderr, flush=True)
+            r = _spawn("run", "", str(root / f"all{n}"), str(root / f"all{n}.db"), args.model)
+            t = r["timings"]
+            print(f"\nwhole pipeline over {n:,} articles (model {args.model})")
+            print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11}")
+            for s in STAGES:
+                print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}")
+            print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
+                  f"   peak RSS {r['peak_rss_mib']:.0f} MiB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Adding to a store costs what is added: the same results as one run, and only new work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from storyline import Corpus, Store
+from storyline.embed import StoredEmbedder, get_embedder
+from storyline.reuse.index import ReuseIndex, band_keys, term_vector
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.is_file())
+
+
+def _links(store: Store) -> list[dict[str, Any]]:
+    return sorted(store.links(kinds_only=False), key=lambda ln: (ln["a"], ln["b"]))
+
+
+def _stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
+    """Stories by their member sets, and each one's digest without the story id (an id comes
+    from a story's first article in the run that made it, so it may differ)."""
+    out = {}
+    for st in store.stories():
+        digest = dict(store.digest(st["id"]) or {})
+        digest.pop("story", None)
+        out[frozenset(st["articles"])] = digest
+    return out
+
+
+def _half_then_rest(files: list[str], db: Path) -> Corpus:
+    corpus = Corpus(db)
+    corpus.add(files[::2])
+    corpus.add(files[1::2])
+    return corpus
+
+
+def test_half_then_add_equals_one_run_on_the_example(
+    example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+) -> None:
+    with _half_then_rest(_files(example_corpus), tmp_path / "split.db") as split:
+        assert _links(split.store) == _links(example_analyzed.store)
+        split.rebuild_stories()
+        assert _stories(split.store) == _stories(example_analyzed.store)
+
+
+def test_half_then_add_equals_one_run_on_the_seeds(
+    seeds_analyzed: Corpus, seeds_dir: Path, tmp_path: Path
+) -> None:
+    with _half_then_rest(_files(seeds_dir), tmp_path / "split.db") as split:
+        assert _links(split.store) == _links(seeds_analyzed.store)
+        split.rebuild_stories()
+        assert _stories(split.store) == _stories(seeds_analyzed.store)
+
+
+def test_a_small_add_is_placed_by_the_stream_and_a_rebuild_equals_one_run(
+    example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+) -> None:
+    files = _files(example_corpus)
+    with Corpus(tmp_path / "small.db") as corpus:
+        corpus.add(files[:-2])
+        before = {st["id"]: set(st["articles"]) for st in corpus.stories()}
+        result = corpus.add(files[-2:])
+        how = result.counts["story_clustering"]
+        assert how["method"] == "stream placement"
+        assert how["placed"] >= 1
+        after = {st["id"]: set(st["articles"]) for st in corpus.stories()}
+        placed = set().union(*after.values())
+        assert placed == {a.id for a in corpus.articles()}  # every article has a story
+        # Stories only grow: every earlier story's articles are still together, under its id
+        # or an alias of it.
+        for sid, members in before.items():
+            now = corpus.store.resolve_story(sid)
+            assert now is not None and members <= after[now]
+        assert _links(corpus.store) == _links(example_analyzed.store)
+        corpus.rebuild_stories()
+        assert _stories(corpus.store) == _stories(example_analyzed.store)
+
+
+def test_adding_an_unrelated_article_reads_only_what_it_touches(
+    example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Corpus(tmp_path / "s.db") as corpus:
+        corpus.add([str(example_corpus)])
+        stored = corpus.store.count_articles()
+        new = tmp_path / "new.txt"
+        new.write_text(
+            "---\ntitle: Glassblowers of Vennick open their winter kilns\nsource: Vennick Bell\n"
+            "published: 2027-11-02\n---\n\nThe glassblowers of Vennick lit their winter kilns on "
+            "Tuesday, a month later than usual, after the guild settled a quarrel over sand. "
+            "Master blower Oriel Tamsin said the first pieces would be lanterns for the harbour."
+        )
+        read: list[str] = []
+        original = Store.get_article
+
+        def counting(self: Store, article_id: str, full: bool = True) -> Any:
+            read.append(article_id)
+            return original(self, article_id, full)
+
+        monkeypatch.setattr(Store, "get_article", counting)
+        result = corpus.add([str(new)])
+        assert result.counts["articles_new"] == 1
+        assert corpus.store.count_articles() == stored + 1
+        # The new article, read by each stage that needs it; none of the stored ones.
+        (aid,) = set(read)
+        assert corpus.store.get_article(aid).source == "Vennick Bell"
+        assert result.counts["story_clustering"]["active_stories"] == 0
+
+
+def test_sentence_vectors_persist_and_are_not_embedded_again(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    texts = ["The dam held overnight.", "Crews reopened the bridge.", "The dam held overnight."]
+    first = StoredEmbedder(get_embedder("hashing"), store)
+    a = first.encode(texts)
+    assert first.embedded == 2
+    store.close()
+
+    class Refuses:
+        name = "hashing-1024"
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            raise AssertionError(f"embedded again: {texts}")
+
+    store = Store(tmp_path / "e.db")
+    second = StoredEmbedder(Refuses(), store)  # type: ignore[arg-type]
+    b = second.encode(texts)
+    assert second.loaded == 2 and second.embedded == 0
+    assert np.array_equal(a, b)  # what a run returns equals what a later add reads back
+    store.close()
+
+
+def test_the_index_finds_the_same_pairs_whatever_the_order_articles_came_in() -> None:
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(words, 120)) for _ in range(30)]
+    texts += [t.replace("w1 ", "x1 ") for t in texts[:5]]  # near copies
+    sigs = rng.integers(0, 2**32, (len(texts), 128), dtype=np.uint64).astype(np.uint32)
+    sigs[30:] = sigs[:5]
+
+    def pairs(order: list[list[int]]) -> set[tuple[str, str]]:
+        from storyline.config import ReuseSettings
+
+        store = Store(":memory:")
+        found: set[tuple[str, str]] = set()
+        for batch in order:
+            for i in batch:
+                store.db.execute(
+                    "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
+                    " VALUES (?, '', '', '', ?, 'linked', '')",
+                    (f"a{i:02d}", f"2026-03-{1 + i % 9:02d}"),
+                )
+                store.db.execute(
+                    "INSERT INTO fingerprints VALUES (?, ?, ?)", (f"a{i:02d}", f"h{i}", b"")
+                )
+            index = ReuseIndex(store, ReuseSettings(neighbours=3, min_tfidf=0.05))
+            index.put([(f"a{i:02d}", texts[i], sigs[i]) for i in batch])
+            got = index.candidates([f"a{i:02d}" for i in batch])
+            with store.transaction():
+                index.save_lists(got.lists)
+            found = (found - got.dropped) | got.pairs
+        return found
+
+    everything = pairs([list(range(len(texts)))])
+    assert {(f"a{i:02d}", f"a{i + 30:02d}") for i in range(5)} <= everything
+    order = list(range(len(texts)))
+    np.random.default_rng(5).shuffle(order)
+    assert pairs([order[:12], order[12:20], order[20:]]) == everything
+
+
+def test_term_vectors_and_band_keys_are_deterministic() -> None:
+    a = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")
+    b = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")
+    assert np.array_equal(a.terms, b.terms) and np.array_equal(a.weights, b.weights)
+    assert abs(float(np.dot(a.weights, a.weights)) - 1.0) < 1e-5
+    sig = np.arange(128, dtype=np.uint32).reshape(1, 128)
+    assert np.array_equal(band_keys(sig, 25, 5), band_keys(sig.copy(), 25, 5))
+    other = sig.copy()
+    other[0, 0] += 1
+    keys, changed = band_keys(sig, 25, 5)[0], band_keys(other, 25, 5)[0]
+    assert keys[0] != changed[0] and np.array_equal(keys[1:], changed[1:])
