@@ -1,7 +1,8 @@
 """The whole pipeline at volume, and what ``storyline add`` costs on a large store.
 
 Invents stories from a seeded generator: each story has its own names, places, figures and
-quotes and runs over a few days; its articles are 400-800 words from several outlets. Reuse
+quotes and runs over a few days; its articles are 400-800 words from several outlets, each
+independent report written afresh around the story's names (sharing one or two quotes). Reuse
 is planted: of the articles after a story's first, 6 % are duplicates of an earlier one
 (another outlet, same text), 6 % near-duplicates (a sentence changed, added or dropped) and
 8 % spun rewrites (a fifth of the words swapped for synonyms). Articles are written as JSONL
@@ -16,8 +17,10 @@ Two measurements, each in a fresh subprocess (peak RSS is that process's):
 * ``--sizes 10000``: one run over N articles, ingest to digest: seconds and articles/s per
   stage and overall, peak RSS.
 
-``--model hashing`` swaps the sentence model for the lexical hashing embedder, to measure
-how cost grows with the store apart from the model's own cost (say so when you quote it).
+``--model hashing`` swaps the sentence model for the lexical hashing embedder, and
+``--model hashing+rules`` also lists the digest's entities by rules instead of spaCy, to
+measure how cost grows with the store apart from the models' own cost (say so when you
+quote it).
 
     .venv/bin/python benchmarks/pipeline_volume.py --bases 0,2000,10000 --add 1000
     .venv/bin/python benchmarks/pipeline_volume.py --sizes 2000,10000
@@ -72,11 +75,15 @@ def _sentence(rng: random.Random, names: list[str], places: list[str], terms: li
             f"{rng.choice(terms)} {' '.join(words[5:])} {rng.choice(terms)}.")  # fmt: skip
 
 
-def _article(rng: random.Random, pool: list[str]) -> list[str]:
-    out: list[str] = []
+def _article(
+    rng: random.Random, quotes: list[str], names: list[str], places: list[str], terms: list[str]
+) -> list[str]:
+    """An independent report: its own sentences about the story's names, places and terms,
+    and one or two of the story's quotes (which independent reports share)."""
+    out: list[str] = rng.sample(quotes, rng.randint(1, 2))
     words = rng.randint(400, 800)
     while sum(len(s.split()) for s in out) < words:
-        out.append(rng.choice(pool))
+        out.insert(rng.randrange(len(out) + 1), _sentence(rng, names, places, terms))
     return out
 
 
@@ -100,7 +107,10 @@ def generate(n: int, seed: int = 11) -> list[dict[str, Any]]:
         names = [f"{_word(rng, 2).title()} {_word(rng, 3).title()}" for _ in range(4)]
         places = [_word(rng, 3).title() for _ in range(2)]
         terms = [_word(rng, 2) for _ in range(6)]
-        pool = [_sentence(rng, names, places, terms) for _ in range(60)]
+        quotes = [
+            f'"The {terms[q]} will not wait for the {terms[q + 1]}," {names[q]} said.'
+            for q in range(3)
+        ]
         size = min(n - len(records), 150, max(1, int(rng.paretovariate(1.3))))
         clock += rng.expovariate(1.0) * 0.5  # hours between story starts
         made: list[list[str]] = []
@@ -114,7 +124,7 @@ def generate(n: int, seed: int = 11) -> list[dict[str, Any]]:
             elif made and r < 0.20:
                 body = _spin(rng.choice(made), rng)
             else:
-                body = _article(rng, pool)
+                body = _article(rng, quotes, names, places, terms)
             made.append(body)
             when = start + timedelta(hours=clock + a * rng.uniform(0.5, 3))
             outlet = rng.choice(OUTLETS)
@@ -140,7 +150,10 @@ def _settings(model: str) -> Any:
     from storyline.config import Settings
 
     s = Settings()
-    s.embed.model = model
+    name, _, entities = model.partition("+")
+    s.embed.model = name
+    if entities:  # "hashing+rules": the digest's entity lists by rules instead of spaCy
+        s.digest.entities = entities
     return s
 
 

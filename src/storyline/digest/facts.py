@@ -24,7 +24,7 @@ import numpy as np
 
 from storyline.digest.units import DigestDoc, Unit
 from storyline.reuse.decision import Decision, load_decision
-from storyline.reuse.features import pair_features
+from storyline.reuse.features import pair_features_many
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -110,10 +110,10 @@ def _edges(
         return {}
     ordered = sorted(candidates)
     feats = np.array(
-        [
-            pair_features(units[i].text, units[j].text, float(vectors[i] @ vectors[j]))
-            for i, j in ordered
-        ]
+        pair_features_many(
+            [(units[i].text, units[j].text) for i, j in ordered],
+            [float(vectors[i] @ vectors[j]) for i, j in ordered],
+        )
     )
     probs = decision.probability(feats)
     return {

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from storyline.reuse.decision import Decision
-from storyline.reuse.features import pair_features, tokens
+from storyline.reuse.features import pair_features_many, tokens
 from storyline.reuse.fingerprint import normalize
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{3,})[\"“”«»]")
@@ -127,7 +127,11 @@ def align(
     if not candidates:
         return []
     ordered = sorted(candidates)
-    feats = np.array([pair_features(texts_a[i], texts_b[j], float(sims[i, j])) for i, j in ordered])
+    feats = np.array(
+        pair_features_many(
+            [(texts_a[i], texts_b[j]) for i, j in ordered], [float(sims[i, j]) for i, j in ordered]
+        )
+    )
     probs = decision.probability(feats)
     used_a: set[int] = set()
     used_b: set[int] = set()

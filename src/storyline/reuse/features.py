@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -31,59 +34,115 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
-def _ngram_f(a: list[str], b: list[str], n: int) -> tuple[float, float]:
-    ca = Counter(tuple(a[i : i + n]) for i in range(len(a) - n + 1))
-    cb = Counter(tuple(b[i : i + n]) for i in range(len(b) - n + 1))
+def _grams(items: list[Any], n: int) -> Counter[Any]:
+    return Counter(tuple(items[i : i + n]) for i in range(len(items) - n + 1))
+
+
+class _Profile:
+    """What ``pair_features`` needs of one sentence, computed once per text: its tokens,
+    n-gram counts, content words, stems, character trigrams, numbers and capitalised words."""
+
+    __slots__ = ("a", "caps", "char3", "content", "content_set", "grams", "n_char3", "negated",
+                 "numbers", "stems", "tokens")  # fmt: skip
+
+    def __init__(self, text: str, stop: frozenset[str]) -> None:
+        ta = tokens(text)
+        self.a = text
+        self.tokens = ta
+        self.grams = [_grams(ta, n) for n in (1, 2, 3, 4)]
+        self.content = _grams([t for t in ta if t not in stop], 1)
+        self.stems = _grams([t[:5] for t in ta], 1)
+        norm = " ".join(text.lower().split())
+        self.char3 = Counter(norm[i : i + 3] for i in range(len(norm) - 2))
+        self.n_char3 = max(0, len(norm) - 2)
+        self.numbers = set(_NUMBER.findall(text))
+        self.content_set = {t for t in ta if t not in stop}
+        self.negated = "not" in ta or "n't" in text
+        self.caps = {w for w in text.split() if w[:1].isupper()}
+
+
+@lru_cache(maxsize=20_000)
+def _profile(text: str) -> _Profile:
+    return _Profile(text, stopwords())
+
+
+def _overlap(ca: Counter[Any], cb: Counter[Any]) -> int:
+    """``sum((ca & cb).values())`` without building the intersection."""
+    if len(ca) > len(cb):
+        ca, cb = cb, ca
+    return sum(min(v, cb[k]) for k, v in ca.items() if k in cb)
+
+
+def _f(ca: Counter[Any], cb: Counter[Any], na: int, nb: int) -> tuple[float, float]:
+    """F-measure and the smaller precision of two n-gram multisets of sizes ``na``, ``nb``."""
     if not ca or not cb:
         return 0.0, 0.0
-    overlap = sum((ca & cb).values())
-    pa, pb = overlap / sum(ca.values()), overlap / sum(cb.values())
+    overlap = _overlap(ca, cb)
+    pa, pb = overlap / na, overlap / nb
     f = 0.0 if overlap == 0 else 2 * pa * pb / (pa + pb)
     return f, min(pa, pb)
 
 
-def _char_f(a: str, b: str, n: int = 3) -> float:
-    a, b = " ".join(a.lower().split()), " ".join(b.lower().split())
-    ca = Counter(a[i : i + n] for i in range(len(a) - n + 1))
-    cb = Counter(b[i : i + n] for i in range(len(b) - n + 1))
-    if not ca or not cb:
-        return 0.0
-    overlap = sum((ca & cb).values())
-    return 2 * overlap / (sum(ca.values()) + sum(cb.values()))
-
-
-def pair_features(a: str, b: str, cosine: float) -> list[float]:
-    """The feature vector of one sentence pair (order of FEATURE_NAMES)."""
-    ta, tb = tokens(a), tokens(b)
-    stop = stopwords()
-    f1, p1 = _ngram_f(ta, tb, 1)
-    f2, _ = _ngram_f(ta, tb, 2)
-    f3, _ = _ngram_f(ta, tb, 3)
-    f4, _ = _ngram_f(ta, tb, 4)
-    content_f, _ = _ngram_f([t for t in ta if t not in stop], [t for t in tb if t not in stop], 1)
-    lcs = SequenceMatcher(None, ta, tb, autojunk=False).ratio() if ta and tb else 0.0
+def _features(pa: _Profile, pb: _Profile, cosine: float, lcs: float) -> list[float]:
+    ta, tb = pa.tokens, pb.tokens
     la, lb = len(ta), len(tb)
+    f1, p1 = _f(pa.grams[0], pb.grams[0], la, lb)
+    f2, _ = _f(pa.grams[1], pb.grams[1], la - 1, lb - 1)
+    f3, _ = _f(pa.grams[2], pb.grams[2], la - 2, lb - 2)
+    f4, _ = _f(pa.grams[3], pb.grams[3], la - 3, lb - 3)
+    content_f, _ = _f(pa.content, pb.content, sum(pa.content.values()), sum(pb.content.values()))
     length_ratio = min(la, lb) / max(la, lb) if la and lb else 0.0
-    na, nb = set(_NUMBER.findall(a)), set(_NUMBER.findall(b))
+    na, nb = pa.numbers, pb.numbers
     disagree = float(len(na ^ nb)) / max(1, len(na | nb)) if (na or nb) else 0.0
     agree = 1.0 if na and na == nb else 0.0
     # Crude stemming by 5-letter prefixes catches inflection ("troops"/"troop", "said"/"says").
-    fs, ps = _ngram_f([t[:5] for t in ta], [t[:5] for t in tb], 1)
-    ca, cb = {t for t in ta if t not in stop}, {t for t in tb if t not in stop}
+    fs, ps = _f(pa.stems, pb.stems, la, lb)
+    ca, cb = pa.content_set, pb.content_set
     una, unb = len(ca - cb) / max(1, len(ca)), len(cb - ca) / max(1, len(cb))
-    negation = float(("not" in ta or "n't" in a) != ("not" in tb or "n't" in b))
-    caps_a = {w for w in a.split() if w[:1].isupper()}
-    caps_b = {w for w in b.split() if w[:1].isupper()}
-    capitalised = len(caps_a & caps_b) / max(1, len(caps_a | caps_b))
+    negation = float(pa.negated != pb.negated)
+    capitalised = len(pa.caps & pb.caps) / max(1, len(pa.caps | pb.caps))
+    char3 = (
+        2 * _overlap(pa.char3, pb.char3) / (pa.n_char3 + pb.n_char3)
+        if pa.char3 and pb.char3
+        else 0.0
+    )
     return [
-        cosine, cosine * cosine, f1, f2, f3, f4, content_f, _char_f(a, b), lcs, length_ratio,
+        cosine, cosine * cosine, f1, f2, f3, f4, content_f, char3, lcs, length_ratio,
         disagree, agree, cosine * length_ratio, p1, fs, ps, max(una, unb), min(una, unb),
         negation, float(np.log1p(abs(la - lb))), capitalised,
     ]  # fmt: skip
 
 
+def pair_features(a: str, b: str, cosine: float) -> list[float]:
+    """The feature vector of one sentence pair (order of FEATURE_NAMES)."""
+    return pair_features_many([(a, b)], [cosine])[0]
+
+
+def pair_features_many(
+    pairs: Sequence[tuple[str, str]], cosines: Sequence[float] | np.ndarray
+) -> list[list[float]]:
+    """``pair_features`` of many pairs, equal value for value. Each sentence is read once
+    (its tokens and n-grams are cached by text), and the longest-common-subsequence ratio
+    reuses one matcher per second sentence, which is where difflib spends its set-up."""
+    out: list[list[float]] = [[] for _ in pairs]
+    by_b: dict[str, list[int]] = {}
+    for n, (_, b) in enumerate(pairs):
+        by_b.setdefault(b, []).append(n)
+    matcher = SequenceMatcher(None, autojunk=False)
+    for b, rows in by_b.items():
+        pb = _profile(b)
+        if pb.tokens:
+            matcher.set_seq2(pb.tokens)
+        for n in rows:
+            pa = _profile(pairs[n][0])
+            if pa.tokens and pb.tokens:
+                matcher.set_seq1(pa.tokens)
+                lcs = matcher.ratio()
+            else:
+                lcs = 0.0
+            out[n] = _features(pa, pb, float(cosines[n]), lcs)
+    return out
+
+
 def feature_matrix(pairs: list[tuple[str, str]], cosines: np.ndarray) -> np.ndarray:
-    return np.array(
-        [pair_features(a, b, float(c)) for (a, b), c in zip(pairs, cosines, strict=True)],
-        dtype=np.float64,
-    )
+    return np.array(pair_features_many(pairs, cosines), dtype=np.float64)
