@@ -68,9 +68,7 @@ def _profile(text: str) -> _Profile:
 
 def _overlap(ca: Counter[Any], cb: Counter[Any]) -> int:
     """``sum((ca & cb).values())`` without building the intersection."""
-    if len(ca) > len(cb):
-        ca, cb = cb, ca
-    return sum(min(v, cb[k]) for k, v in ca.items() if k in cb)
+    return sum([min(ca[k], cb[k]) for k in ca.keys() & cb.keys()])
 
 
 def _f(ca: Counter[Any], cb: Counter[Any], na: int, nb: int) -> tuple[float, float]:
