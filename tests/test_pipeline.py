@@ -236,3 +236,40 @@ def test_a_stock_sentence_of_reporting_is_not_template(tmp_path: Path) -> None:
     carrying = [a for a in corpus.articles() if stock in a.text]
     assert len(carrying) == 3
     assert all(stock in (a.clean or "") for a in carrying)
+
+
+@pytest.mark.parametrize("point", ["clean:1", "reuse:1", "stories:1", "digest:1"])
+def test_killed_add_to_a_store_resumes_and_loses_nothing(tmp_path: Path, point: str) -> None:
+    """An ``add`` to a stored corpus killed mid-stage (its indexes half written, its stories
+    being placed by the stream) resumes to the same store as an add that was never killed."""
+    src = make_inputs(tmp_path / "in")
+    files = sorted(str(p) for p in src.iterdir())
+    config = tmp_path / "fast.toml"
+    config.write_text(FAST + "[stories]\nrebuild_share = 0.95\n")  # the stream places the add
+    settings = Settings.load(config)
+    reference = Corpus(tmp_path / "reference.db", settings)
+    reference.add(files[:-2])
+    reference.add(files[-2:])
+    db = tmp_path / "killed.db"
+    with Corpus(db, settings) as c:
+        c.add(files[:-2])
+    cmd = [sys.executable, "-m", "storyline.cli", "add", *files[-2:], "--db", str(db),
+           "--config", str(config)]  # fmt: skip
+    env = {**os.environ, "STORYLINE_FAULT": point}
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 70, killed.stderr
+    env.pop("STORYLINE_FAULT")
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    with Corpus(db) as c:
+        assert c.store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert comparable(c.store) == comparable(reference.store)
+        assert c.store.links(kinds_only=False) == reference.store.links(kinds_only=False)
+        assert c.store.story_members() == reference.store.story_members()
+        index = "SELECT * FROM {} ORDER BY 1, 2"
+        for table in ("lsh_bands", "term_index", "neighbours"):
+            rows = c.store.db.execute(index.format(table)).fetchall()
+            assert [tuple(r) for r in rows] == [
+                tuple(r) for r in reference.store.db.execute(index.format(table)).fetchall()
+            ], table
+    reference.close()

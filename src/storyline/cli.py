@@ -12,9 +12,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from storyline import __version__
 from storyline.config import Settings
@@ -54,6 +62,14 @@ VerboseOpt = Annotated[
 ]
 
 
+class _RateColumn(ProgressColumn):
+    """Items per second, as the bar has measured them."""
+
+    def render(self, task: Any) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.1f}/s", style="cyan")
+
+
 class BarProgress:
     """Pipeline progress as rich bars on stderr (silent when stderr is not a terminal)."""
 
@@ -65,11 +81,15 @@ class BarProgress:
     def start(self, stage: str, total: int | None) -> None:
         if not self.enabled:
             return
+        self.finish()  # a stage may show several steps, one bar each
         self.bar = RichProgress(
             TextColumn("[bold]{task.description:<8}"),
             BarColumn(),
             MofNCompleteColumn(),
+            _RateColumn(),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=err,
             transient=False,
         )
