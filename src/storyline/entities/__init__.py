@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,34 @@ def _rare(word: str) -> bool:
     except ImportError:  # pragma: no cover
         return word.isupper()
     return word.isupper() or zipf_frequency(word.lower(), "en") < 4.0
+
+
+class StoredExtractor:
+    """An extractor whose findings persist in the store by extractor name and text hash, so a
+    stored article's names are found once, not in every later ``add`` that reads its story."""
+
+    def __init__(self, inner: Extractor, store: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.store = store
+
+    def extract(self, texts: list[str]) -> list[list[Entity]]:
+        import hashlib
+
+        keys = [
+            hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+            for t in texts
+        ]
+        found = self.store.load_entities(self.name, list(dict.fromkeys(keys)))
+        todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if todo:
+            fresh = self.inner.extract(list(todo.values()))
+            rows = {
+                k: [(e.text, e.label) for e in ents] for k, ents in zip(todo, fresh, strict=True)
+            }
+            self.store.save_entities(self.name, rows)
+            found.update(rows)
+        return [[Entity(text, label) for text, label in found[k]] for k in keys]
 
 
 @lru_cache(maxsize=4)

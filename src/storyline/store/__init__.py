@@ -181,6 +181,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE story_state (
             key TEXT PRIMARY KEY, value TEXT NOT NULL
         );
+        CREATE TABLE entities (
+            extractor TEXT NOT NULL, key BLOB NOT NULL, found TEXT NOT NULL,
+            PRIMARY KEY (extractor, key)
+        ) WITHOUT ROWID;
         """,
     ),
 ]
@@ -734,6 +738,26 @@ class Store:
             self.db.executemany(
                 "INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)",
                 [(model, k, v.astype("<f2").tobytes()) for k, v in rows],
+            )
+
+    def load_entities(self, extractor: str, keys: list[bytes]) -> dict[bytes, Any]:
+        """Stored (text, label) lists of ``extractor`` for the text hashes ``keys``."""
+        out: dict[bytes, Any] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT key, found FROM entities WHERE extractor = ? AND key IN ({marks})",
+                (extractor, *chunk),
+            ):
+                out[bytes(r["key"])] = [tuple(x) for x in json.loads(r["found"])]
+        return out
+
+    def save_entities(self, extractor: str, rows: dict[bytes, Any]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO entities VALUES (?, ?, ?)",
+                [(extractor, k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()],
             )
 
     # -- stories --------------------------------------------------------------------------

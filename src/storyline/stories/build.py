@@ -9,7 +9,7 @@ import numpy as np
 
 from storyline.config import Settings
 from storyline.embed import get_embedder
-from storyline.entities import get_extractor
+from storyline.entities import StoredExtractor, get_extractor
 from storyline.store import Store
 from storyline.stories.batch import batch_stories
 from storyline.stories.ids import apply_overrides, carry_ids
@@ -33,7 +33,7 @@ def build_stories(
     elif embed is None:
         embed = get_embedder(settings.embed.model, settings.embed.device).encode
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
-    docs = to_story_docs(rows, get_extractor(cfg.entities), embed)
+    docs = to_story_docs(rows, StoredExtractor(get_extractor(cfg.entities), store), embed)
     model = load_story_model(cfg.model or None)
     assignments = batch_stories(docs, model, cfg, report)
     by_story: dict[int, list[str]] = {}
@@ -79,7 +79,7 @@ def place_stories(
         embed = None
     elif embed is None:
         embed = get_embedder(settings.embed.model, settings.embed.device).encode
-    extractor = get_extractor(cfg.entities)
+    extractor = StoredExtractor(get_extractor(cfg.entities), store)
     fresh = [a for a in (store.get_article(i, full=False) for i in new) if a is not None]
     times = [t for t in (epoch(a.published) for a in fresh) if t is not None]
     since = (
