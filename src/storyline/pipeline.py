@@ -286,9 +286,10 @@ def stage_reuse(ctx: Context) -> None:
     records = [link.to_json(views) for link in links]
     pending_set = set(pending)
     touched = pending_set | {x for r in records for x in (r["a"], r["b"])}
+    replaced = found.dropped | pairs  # stored comparisons that are gone or made again now
     edges = [
         e for e in store.link_edges() if not {e["source"], e["copy"]} & pending_set
-        and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in found.dropped | pairs
+        and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in replaced
     ]  # fmt: skip
     all_links = [*edges, *[r for r in records if r["kind"]]]
     members = {x for e in all_links for x in (e["source"], e["copy"])}
