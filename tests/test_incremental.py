@@ -182,3 +182,15 @@ def test_term_vectors_and_band_keys_are_deterministic() -> None:
     other[0, 0] += 1
     keys, changed = band_keys(sig, 25, 5)[0], band_keys(other, 25, 5)[0]
     assert keys[0] != changed[0] and np.array_equal(keys[1:], changed[1:])
+
+
+def test_linking_a_block_at_a_time_gives_the_same_links(
+    example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storyline.pipeline
+
+    monkeypatch.setattr(storyline.pipeline, "_REUSE_BLOCK", 5)
+    with Corpus(tmp_path / "blocks.db") as corpus:
+        corpus.add([str(example_corpus)])
+        assert _links(corpus.store) == _links(example_analyzed.store)
+        assert corpus.store.families() == example_analyzed.store.families()

@@ -226,6 +226,10 @@ def stage_segment(ctx: Context) -> None:
     ctx.result.counts["sentences"] = total
 
 
+#: Articles linked at a time by the reuse stage.
+_REUSE_BLOCK = 2000
+
+
 def stage_reuse(ctx: Context) -> None:
     """Fingerprint and index new articles, find the candidate pairs touching them from the
     store's indexes (``storyline.reuse.index``), align, classify, link. Only new articles and
@@ -269,40 +273,48 @@ def stage_reuse(ctx: Context) -> None:
         index.put(list(zip(chunk, texts, sigs, strict=True)))
         views.clear()  # only the articles of candidate pairs are read again
         ctx.progress.advance(len(chunk))
-    found = index.candidates(pending)
-    pairs = found.pairs
-    for pair in pairs:
-        view(pair[0]), view(pair[1])
-    stored = store.fingerprints(sorted(views))
-    exact = {a: stored[a][0] for a in views}
-    signatures = {a: np.frombuffer(stored[a][1], dtype=np.uint32) for a in views}
     embedder = ctx.embedder()
     decision = load_decision(cfg.decision_model or None)
-    ctx.progress.start("reuse: align", len(pairs))
-    links = find_links(
-        views, pairs, exact, signatures, embedder.encode, decision, cfg,
-        on_pair=ctx.progress.advance,
-    )  # fmt: skip
-    records = [link.to_json(views) for link in links]
+    # Linked a block at a time, in canonical order (memory stays bounded on a large run);
+    # a pair with an article of a later block is compared in that block.
+    ctx.progress.start("reuse: align", len(pending))
+    compared = links_found = 0
+    touched: set[str] = set()
+    for start in range(0, len(pending), _REUSE_BLOCK):
+        block = pending[start : start + _REUSE_BLOCK]
+        found = index.candidates(block, later=pending[start + _REUSE_BLOCK :])
+        pairs = found.pairs
+        for pair in pairs:
+            view(pair[0]), view(pair[1])
+        stored = store.fingerprints(sorted(views))
+        exact = {a: stored[a][0] for a in views}
+        signatures = {a: np.frombuffer(stored[a][1], dtype=np.uint32) for a in views}
+        links = find_links(views, pairs, exact, signatures, embedder.encode, decision, cfg)
+        records = [link.to_json(views) for link in links]
+        views.clear()
+        block_set = set(block)
+        touched |= {x for r in records for x in (r["a"], r["b"])} - block_set
+        replaced = found.dropped | pairs  # stored comparisons that are gone or made again now
+        edges = [
+            e for e in store.link_edges() if not {e["source"], e["copy"]} & block_set
+            and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in replaced
+        ]  # fmt: skip
+        all_links = [*edges, *[r for r in records if r["kind"]]]
+        members = {x for e in all_links for x in (e["source"], e["copy"])}
+        order = {a: canonical(p, a) for a, p in store.published_of(sorted(members)).items()}
+        fams = families(all_links, order)
+        _fault_point("reuse", 1)
+        with store.transaction():
+            index.save_lists(found.lists)
+            store.drop_links(found.dropped)
+            store.save_links(records, block, fams)
+        compared += len(records)
+        links_found += sum(1 for r in records if r["kind"])
+        ctx.progress.advance(len(block))
     pending_set = set(pending)
-    touched = pending_set | {x for r in records for x in (r["a"], r["b"])}
-    replaced = found.dropped | pairs  # stored comparisons that are gone or made again now
-    edges = [
-        e for e in store.link_edges() if not {e["source"], e["copy"]} & pending_set
-        and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in replaced
-    ]  # fmt: skip
-    all_links = [*edges, *[r for r in records if r["kind"]]]
-    members = {x for e in all_links for x in (e["source"], e["copy"])}
-    order = {a: canonical(p, a) for a, p in store.published_of(sorted(members)).items()}
-    fams = families(all_links, order)
-    _fault_point("reuse", 1)
-    with store.transaction():
-        index.save_lists(found.lists)
-        store.drop_links(found.dropped)
-        store.save_links(records, pending, fams)
-    ctx.result.counts["compared"] = len(records)
+    ctx.result.counts["compared"] = compared
     ctx.result.counts["linked"] = len(pending)
-    ctx.result.counts["links"] = sum(1 for r in records if r["kind"])
+    ctx.result.counts["links"] = links_found
     ctx.result.counts["stored_compared"] = len(touched - pending_set)
 
 

@@ -282,12 +282,14 @@ class ReuseIndex:
         earlier.sort()
         return [(o, round(-s, 6)) for s, o in earlier[: cfg.neighbours]], later
 
-    def candidates(self, ids: list[str]) -> Candidates:
+    def candidates(self, ids: list[str], later: Iterable[str] = ()) -> Candidates:
         """Every candidate pair that involves one of ``ids`` (already indexed), the rewrite
         neighbours of the articles whose choice changes, and the stored pairs that no rule
-        names any more."""
+        names any more. Articles in ``later`` (indexed, to be linked in a later call) are left
+        to that call: no pair with one of them is returned now."""
         ids = list(dict.fromkeys(ids))
-        pending = set(ids)
+        deferred = set(later)
+        pending = set(ids) | deferred
         pairs: set[tuple[str, str]] = set(self.exact_and_lsh(ids))
         near = self._shares_term(ids)
         # Later stored articles that listed a pending one must choose again (its vector changed).
@@ -299,9 +301,9 @@ class ReuseIndex:
         for aid in ids:
             if aid not in vectors:
                 continue
-            chosen, later = self._choose(aid, near[aid], vectors, published)
+            chosen, after = self._choose(aid, near[aid], vectors, published)
             lists[aid] = chosen
-            affected.update(o for o in later if o not in pending)
+            affected.update(o for o in after if o not in pending)
         more = self._shares_term(sorted(affected)) if affected else {}
         vectors.update(
             self._vectors(({o for s in more.values() for o in s} | affected) - set(vectors))
@@ -325,6 +327,7 @@ class ReuseIndex:
                 pair = (min(aid, o), max(aid, o))
                 if o not in kept and o not in pending and pair not in standing:
                     dropped.add(pair)
+        pairs = {p for p in pairs if p[0] not in deferred and p[1] not in deferred}
         return Candidates(pairs, lists, dropped - pairs)
 
     def _listing(self, ids: list[str]) -> set[str]:
