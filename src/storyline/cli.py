@@ -837,7 +837,7 @@ def evaluate(
                 )
             from storyline.eval.mrpc import evaluate as mrpc
 
-            scores, model = mrpc(path, settings.embed.model)
+            scores, model = mrpc(path, settings.embed.model, settings.embed.backend)
             write_model.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
             result = {
                 "task": task,

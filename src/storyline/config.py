@@ -52,6 +52,16 @@ class EmbedSettings:
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = 64
     device: str = "cpu"
+    #: "torch" (sentence-transformers), "onnx" (ONNX Runtime, exported once from the model's
+    #: folder and cached; equal to torch within 1e-6 in cosine) or "onnx-int8" (int8 weights;
+    #: see benchmarks/embed_backends.py for speed and agreement).
+    backend: str = "torch"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("torch", "onnx", "onnx-int8"):
+            raise ValueError(
+                f'[embed] backend must be "torch", "onnx" or "onnx-int8", not {self.backend!r}'
+            )
 
 
 @dataclass

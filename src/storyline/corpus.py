@@ -51,7 +51,7 @@ class Corpus:
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
         """Two articles aligned: the stored comparison, or one made now; with why no link."""
-        from storyline.embed import get_embedder
+        from storyline.embed import embedder_of
         from storyline.reuse.decision import load_decision
         from storyline.reuse.fingerprint import Fingerprinter, exact_hash, jaccard_estimate
         from storyline.reuse.kinds import ArticleView, PairStats, explain
@@ -66,7 +66,7 @@ class Corpus:
         if stored is None or (not stored.get("pairs") and stored.get("kind")):
             cfg = self.settings.reuse
             va, vb = views[art_a.id], views[art_b.id]
-            embed = get_embedder(self.settings.embed.model, self.settings.embed.device).encode
+            embed = embedder_of(self.settings.embed).encode
             sigs = Fingerprinter(cfg.shingle_size, cfg.num_perm).signatures(
                 [" ".join(va.sentences), " ".join(vb.sentences)]
             )
@@ -174,12 +174,12 @@ class Corpus:
         return how
 
     def _restory(self) -> dict[str, Any]:
-        from storyline.embed import StoredEmbedder, get_embedder
+        from storyline.embed import StoredEmbedder, embedder_of
         from storyline.pipeline import STAGES, run_pipeline
         from storyline.stories.build import build_stories
 
         e = self.settings.embed
-        embed = StoredEmbedder(get_embedder(e.model, e.device, e.batch_size), self.store)
+        embed = StoredEmbedder(embedder_of(e), self.store)
         how: dict[str, Any] = {}
         stories, aliases = build_stories(self.store, self.settings, how, embed.encode)
         self.store.save_stories(stories, aliases)

@@ -81,12 +81,10 @@ class Context:
     def embedder(self) -> Any:
         """The run's sentence embedder: the shared model, its vectors kept in the store."""
         if self._embedder is None:
-            from storyline.embed import StoredEmbedder, get_embedder
+            from storyline.embed import StoredEmbedder, embedder_of
 
             e = self.settings.embed
-            self._embedder = StoredEmbedder(
-                get_embedder(e.model, e.device, e.batch_size), self.store
-            )
+            self._embedder = StoredEmbedder(embedder_of(e), self.store)
         return self._embedder
 
 

@@ -108,13 +108,13 @@ def build_digest(
     """One story's digest from its articles and copy families (article id -> root id);
     ``embed`` is the sentence embedder (default: the configured model, cached in memory)."""
     from storyline.digest.summary import DEFAULT_METHOD, summarize
-    from storyline.embed import get_embedder
+    from storyline.embed import embedder_of
 
     settings = settings or Settings()
     cfg = settings.digest
     roots = roots or {}
     if embed is None:
-        embed = get_embedder(settings.embed.model, settings.embed.device).encode
+        embed = embedder_of(settings.embed).encode
     units = story_units(docs, roots, embed, min_cosine=cfg.fact_min_cosine)
     sources = sources_of(docs, roots)
     method = method or cfg.method or DEFAULT_METHOD

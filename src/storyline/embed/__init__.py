@@ -179,22 +179,36 @@ class StoredEmbedder:
                          for k in keys])  # fmt: skip
 
 
-_SHARED: dict[tuple[str, str], CachedEmbedder] = {}
+_SHARED: dict[tuple[str, str, str], CachedEmbedder] = {}
+
+#: Backends by name: sentence-transformers on torch, or ONNX Runtime (fp32, or int8 weights).
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def get_embedder(
-    model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64
+    model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64, backend: str = "torch"
 ) -> CachedEmbedder:
-    """One cached embedder per (model, device) in this process: the model loads once."""
-    key = (model, device)
+    """One cached embedder per (model, device, backend) in this process: the model loads once."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; choose {', '.join(BACKENDS)}")
+    key = (model, device, backend)
     if key not in _SHARED:
-        inner: Embedder = (
-            HashingEmbedder()
-            if model.startswith("hashing")
-            else SentenceTransformerEmbedder(model, device, batch_size)
-        )
+        inner: Embedder
+        if model.startswith("hashing"):
+            inner = HashingEmbedder()
+        elif backend.startswith("onnx"):
+            from storyline.embed.onnx import OnnxEmbedder
+
+            inner = OnnxEmbedder(model, quantize=backend == "onnx-int8", batch_size=batch_size)
+        else:
+            inner = SentenceTransformerEmbedder(model, device, batch_size)
         _SHARED[key] = CachedEmbedder(inner)
     shared = _SHARED[key]
     if isinstance(shared.inner, SentenceTransformerEmbedder):
         shared.inner.batch_size = batch_size  # the latest caller's batch size, same loaded model
     return shared
+
+
+def embedder_of(cfg: Any) -> CachedEmbedder:
+    """The embedder that ``[embed]`` settings name (model, device, batch size, backend)."""
+    return get_embedder(cfg.model, cfg.device, cfg.batch_size, cfg.backend)

@@ -18,7 +18,7 @@ Evaluation = Callable[[Path, Settings], dict[str, Any]]
 def _mrpc(path: Path, settings: Settings) -> dict[str, Any]:
     from storyline.eval.mrpc import evaluate
 
-    result, _ = evaluate(path, settings.embed.model)
+    result, _ = evaluate(path, settings.embed.model, settings.embed.backend)
     return result
 
 

@@ -40,8 +40,8 @@ def read_mrpc(path: str | Path) -> Pairs:
     return Pairs(left, right, np.array(labels))
 
 
-def features(pairs: Pairs, model: str) -> np.ndarray:
-    embedder = get_embedder(model)
+def features(pairs: Pairs, model: str, backend: str = "torch") -> np.ndarray:
+    embedder = get_embedder(model, backend=backend)
     ea = embedder.encode(pairs.left)
     eb = embedder.encode(pairs.right)
     cosines = np.sum(ea * eb, axis=1)
@@ -76,9 +76,11 @@ def cross_validate(x: np.ndarray, y: np.ndarray, folds: int = 10, seed: int = 13
     return result
 
 
-def evaluate(path: str | Path, model: str) -> tuple[dict[str, Any], Decision]:
+def evaluate(
+    path: str | Path, model: str, backend: str = "torch"
+) -> tuple[dict[str, Any], Decision]:
     pairs = read_mrpc(path)
-    x = features(pairs, model)
+    x = features(pairs, model, backend)
     result = cross_validate(x, pairs.labels)
     result["model"] = model
     trained = fit(

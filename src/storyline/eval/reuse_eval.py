@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from storyline.config import Settings
-from storyline.embed import get_embedder
+from storyline.embed import embedder_of
 from storyline.eval.datasets import read_clough, read_duc
 from storyline.reuse.decision import load_decision
 from storyline.reuse.fingerprint import Fingerprinter, exact_hash, jaccard_estimate
@@ -71,7 +71,7 @@ def evaluate_clough(root: str | Path, settings: Settings | None = None) -> dict[
     """
     settings = settings or Settings()
     answers, sources = read_clough(root)
-    embed = get_embedder(settings.embed.model, settings.embed.device).encode
+    embed = embedder_of(settings.embed).encode
     decision = load_decision(settings.reuse.decision_model or None)
     printer = Fingerprinter(settings.reuse.shingle_size, settings.reuse.num_perm)
     src_views = {t: _view(f"orig_{t}", text, settings) for t, text in sources.items()}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from storyline.config import Settings
-from storyline.embed import get_embedder
+from storyline.embed import embedder_of
 from storyline.eval.datasets import LabelledDoc, duc_stream, multiling_stream, uci_stream
 from storyline.reuse.decision import Decision
 from storyline.stories import batch
@@ -74,11 +74,7 @@ def evaluate_stories(
 ) -> dict[str, Any]:
     settings = settings or Settings()
     labelled, skipped = load(fmt, path)
-    embed = (
-        get_embedder(settings.embed.model, settings.embed.device).encode
-        if settings.stories.embeddings
-        else None
-    )
+    embed = embedder_of(settings.embed).encode if settings.stories.embeddings else None
     docs, gold = prepare(labelled, settings.stories.entities, embed)
     model = model or load_story_model(settings.stories.model or None)
     result: dict[str, Any] = {}
@@ -124,11 +120,7 @@ def _prepared(
     root: str | Path, settings: Settings
 ) -> dict[str, tuple[list[Any], dict[str, set[str]]]]:
     base = Path(root)
-    embed = (
-        get_embedder(settings.embed.model, settings.embed.device).encode
-        if settings.stories.embeddings
-        else None
-    )
+    embed = embedder_of(settings.embed).encode if settings.stories.embeddings else None
     names = ("duc", "multiling", "uci")
     return {
         n: prepare(load(n, base / LOCATIONS[n])[0], settings.stories.entities, embed) for n in names

@@ -19,7 +19,7 @@ from storyline.config import Settings
 from storyline.digest.facts import story_units
 from storyline.digest.summary import METHODS, summarize
 from storyline.digest.units import DigestDoc
-from storyline.embed import get_embedder
+from storyline.embed import embedder_of
 from storyline.eval.datasets import multiling_stream, read_duc
 from storyline.eval.rouge import rouge
 from storyline.text.segment import split_sentences
@@ -98,7 +98,7 @@ def evaluate_summaries(
             f"unknown summaries data set {fmt!r}; choose {', '.join(LOADERS)}"
         ) from None
     clusters = load(Path(path), settings)
-    embed = get_embedder(settings.embed.model, settings.embed.device).encode
+    embed = embedder_of(settings.embed).encode
     stories = {name: story_units(articles, {}, embed) for name, (articles, _) in clusters.items()}
     models = [refs for _, refs in clusters.values()]
     result: dict[str, Any] = {"clusters": len(clusters), "words": words}

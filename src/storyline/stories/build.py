@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from storyline.config import Settings
-from storyline.embed import get_embedder
+from storyline.embed import embedder_of
 from storyline.entities import StoredExtractor, get_extractor
 from storyline.store import Store
 from storyline.stories.batch import batch_stories
@@ -31,7 +31,7 @@ def build_stories(
     if not cfg.embeddings:
         embed = None
     elif embed is None:
-        embed = get_embedder(settings.embed.model, settings.embed.device).encode
+        embed = embedder_of(settings.embed).encode
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
     docs = to_story_docs(rows, StoredExtractor(get_extractor(cfg.entities), store), embed)
     model = load_story_model(cfg.model or None)
@@ -78,7 +78,7 @@ def place_stories(
     if not cfg.embeddings:
         embed = None
     elif embed is None:
-        embed = get_embedder(settings.embed.model, settings.embed.device).encode
+        embed = embedder_of(settings.embed).encode
     extractor = StoredExtractor(get_extractor(cfg.entities), store)
     fresh = [a for a in (store.get_article(i, full=False) for i in new) if a is not None]
     times = [t for t in (epoch(a.published) for a in fresh) if t is not None]
