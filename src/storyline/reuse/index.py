@@ -216,16 +216,7 @@ class ReuseIndex:
         return out
 
     def _published(self, ids: Iterable[str]) -> dict[str, str | None]:
-        ids = list(ids)
-        out: dict[str, str | None] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                f"SELECT id, published FROM articles WHERE id IN ({marks})", chunk
-            ):
-                out[r[0]] = r[1]
-        return out
+        return dict(self.store.published_of(list(ids)))
 
     def exact_and_lsh(self, ids: list[str]) -> set[tuple[str, str]]:
         """Pairs (unordered, as sorted tuples) with one of ``ids`` sharing an exact hash or a

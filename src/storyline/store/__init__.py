@@ -718,20 +718,24 @@ class Store:
         return {r["article_id"]: r["root"] for r in self.db.execute("SELECT * FROM families")}
 
     # -- embeddings -----------------------------------------------------------------------
+    def _by_keys(self, sql: str, first: Any, keys: list[Any]) -> Iterator[sqlite3.Row]:
+        """Rows of ``sql`` (with ``?`` for ``first`` and ``{marks}`` for a chunk of ``keys``),
+        500 keys at a time."""
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            yield from self.db.execute(
+                sql.format(marks=",".join("?" * len(chunk))), (first, *chunk)
+            )
+
     def load_embeddings(self, model: str, keys: list[bytes]) -> dict[bytes, Any]:
         """Stored float16 vectors of ``model`` for the text hashes ``keys`` (those present)."""
         import numpy as np
 
-        out: dict[bytes, Any] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                f"SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})",
-                (model, *chunk),
-            ):
-                out[bytes(r["key"])] = np.frombuffer(r["vector"], dtype=np.float16)
-        return out
+        sql = "SELECT key, vector FROM embeddings WHERE model = ? AND key IN ({marks})"
+        return {
+            bytes(r["key"]): np.frombuffer(r["vector"], dtype=np.float16)
+            for r in self._by_keys(sql, model, keys)
+        }
 
     def save_embeddings(self, model: str, rows: Iterable[tuple[bytes, Any]]) -> None:
         with self.transaction():
@@ -742,16 +746,11 @@ class Store:
 
     def load_entities(self, extractor: str, keys: list[bytes]) -> dict[bytes, Any]:
         """Stored (text, label) lists of ``extractor`` for the text hashes ``keys``."""
-        out: dict[bytes, Any] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                f"SELECT key, found FROM entities WHERE extractor = ? AND key IN ({marks})",
-                (extractor, *chunk),
-            ):
-                out[bytes(r["key"])] = [tuple(x) for x in json.loads(r["found"])]
-        return out
+        sql = "SELECT key, found FROM entities WHERE extractor = ? AND key IN ({marks})"
+        return {
+            bytes(r["key"]): [tuple(x) for x in json.loads(r["found"])]
+            for r in self._by_keys(sql, extractor, keys)
+        }
 
     def save_entities(self, extractor: str, rows: dict[bytes, Any]) -> None:
         with self.transaction():
