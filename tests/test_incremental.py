@@ -194,3 +194,13 @@ def test_linking_a_block_at_a_time_gives_the_same_links(
         corpus.add([str(example_corpus)])
         assert _links(corpus.store) == _links(example_analyzed.store)
         assert corpus.store.families() == example_analyzed.store.families()
+
+
+def test_a_full_vector_cache_still_returns_every_vector(tmp_path: Path) -> None:
+    store = Store(tmp_path / "e.db")
+    embedder = StoredEmbedder(get_embedder("hashing"), store, max_items=2)
+    first = embedder.encode(["one text", "two text"])
+    # The cache is full: it empties to take the new texts, and the cached ones still return.
+    again = embedder.encode(["one text", "three text", "four text"])
+    assert np.array_equal(again[0], first[0]) and again.shape == (3, first.shape[1])
+    store.close()

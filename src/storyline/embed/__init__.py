@@ -156,9 +156,11 @@ class StoredEmbedder:
         self.loaded = 0  # texts read back from the store
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
         keys = [_key(t) for t in texts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
-        found: dict[bytes, np.ndarray] = {}
+        vectors = {k: self.cache[k] for k in keys if k in self.cache}
+        missing = [k for k in dict.fromkeys(keys) if k not in vectors]
         if missing:
             found = self.store.load_embeddings(self.name, missing)
             self.loaded += len(found)
@@ -169,14 +171,12 @@ class StoredEmbedder:
                 self.store.save_embeddings(self.name, zip(todo, fresh, strict=True))
                 self.embedded += len(todo)
                 found.update(zip(todo, fresh, strict=True))
-            if len(self.cache) + len(found) > self.max_items:
+            new = {k: np.asarray(v, dtype=np.float32) for k, v in found.items()}
+            if len(self.cache) + len(new) > self.max_items:
                 self.cache.clear()
-            for k, v in found.items():
-                self.cache[k] = np.asarray(v, dtype=np.float32)
-        if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self.cache[k] if k in self.cache else found[k].astype(np.float32)
-                         for k in keys])  # fmt: skip
+            self.cache.update(new)
+            vectors.update(new)
+        return np.stack([vectors[k] for k in keys])
 
 
 _SHARED: dict[tuple[str, str, str], CachedEmbedder] = {}

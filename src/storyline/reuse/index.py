@@ -177,8 +177,8 @@ class ReuseIndex:
                 ],
             )
             self.db.executemany(
-                "INSERT INTO term_vectors VALUES (?, ?, ?, ?)",
-                [(it[0], None, *v.to_row()) for it, v in zip(items, vectors, strict=True)],
+                "INSERT INTO term_vectors VALUES (?, ?, ?)",
+                [(it[0], *v.to_row()) for it, v in zip(items, vectors, strict=True)],
             )
             self.db.executemany(
                 "INSERT OR IGNORE INTO term_index VALUES (?, ?)",
@@ -196,11 +196,11 @@ class ReuseIndex:
         ]
 
     # -- reading ------------------------------------------------------------------------
-    def _temp(self, name: str, columns: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        self.db.execute(f"DROP TABLE IF EXISTS temp.{name}")
-        self.db.execute(f"CREATE TEMP TABLE {name} ({columns})")
-        marks = ",".join("?" * len(columns.split(",")))
-        self.db.executemany(f"INSERT INTO temp.{name} VALUES ({marks})", rows)
+    def _linking(self, ids: Iterable[str]) -> None:
+        """The ids a query joins against, as the temporary table ``temp.linking``."""
+        self.db.execute("DROP TABLE IF EXISTS temp.linking")
+        self.db.execute("CREATE TEMP TABLE linking (id)")
+        self.db.executemany("INSERT INTO temp.linking VALUES (?)", [(i,) for i in ids])
 
     def _vectors(self, ids: Iterable[str]) -> dict[str, TermVector]:
         ids = list(ids)
@@ -221,7 +221,7 @@ class ReuseIndex:
     def exact_and_lsh(self, ids: list[str]) -> set[tuple[str, str]]:
         """Pairs (unordered, as sorted tuples) with one of ``ids`` sharing an exact hash or a
         band key."""
-        self._temp("linking", "id", [(i,) for i in ids])
+        self._linking(ids)
         found: set[tuple[str, str]] = set()
         for a, b in self.db.execute(
             "SELECT f.article_id, g.article_id FROM temp.linking t"
@@ -236,7 +236,7 @@ class ReuseIndex:
 
     def _shares_term(self, ids: list[str]) -> dict[str, set[str]]:
         """Each of ``ids`` with the indexed articles that share one of its strongest terms."""
-        self._temp("linking", "id", [(i,) for i in ids])
+        self._linking(ids)
         near: dict[str, set[str]] = {i: set() for i in ids}
         for a, b in self.db.execute(
             "SELECT DISTINCT t.id, m.article_id FROM temp.linking t"
@@ -322,7 +322,7 @@ class ReuseIndex:
         return Candidates(pairs, lists, dropped - pairs)
 
     def _listing(self, ids: list[str]) -> set[str]:
-        self._temp("linking", "id", [(i,) for i in ids])
+        self._linking(ids)
         return {
             r[0]
             for r in self.db.execute(
@@ -331,7 +331,7 @@ class ReuseIndex:
         }
 
     def _stored_lists(self, ids: list[str]) -> dict[str, list[str]]:
-        self._temp("linking", "id", [(i,) for i in ids])
+        self._linking(ids)
         out: dict[str, list[str]] = {}
         for a, o in self.db.execute(
             "SELECT n.article_id, n.other FROM temp.linking t JOIN neighbours n ON n.article_id = t.id"

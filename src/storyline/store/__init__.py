@@ -167,7 +167,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         ) WITHOUT ROWID;
         CREATE INDEX lsh_bands_article ON lsh_bands (article_id);
         CREATE TABLE term_vectors (
-            article_id TEXT PRIMARY KEY, time REAL, terms BLOB NOT NULL, weights BLOB NOT NULL
+            article_id TEXT PRIMARY KEY, terms BLOB NOT NULL, weights BLOB NOT NULL
         );
         CREATE TABLE term_index (
             term INTEGER NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (term, article_id)
