@@ -204,3 +204,33 @@ def test_a_full_vector_cache_still_returns_every_vector(tmp_path: Path) -> None:
     again = embedder.encode(["one text", "three text", "four text"])
     assert np.array_equal(again[0], first[0]) and again.shape == (3, first.shape[1])
     store.close()
+
+
+def test_a_store_fingerprinted_another_way_is_fingerprinted_again(tmp_path: Path) -> None:
+    body = (
+        "The ferry between Carrow and the Isle of Tenby will stop for six weeks from Monday "
+        "while its hull is repaired, the harbour board said. Islanders will be carried by a "
+        "chartered launch twice a day, and freight will go by the Friday barge. Board chair "
+        "Wenna Hale said the repair could not wait for the spring. The island's school will "
+        "open an hour late so that teachers from the mainland can arrive on the morning launch."
+    )
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text(f"---\ntitle: Tenby ferry to stop\nsource: Carrow Post\npublished: "
+                     f"2027-03-01\n---\n\n{body}")  # fmt: skip
+    second.write_text(f"---\ntitle: Ferry stops for repairs\nsource: Isle Times\npublished: "
+                      f"2027-03-02\n---\n\n{body.replace('six weeks', 'seven weeks')}")  # fmt: skip
+    with Corpus(tmp_path / "s.db") as corpus:
+        corpus.add([str(first)])
+        store = corpus.store
+        (aid,) = [a.id for a in corpus.articles()]
+        signature = store.fingerprints([aid])[aid][1]
+        # As a store made by another MinHash would be: other signatures and band keys.
+        with store.transaction():
+            store.db.execute("UPDATE fingerprints SET signature = zeroblob(512)")
+            store.db.execute("UPDATE lsh_bands SET key = key + 1")
+        store.set_state("fingerprint_scheme", "another-minhash")
+        corpus.add([str(second)])
+        assert store.fingerprints([aid])[aid][1] == signature
+        assert store.state("fingerprint_scheme") != "another-minhash"
+        kinds = {ln["kind"] for ln in store.links()}
+        assert kinds & {"near_duplicate", "exact_duplicate", "syndicated"}, kinds

@@ -1,4 +1,4 @@
-"""Reuse detection: fingerprints equal datasketch's, and the links on the seeds and examples."""
+"""Reuse detection: shingles, MinHash and LSH, and the links on the seeds and examples."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from storyline.reuse.fingerprint import (
     lsh_pairs,
     minhash_signatures,
     optimal_bands,
-    shingle_hash,
+    shingle_sets,
 )
 from storyline.reuse.links import families
 
@@ -30,17 +30,68 @@ TEXTS = [
 ]
 
 
-def test_minhash_equals_datasketch() -> None:
-    datasketch = pytest.importorskip("datasketch")
-    printer = Fingerprinter(shingle_size=5)
-    signatures = printer.signatures(TEXTS)
-    for text, sig in zip(TEXTS, signatures, strict=True):
-        words = re.findall(r"\w+", text.lower())
-        shingles = [tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))] if words else []
-        m = datasketch.MinHash(num_perm=128, hashfunc=shingle_hash)
-        if shingles:
-            m.update_batch(shingles)
-        assert np.array_equal(m.hashvalues, sig)
+_M64 = (1 << 64) - 1
+UNICODE_TEXTS = [
+    "Officials said \u201cwe\u2019re ready\u201d \u2014 and 3,000 residents left\u2026 (AP)",
+    "Caf\u00e9 owners in S\u00e3o Paulo\u00a0\u00abprotested\u00bb on Monday \u00b7 M\u00fcller said",
+    "\u4e1c\u4eac\u3001\u5927\u962a\u3002 Tokyo and Osaka \u2013 prices rose 5\u20ac",
+    "null\x00byte inside the text, then snake_case_words and UPPER case",
+]
+
+
+def _mix(h: int) -> int:
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & _M64
+    return h ^ (h >> 31)
+
+
+def _reference_shingles(text: str, n: int = 5) -> list[int]:
+    """The shingle hashes in plain Python over the regex words: what numpy must compute."""
+    words = []
+    for w in re.findall(r"\w+", text.lower()):
+        b = w.encode("utf-8", "surrogatepass")
+        h = 0
+        for x in b:
+            h = (h * 0x100000001B3 + x) & _M64
+        words.append(_mix(h ^ len(b)))
+    k = min(n, len(words))
+    out = []
+    for i in range(len(words) - k + 1 if words else 0):
+        h = 0
+        for j in range(k):
+            h = (h * 0x9E3779B97F4A7C15 + words[i + j]) & _M64
+        out.append(_mix(h))
+    return out
+
+
+def test_shingles_are_those_of_the_regex_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [*TEXTS, *UNICODE_TEXTS]
+    for chunk in (1 << 20, 40):  # one chunk, and a chunk per text or two
+        monkeypatch.setattr("storyline.reuse.fingerprint._CHUNK_BYTES", chunk)
+        hashes, offsets = shingle_sets(texts, 5)
+        for i, text in enumerate(texts):
+            got = hashes[int(offsets[i]) : int(offsets[i + 1])].tolist()
+            assert got == _reference_shingles(text), text
+
+
+def test_signatures_estimate_jaccard_and_do_not_depend_on_the_batch() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 2**63, 400, dtype=np.uint64)
+    errors = []
+    for keep in (400, 300, 200, 100):  # Jaccard 1, 0.6, 0.33, 0.14 with the base set
+        other = np.concatenate([base[:keep], rng.integers(0, 2**63, 400 - keep, dtype=np.uint64)])
+        flat = np.concatenate([base, other])
+        sigs = minhash_signatures(flat, np.array([0, 400, 800], dtype=np.uint64))
+        true = keep / (800 - keep)
+        errors.append(abs(float(np.mean(sigs[0] == sigs[1])) - true))
+    assert max(errors) < 0.1, errors
+    printer = Fingerprinter(5)
+    together = printer.signatures(TEXTS)
+    alone = np.stack([printer.signatures([t])[0] for t in TEXTS])
+    assert np.array_equal(together, alone)
+    assert np.all(together[-1] == 0xFFFFFFFF)  # no words: the all-max signature
+    assert not np.array_equal(together[0], together[1])
+    assert float(np.mean(together[0] == together[1])) > 0.5  # one number apart
 
 
 def test_lsh_finds_what_datasketch_finds() -> None:
@@ -54,7 +105,8 @@ def test_lsh_finds_what_datasketch_finds() -> None:
             for b in base[:20]
         ),
     ]
-    sigs = minhash_signatures(sets)
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.uint64)
+    sigs = minhash_signatures(np.concatenate(sets).astype(np.uint64), offsets)
     bands, rows = optimal_bands(0.5)
     lsh = datasketch.MinHashLSH(threshold=0.5, num_perm=128, params=(bands, rows))
     expected = set()

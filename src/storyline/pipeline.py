@@ -235,7 +235,7 @@ def stage_reuse(ctx: Context) -> None:
     import numpy as np
 
     from storyline.reuse.decision import load_decision
-    from storyline.reuse.fingerprint import Fingerprinter, exact_hash
+    from storyline.reuse.fingerprint import SCHEME, Fingerprinter, exact_hash
     from storyline.reuse.index import ReuseIndex, canonical
     from storyline.reuse.kinds import ArticleView
     from storyline.reuse.links import families, find_links
@@ -244,9 +244,16 @@ def stage_reuse(ctx: Context) -> None:
     pending = store.ids_at_stage("segmented")
     ctx.result.counts["compared"] = 0
     index = ReuseIndex(store, cfg)
-    # A store made before the indexes existed: its linked articles are indexed once.
-    backlog = index.unindexed()
+    # A store made before the indexes existed: its linked articles are indexed once; one
+    # whose signatures were made another way (another MinHash, shingle size or permutation
+    # count) has them all made again, so that old and new band keys meet.
+    scheme = f"{SCHEME}/shingles-{cfg.shingle_size}/perm-{cfg.num_perm}"
+    if store.state("fingerprint_scheme") == scheme:
+        backlog = index.unindexed()
+    else:
+        backlog = store.ids_at_stage("linked")
     if not pending and not backlog:
+        store.set_state("fingerprint_scheme", scheme)
         return
     printer = Fingerprinter(cfg.shingle_size, cfg.num_perm)
     views: dict[str, ArticleView] = {}
@@ -271,6 +278,7 @@ def stage_reuse(ctx: Context) -> None:
         index.put(list(zip(chunk, texts, sigs, strict=True)))
         views.clear()  # only the articles of candidate pairs are read again
         ctx.progress.advance(len(chunk))
+    store.set_state("fingerprint_scheme", scheme)
     embedder = ctx.embedder()
     decision = load_decision(cfg.decision_model or None)
     # Linked a block at a time, in canonical order (memory stays bounded on a large run);
