@@ -490,12 +490,12 @@ def _log(msg: str) -> None:
     print(f"[reuse_neardup {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _run_storyline(texts: list[str]) -> tuple[set[tuple[int, int]], dict[str, Any]]:
+def _run_storyline(texts: list[str], seed: int = 1) -> tuple[set[tuple[int, int]], dict[str, Any]]:
     from storyline.reuse.fingerprint import Fingerprinter, lsh_pairs, optimal_bands
 
     bands, rows = optimal_bands(THRESHOLD, NUM_PERM)
     start = time.perf_counter()
-    fp = Fingerprinter(shingle_size=SHINGLE, num_perm=NUM_PERM)
+    fp = Fingerprinter(shingle_size=SHINGLE, num_perm=NUM_PERM, seed=seed)
     sigs = fp.signatures(texts)
     t_sig = time.perf_counter()
     pairs = lsh_pairs(sigs, bands, rows)
@@ -549,7 +549,9 @@ def exact_pairs(texts: list[str], threshold: float = THRESHOLD) -> set[tuple[int
     return found
 
 
-def _run_datasketch(texts: list[str], sha1: bool) -> tuple[set[tuple[int, int]], dict[str, Any]]:
+def _run_datasketch(
+    texts: list[str], sha1: bool, seed: int = 1
+) -> tuple[set[tuple[int, int]], dict[str, Any]]:
     from datasketch import MinHash, MinHashLSH
 
     from storyline.reuse.fingerprint import optimal_bands
@@ -564,22 +566,23 @@ def _run_datasketch(texts: list[str], sha1: bool) -> tuple[set[tuple[int, int]],
         words = re.findall(r"\w+", text.lower())
         shingles = [tuple(words[k : k + SHINGLE]) for k in range(max(1, len(words) - SHINGLE + 1))]
         if sha1:
-            m = MinHash(num_perm=NUM_PERM)
+            m = MinHash(num_perm=NUM_PERM, seed=seed)
             m.update_batch([" ".join(s).encode("utf-8") for s in shingles])
         else:
-            m = MinHash(num_perm=NUM_PERM, hashfunc=shingle_hash)
+            m = MinHash(num_perm=NUM_PERM, seed=seed, hashfunc=shingle_hash)
             m.update_batch(shingles)
         for j in lsh.query(m):
             found.add((j, i))
         lsh.insert(i, m)
-        if (i + 1) % step == 0 and i + 1 < n:
+        if seed == 1 and (i + 1) % step == 0 and i + 1 < n:
             el = time.perf_counter() - start
             _log(f"  {i + 1:,}/{n:,} articles, {el:.0f}s, ~{el / (i + 1) * (n - i - 1):.0f}s left")
     return found, {"seconds": time.perf_counter() - start, "bands": bands, "rows": rows}
 
 
-def child(method: str, corpus_path: str, out_path: str) -> None:
-    """Measure one method on the corpus file; write the result and the pairs as JSON."""
+def child(method: str, corpus_path: str, out_path: str, repeats: int = 1) -> None:
+    """Measure one method on the corpus file; write the result and the pairs as JSON (with
+    ``repeats`` > 1, the pairs with permutation seeds 2, 3, ... too: timed once, seed 1)."""
     rss_start = _rss_mib()  # inherited from the parent's image at exec (Linux), before imports
     if method.startswith("datasketch"):
         import datasketch  # noqa: F401 (import cost is not part of the measurement)
@@ -603,7 +606,12 @@ def child(method: str, corpus_path: str, out_path: str) -> None:
     )  # fmt: skip
     if method == "storyline":
         result.update(_storyline_breakdown(texts))
-    result["pairs"] = sorted(pairs)
+    result["pairs"] = [sorted(pairs)]
+    for seed in range(2, repeats + 1 if method != "exact" else 2):
+        if method == "storyline":
+            result["pairs"].append(sorted(_run_storyline(texts, seed)[0]))
+        else:
+            result["pairs"].append(sorted(_run_datasketch(texts, method.endswith("sha1"), seed)[0]))
     Path(out_path).write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -632,14 +640,15 @@ def _spawn(args: list[str]) -> None:
 
 
 def measure(
-    method: str, corpus_path: Path, workdir: Path
-) -> tuple[dict[str, Any], set[tuple[int, int]]]:
+    method: str, corpus_path: Path, workdir: Path, repeats: int = 1
+) -> tuple[dict[str, Any], list[set[tuple[int, int]]]]:
     out = workdir / f"result-{method}.json"
     wall = time.perf_counter()
-    _spawn(["--child", method, "--corpus", str(corpus_path), "--out", str(out)])
+    _spawn(["--child", method, "--corpus", str(corpus_path), "--out", str(out),
+            "--repeats", str(repeats)])  # fmt: skip
     result = json.loads(out.read_text(encoding="utf-8"))
     result["process_s"] = time.perf_counter() - wall
-    pairs = {(int(a), int(b)) for a, b in result.pop("pairs")}
+    pairs = [{(int(a), int(b)) for a, b in run} for run in result.pop("pairs")]
     out.unlink()
     return result, pairs
 
@@ -657,35 +666,40 @@ def _table(rows: list[list[str]], head: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _quality(pairs: set[tuple[int, int]], exact: set[tuple[int, int]] | None) -> dict[str, Any]:
+def _quality(
+    runs: list[set[tuple[int, int]]], exact: set[tuple[int, int]] | None
+) -> dict[str, Any]:
+    """Precision and recall against the exact pairs, averaged over the permutation seeds."""
     if exact is None:
         return {"precision": None, "recall": None}
-    hit = len(pairs & exact)
-    return {"precision": hit / len(pairs) if pairs else 1.0,
-            "recall": hit / len(exact) if exact else 1.0}  # fmt: skip
+    prec = [len(p & exact) / len(p) if p else 1.0 for p in runs]
+    rec = [len(p & exact) / len(exact) if exact else 1.0 for p in runs]
+    return {"precision": sum(prec) / len(prec), "recall": sum(rec) / len(rec), "seeds": len(runs)}
 
 
 def run_corpus(
     label: str, n: int, path: Path, truth: list[tuple[int, int, str]], methods: list[str],
-    workdir: Path, extra: dict[str, Any],
+    workdir: Path, extra: dict[str, Any], repeats: int = 1,
 ) -> list[dict[str, Any]]:  # fmt: skip
     exact: set[tuple[int, int]] | None = None
     if n <= EXACT_MAX:
         _log(f"{label}: exact Jaccard of all pairs")
-        _, exact = measure("exact", path, workdir)
+        _, (exact,) = measure("exact", path, workdir)
         _log(f"  {len(exact):,} pairs with Jaccard >= {THRESHOLD}")
     else:
         _log(f"{label}: {n:,} articles > {EXACT_MAX:,}: no exact Jaccard (precision/recall -)")
+        repeats = 1
     results: list[dict[str, Any]] = []
     for method in methods:
         _log(f"{label}: {method}")
-        res, pairs = measure(method, path, workdir)
+        res, runs = measure(method, path, workdir, repeats)
+        pairs = runs[0]
         res.update(
             corpus=label, size=n, method=method, candidate_pairs=len(pairs),
             articles_per_s=n / res["seconds"] if res["seconds"] else float("inf"),
             near_recall=recall(pairs, truth, "near") if truth else None,
             rewrite_recall=recall(pairs, truth, "rewrite") if truth else None,
-            exact_pairs=len(exact) if exact is not None else None, **_quality(pairs, exact),
+            exact_pairs=len(exact) if exact is not None else None, **_quality(runs, exact),
             **extra,
         )  # fmt: skip
         _log(f"  {method}: {res['seconds']:.2f}s, {len(pairs):,} pairs")
@@ -697,7 +711,9 @@ def run_corpus(
     return results
 
 
-def run_size(n: int, seed: int, methods: list[str], workdir: Path) -> list[dict[str, Any]]:
+def run_size(
+    n: int, seed: int, methods: list[str], workdir: Path, repeats: int
+) -> list[dict[str, Any]]:
     path = workdir / f"corpus-{n}.jsonl"
     info_path = workdir / f"truth-{n}.json"
     _spawn(["--generate", str(n), "--seed", str(seed), "--corpus", str(path),
@@ -710,10 +726,10 @@ def run_size(n: int, seed: int, methods: list[str], workdir: Path) -> list[dict[
         f"copies, rewrites swap {mean_share:.1%} of words) in {info['seconds']:.1f}s"
     )
     extra = {"mean_words": words, "rewrite_swap_share": mean_share}
-    return run_corpus("planted", n, path, truth, methods, workdir, extra)
+    return run_corpus("planted", n, path, truth, methods, workdir, extra, repeats)
 
 
-def run_duc(root: Path, methods: list[str], workdir: Path) -> list[dict[str, Any]]:
+def run_duc(root: Path, methods: list[str], workdir: Path, repeats: int) -> list[dict[str, Any]]:
     from storyline.eval.datasets import read_duc
 
     texts = [d.text for d in read_duc(root, "all")]
@@ -721,7 +737,7 @@ def run_duc(root: Path, methods: list[str], workdir: Path) -> list[dict[str, Any
     with open(path, "w", encoding="utf-8") as fh:
         for i, text in enumerate(texts):
             fh.write(json.dumps({"id": i, "text": text}) + "\n")
-    return run_corpus("DUC 2003", len(texts), path, [], methods, workdir, {})
+    return run_corpus("DUC 2003", len(texts), path, [], methods, workdir, {}, repeats)
 
 
 def main() -> None:
@@ -733,13 +749,17 @@ def main() -> None:
     parser.add_argument(
         "--duc", default=str(DUC), help="DUC 2003 folder for the quality figures ('' to skip)"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=5,
+        help="permutation seeds the precision and recall are averaged over (timing: seed 1)",
+    )  # fmt: skip
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.corpus, args.out)
+        child(args.child, args.corpus, args.out, args.repeats)
         return
     if args.generate is not None:
         generate_child(args.generate, args.seed, args.corpus, args.out)
@@ -753,9 +773,9 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="reuse-neardup-") as tmp:
         for n in sizes:
-            results += run_size(n, args.seed, methods, Path(tmp))
+            results += run_size(n, args.seed, methods, Path(tmp), args.repeats)
         if args.duc and Path(args.duc).is_dir():
-            results += run_duc(Path(args.duc), methods, Path(tmp))
+            results += run_duc(Path(args.duc), methods, Path(tmp), args.repeats)
         elif args.duc:
             _log(f"{args.duc}: not found, DUC 2003 figures skipped")
     total = time.perf_counter() - start
@@ -784,7 +804,8 @@ def main() -> None:
     print(
         "speedup = this row's seconds / storyline's seconds (how many times faster storyline's "
         f"stage is);\nprecision, recall: of the candidate pairs against the pairs whose exact "
-        f"Jaccard is >= {THRESHOLD} (pairs J>=t; '-' above {EXACT_MAX:,} articles);\n"
+        f"Jaccard is >= {THRESHOLD} (pairs J>=t; '-' above {EXACT_MAX:,} articles), the mean "
+        f"over {args.repeats} permutation seeds;\n"
         "RSS loaded: resident memory after reading the corpus, before the method ran."
     )
     if results:
