@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +235,22 @@ def test_a_store_fingerprinted_another_way_is_fingerprinted_again(tmp_path: Path
         assert store.state("fingerprint_scheme") != "another-minhash"
         kinds = {ln["kind"] for ln in store.links()}
         assert kinds & {"near_duplicate", "exact_duplicate", "syndicated"}, kinds
+
+
+def test_a_story_that_gained_an_article_scores_only_its_new_sentence_pairs(
+    example_corpus: Path, tmp_path: Path
+) -> None:
+    from storyline.digest import build_digest, story_docs
+
+    files = _files(example_corpus)
+    with Corpus(tmp_path / "s.db") as corpus:
+        first = corpus.add(files[:-1])
+        result = corpus.add(files[-1:])
+        assert result.counts["fact_pairs_reused"] > 0
+        assert result.counts["fact_pairs_scored"] < first.counts["fact_pairs_scored"]
+        # The digests made from stored scores equal digests made from nothing.
+        store, families = corpus.store, corpus.store.families()
+        for st in store.stories():
+            docs, roots = story_docs(store, st, families)
+            fresh = build_digest(docs, roots, corpus.settings, st["id"])
+            assert json.loads(json.dumps(fresh)) == store.digest(st["id"])

@@ -378,6 +378,7 @@ def stage_digest(ctx: Context) -> None:
     import json
 
     from storyline.digest import build_digest, story_docs
+    from storyline.digest.facts import PairScores
 
     store = ctx.store
     stories = store.stories()
@@ -408,13 +409,24 @@ def stage_digest(ctx: Context) -> None:
         return
     ctx.progress.start("digest", len(todo))
     done: list[tuple[str, str, dict[str, Any]]] = []
+    # The sentence-pair scores depend on the sentence model and the decision model only.
+    namespace = json.dumps([ctx.settings.embed.model, ctx.settings.embed.backend,
+                            ctx.settings.reuse.decision_model])  # fmt: skip
+    scored: list[tuple[str, str, Any, Any]] = []
+    ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
     for n, (st, key) in enumerate(todo):
         docs, roots = story_docs(store, st, families)
+        cache = PairScores(known=store.fact_scores(st["id"], namespace))
         try:
             done.append(
                 (st["id"], key,
-                 build_digest(docs, roots, ctx.settings, st["id"], embed=ctx.embedder().encode))
+                 build_digest(docs, roots, ctx.settings, st["id"], embed=ctx.embedder().encode,
+                              fact_scores=cache))
             )  # fmt: skip
+            if cache.made is not None:
+                scored.append((st["id"], namespace, *cache.made))
+                ctx.result.counts["fact_pairs_scored"] += cache.scored
+                ctx.result.counts["fact_pairs_reused"] += len(cache.made[0]) - cache.scored
         except Exception as exc:  # one story's digest must not sink the run
             log.exception("digest of story %s failed", st["id"])
             keep.discard(st["id"])  # no digest rather than one of other articles
@@ -424,9 +436,11 @@ def stage_digest(ctx: Context) -> None:
             )
         ctx.progress.advance()
         if len(done) >= 50:
+            store.save_fact_scores(scored, keep)
             store.save_digests(done, keep)
-            done = []
+            done, scored = [], []
         _fault_point("digest", n + 1)
+    store.save_fact_scores(scored, keep)
     store.save_digests(done, keep)
     ctx.result.counts["digests"] = len(store.digest_keys())
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from storyline.config import Settings
 from storyline.digest.conflicts import conflicts
-from storyline.digest.facts import facts, source_names, sources_of, story_units
+from storyline.digest.facts import PairScores, facts, source_names, sources_of, story_units
 from storyline.digest.quotes import quotes_of_story
 from storyline.digest.units import DigestDoc, Unit
 from storyline.records import Article
@@ -104,9 +104,12 @@ def build_digest(
     method: str | None = None,
     parts: tuple[str, ...] = ("summary", "facts", "quotes", "entities", "conflicts"),
     embed: Any = None,
+    fact_scores: PairScores | None = None,
 ) -> dict[str, Any]:
     """One story's digest from its articles and copy families (article id -> root id);
-    ``embed`` is the sentence embedder (default: the configured model, cached in memory)."""
+    ``embed`` is the sentence embedder (default: the configured model, cached in memory);
+    ``fact_scores`` the sentence-pair scores of the story's last digest, and where this
+    one's go (``storyline.digest.facts.PairScores``)."""
     from storyline.digest.summary import DEFAULT_METHOD, summarize
     from storyline.embed import embedder_of
 
@@ -115,7 +118,7 @@ def build_digest(
     roots = roots or {}
     if embed is None:
         embed = embedder_of(settings.embed).encode
-    units = story_units(docs, roots, embed, min_cosine=cfg.fact_min_cosine)
+    units = story_units(docs, roots, embed, min_cosine=cfg.fact_min_cosine, scores=fact_scores)
     sources = sources_of(docs, roots)
     method = method or cfg.method or DEFAULT_METHOD
     words = words or cfg.words

@@ -15,6 +15,7 @@ dateline) counts for that outlet. Ten copies of one wire story are one source.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,10 +84,49 @@ class FactGroup:
     members: list[Unit] = field(default_factory=list)
 
 
+@dataclass
+class PairScores:
+    """The scores of a story's candidate sentence pairs: ``known`` (sorted uint64 pair keys
+    and their scores, from the story's last digest) is read, ``made`` holds every candidate
+    pair of this digest, to be stored for the next. A pair's score depends only on its two
+    texts and their cosine (the same vectors give the same cosine), so a story that gained
+    an article scores only the pairs it has not scored before."""
+
+    known: tuple[np.ndarray, np.ndarray] | None = None
+    made: tuple[np.ndarray, np.ndarray] | None = None
+    scored: int = 0  # pairs scored this time (the rest came from ``known``)
+
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _text_keys(texts: list[str]) -> np.ndarray:
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8)
+                        .digest(), "little") for t in texts],
+        dtype=np.uint64,
+    )  # fmt: skip
+
+
+def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """An order-free 64-bit key of each pair of text keys."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    h = (lo * _M1) ^ hi
+    h = (h ^ (h >> np.uint64(30))) * _M1
+    h = (h ^ (h >> np.uint64(27))) * _M2
+    return h ^ (h >> np.uint64(31))
+
+
 def _edges(
-    units: list[Unit], vectors: np.ndarray, decision: Decision, min_cosine: float, top: int = 8
+    units: list[Unit],
+    vectors: np.ndarray,
+    decision: Decision,
+    min_cosine: float,
+    top: int = 8,
+    cache: PairScores | None = None,
 ) -> dict[tuple[int, int], float]:
-    """Accepted "same statement" pairs (i < j) between sentences of different articles."""
+    """Accepted "same statement" pairs (i < j) between sentences of different articles;
+    with ``cache``, pairs scored before are not scored again (see ``PairScores``)."""
     n = len(units)
     article = np.array([hash(u.article) for u in units])
     long_enough = np.array([u.words >= _MIN_FACT_WORDS for u in units])
@@ -109,13 +149,32 @@ def _edges(
     if not candidates:
         return {}
     ordered = sorted(candidates)
-    feats = np.array(
-        pair_features_many(
-            [(units[i].text, units[j].text) for i, j in ordered],
-            [float(vectors[i] @ vectors[j]) for i, j in ordered],
+    probs = np.zeros(len(ordered), dtype=np.float64)
+    todo = np.ones(len(ordered), dtype=bool)
+    keys = np.zeros(0, dtype=np.uint64)
+    if cache is not None:
+        text_keys = _text_keys([u.text for u in units])
+        idx = np.array(ordered, dtype=np.int64)
+        keys = _pair_keys(text_keys[idx[:, 0]], text_keys[idx[:, 1]])
+        if cache.known is not None and len(cache.known[0]):
+            known_keys, known_scores = cache.known
+            at = np.minimum(np.searchsorted(known_keys, keys), len(known_keys) - 1)
+            hit = known_keys[at] == keys
+            probs[hit] = known_scores[at[hit]]
+            todo = ~hit
+    scoring = [ordered[x] for x in np.flatnonzero(todo)]
+    if scoring:
+        feats = np.array(
+            pair_features_many(
+                [(units[i].text, units[j].text) for i, j in scoring],
+                [float(vectors[i] @ vectors[j]) for i, j in scoring],
+            )
         )
-    )
-    probs = decision.probability(feats)
+        probs[todo] = decision.probability(feats)
+    if cache is not None:
+        order = np.argsort(keys, kind="stable")
+        cache.made = (keys[order], probs[order])
+        cache.scored = len(scoring)
     return {
         pair: float(p) for pair, p in zip(ordered, probs, strict=True) if p >= decision.threshold
     }
@@ -165,9 +224,10 @@ def story_units(
     embed: Embed | None = None,
     decision: Decision | None = None,
     min_cosine: float = 0.55,
+    scores: PairScores | None = None,
 ) -> list[Unit]:
     """Every sentence of the story as a Unit, with its fact group, the articles stating the
-    fact and how many independent sources stand behind it."""
+    fact and how many independent sources stand behind it (``scores``: see ``PairScores``)."""
     roots = roots or {}
     texts = [s for d in docs for s in d.sentences]
     if not texts:
@@ -188,7 +248,7 @@ def story_units(
     # Each sentence is scored against its nearest neighbours; as many as there are articles
     # (within reason), so a fact that every article states can gather them all.
     top = min(64, max(8, len(docs)))
-    edges = _edges(units, vectors, decision or load_decision(), min_cosine, top)
+    edges = _edges(units, vectors, decision or load_decision(), min_cosine, top, scores)
     sources = sources_of(docs, roots)
     for g, members in enumerate(_group(len(units), units, edges)):
         articles = sorted({units[m].article for m in members})

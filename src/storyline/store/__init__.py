@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from storyline.ids import content_hash
 from storyline.records import Article, Credit, Origin, Problem, RemovedLine, Sentence
 
@@ -185,6 +187,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             extractor TEXT NOT NULL, key BLOB NOT NULL, found TEXT NOT NULL,
             PRIMARY KEY (extractor, key)
         ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        # The "same statement?" scores of a story's candidate sentence pairs (its fact
+        # grouping), so that a story that gained an article scores only the new pairs.
+        "0007_fact_scores",
+        """
+        CREATE TABLE fact_scores (
+            story_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, pairs BLOB NOT NULL,
+            scores BLOB NOT NULL
+        );
         """,
     ),
 ]
@@ -891,6 +904,31 @@ class Store:
             for sid in [r[0] for r in self.db.execute("SELECT story_id FROM digests")]:
                 if sid not in keep:
                     self.db.execute("DELETE FROM digests WHERE story_id = ?", (sid,))
+
+    def fact_scores(self, story_id: str, namespace: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A story's scored sentence pairs (sorted uint64 pair keys, float64 scores), if they
+        were scored under ``namespace`` (the models that score them)."""
+        row = self.db.execute(
+            "SELECT pairs, scores FROM fact_scores WHERE story_id = ? AND namespace = ?",
+            (story_id, namespace),
+        ).fetchone()
+        if row is None:
+            return None
+        return np.frombuffer(row[0], dtype=np.uint64), np.frombuffer(row[1], dtype=np.float64)
+
+    def save_fact_scores(
+        self, rows: list[tuple[str, str, np.ndarray, np.ndarray]], keep: set[str]
+    ) -> None:
+        """Store (story id, namespace, pair keys, scores); drop those of stories not in ``keep``."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO fact_scores VALUES (?, ?, ?, ?)",
+                [(sid, ns, k.astype(np.uint64).tobytes(), v.astype(np.float64).tobytes())
+                 for sid, ns, k, v in rows],
+            )  # fmt: skip
+            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM fact_scores")]:
+                if sid not in keep:
+                    self.db.execute("DELETE FROM fact_scores WHERE story_id = ?", (sid,))
 
     def digest(self, story_id: str) -> dict[str, Any] | None:
         sid = self.resolve_story(story_id) or story_id
