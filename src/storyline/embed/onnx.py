@@ -50,6 +50,26 @@ def _pooling(folder: Path) -> str:
     return "mean"
 
 
+def unsupported(model: str, device: str = "cpu") -> str | None:
+    """Why ONNX Runtime cannot run ``model`` here (None when it can): the backend needs
+    onnxruntime, the CPU, and a local sentence-transformers folder with mean pooling."""
+    import importlib.util
+
+    from storyline.embed import resolve_model
+
+    if device != "cpu":
+        return f"device {device!r} (the ONNX backend runs on the CPU)"
+    for package in ("onnxruntime", "onnx"):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed"
+    folder = Path(resolve_model(model))
+    if not folder.is_dir():
+        return f"{model!r} is not a local model folder"
+    if _pooling(folder) != "mean":
+        return f"{model!r} pools by {_pooling(folder)}, not the mean"
+    return None
+
+
 def export(folder: Path, quantize: bool = False) -> Path:
     """The model's ONNX file (int8 when ``quantize``), exported on first use."""
     out = cache_dir() / _folder_key(folder)
