@@ -15,7 +15,6 @@ dateline) counts for that outlet. Ten copies of one wire story are one source.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,24 +96,18 @@ class PairScores:
     scored: int = 0  # pairs scored this time (the rest came from ``known``)
 
 
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
 def _text_keys(texts: list[str]) -> np.ndarray:
-    return np.array(
-        [int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8)
-                        .digest(), "little") for t in texts],
-        dtype=np.uint64,
-    )  # fmt: skip
+    from storyline.embed import text_key
+
+    return np.array([int.from_bytes(text_key(t)[:8], "little") for t in texts], dtype=np.uint64)
 
 
 def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """An order-free 64-bit key of each pair of text keys."""
+    from storyline.reuse.fingerprint import mix64
+
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    h = (lo * _M1) ^ hi
-    h = (h ^ (h >> np.uint64(30))) * _M1
-    h = (h ^ (h >> np.uint64(27))) * _M2
-    return h ^ (h >> np.uint64(31))
+    return mix64(mix64(lo) ^ hi)
 
 
 def _edges(

@@ -29,7 +29,8 @@ class Embedder(Protocol):
         ...
 
 
-def _key(text: str) -> bytes:
+def text_key(text: str) -> bytes:
+    """A text's 12-byte key: stored vectors (and other per-text results) are found by it."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
@@ -45,7 +46,7 @@ class CachedEmbedder:
         self.misses = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        keys = [_key(t) for t in texts]
+        keys = [text_key(t) for t in texts]
         todo: dict[bytes, str] = {}
         for k, t in zip(keys, texts, strict=True):
             if k not in self.cache and k not in todo:
@@ -158,7 +159,7 @@ class StoredEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        keys = [_key(t) for t in texts]
+        keys = [text_key(t) for t in texts]
         vectors = {k: self.cache[k] for k in keys if k in self.cache}
         missing = [k for k in dict.fromkeys(keys) if k not in vectors]
         if missing:

@@ -63,7 +63,7 @@ def _word_byte_table() -> np.ndarray:
 _WORD_BYTES = _word_byte_table()
 
 
-def _mix64(h: np.ndarray) -> np.ndarray:
+def mix64(h: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: every output bit depends on every input bit."""
     s1, m1, s2 = _MIX
     m2, s3 = _MIX2
@@ -122,7 +122,7 @@ def _shingles_chunk(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
     prefix = np.zeros(size + 1, dtype=np.uint64)
     np.cumsum(data.astype(np.uint64) * down[:size], dtype=np.uint64, out=prefix[1:])
     words = (prefix[ends] - prefix[starts]) * up[ends - 1]
-    words = _mix64(words ^ (ends - starts).astype(np.uint64))
+    words = mix64(words ^ (ends - starts).astype(np.uint64))
     doc_of = np.searchsorted(np.flatnonzero(data == 0), starts)  # text index of each word
     per_doc = np.bincount(doc_of, minlength=len(texts))
     count = len(words) - n + 1
@@ -132,7 +132,7 @@ def _shingles_chunk(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
         for j in range(n):
             h = h * _ROLL + words[j : j + count]
         valid = doc_of[:count] == doc_of[n - 1 :]
-        parts.append(_mix64(h[valid]))
+        parts.append(mix64(h[valid]))
         owners.append(doc_of[:count][valid])
     short = np.flatnonzero((per_doc > 0) & (per_doc < n))
     if len(short):  # one shingle of all the words
@@ -141,7 +141,7 @@ def _shingles_chunk(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
         for j in range(n - 1):
             take = j < per_doc[short]
             h[take] = h[take] * _ROLL + words[first[take] + j]
-        parts.append(_mix64(h))
+        parts.append(mix64(h))
         owners.append(short)
     if not parts:
         return np.zeros(0, dtype=np.uint64), np.zeros(len(texts), dtype=np.int64)
