@@ -186,6 +186,17 @@ def _spawn(*args: str) -> dict[str, Any]:
         return json.loads(Path(fh.name).read_text())
 
 
+COUNTS = ("compared", "links", "embedded_reuse", "embedded_stories", "embedded_digest",
+          "fact_pairs_scored", "fact_pairs_reused", "digests")  # fmt: skip
+
+
+def _counts(r: dict[str, Any]) -> None:
+    """The work behind the seconds: article pairs compared, sentences embedded per stage,
+    sentence pairs the digest scored and reused."""
+    c = r.get("counts", {})
+    print("          " + ", ".join(f"{k} {c[k]:,}" for k in COUNTS if k in c))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -225,6 +236,7 @@ def main() -> None:
                 print(f"{b:>9,} " + " ".join(f"{t.get(s, 0):>8.2f}" for s in STAGES)
                       + f" {r['seconds']:>8.1f} {r['seconds'] / first:>8.2f}"
                       f" {r['peak_rss_mib']:>9.0f} {r.get('base_seconds', 0):>8.0f}")  # fmt: skip
+                _counts(r)
         for n in sizes:
             write(records[:n], root / f"all{n}")
             print(f"[pipeline_volume] whole pipeline over {n:,}", file=sys.stderr, flush=True)
@@ -236,6 +248,7 @@ def main() -> None:
                 print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}")
             print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
                   f"   peak RSS {r['peak_rss_mib']:.0f} MiB")  # fmt: skip
+            _counts(r)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ sentences, in this order, in one process (CPU, the ``all-MiniLM-L6-v2`` model sh
 * alignment throughput: ``align`` alone (embeddings precomputed) and the full ``compare``
   (align, measures, kind, direction; one untimed warm-up call first, which loads wordfreq),
   in article pairs per second and sentence pairs per second. "Scored" sentence pairs are
-  the candidates that ``align`` runs through the decision model (each sentence's top 2 by
-  cosine in either direction with cosine >= 0.4; counted outside the timed loop with the
-  same rule); "cosine" sentence pairs are the ``len(A) * len(B)`` entries of the cosine matrix;
+  the candidates that ``align`` scores with the cosine (those sharing enough content words
+  that their words alone do not reject, ``plan_alignment``; counted outside the timed loop);
+  "cosine" sentence pairs are the ``len(A) * len(B)`` pairs of the two articles;
 * peak resident memory of the process (``ru_maxrss``) after each step; it includes torch.
 
 It also counts the kinds that ``compare`` gives the rewrites and the unrelated pairs.
@@ -104,23 +104,11 @@ def make_pairs(n: int, rng: random.Random, vocab: Vocabulary) -> tuple[list[list
     return articles, pairs
 
 
-def candidate_count(
-    emb_a: np.ndarray, emb_b: np.ndarray, min_cosine: float = 0.4, top: int = 2
-) -> int:
-    """How many sentence pairs ``align`` scores with the decision model (its candidate rule)."""
-    sims = emb_a @ emb_b.T
-    cands: set[tuple[int, int]] = set()
-    k = min(top, sims.shape[1])
-    for i in range(sims.shape[0]):
-        for j in np.argpartition(-sims[i], k - 1)[:k]:
-            if sims[i, j] >= min_cosine:
-                cands.add((i, int(j)))
-    k = min(top, sims.shape[0])
-    for j in range(sims.shape[1]):
-        for i in np.argpartition(-sims[:, j], k - 1)[:k]:
-            if sims[i, j] >= min_cosine:
-                cands.add((int(i), j))
-    return len(cands)
+def candidate_count(texts_a: list[str], texts_b: list[str], decision: Any) -> int:
+    """How many sentence pairs ``align`` scores with the cosine (those its plan keeps)."""
+    from storyline.reuse.align import plan_alignment
+
+    return len(plan_alignment(texts_a, texts_b, decision).i)
 
 
 def _table(head: list[str], rows: list[list[str]], left: set[int]) -> str:
@@ -154,7 +142,7 @@ def main() -> None:
 
     from storyline.config import ReuseSettings
     from storyline.embed import get_embedder
-    from storyline.reuse.align import align
+    from storyline.reuse.align import align, plan_alignment
     from storyline.reuse.decision import load_decision
     from storyline.reuse.kinds import ArticleView
     from storyline.reuse.links import compare
@@ -247,18 +235,22 @@ def main() -> None:
     settings = ReuseSettings()
     p0 = pairs[0]
     t = time.perf_counter()
-    compare(views[p0.a], views[p0.b], matrices[p0.a], matrices[p0.b], decision, settings)
+
+    def lookup(texts: list[str]) -> np.ndarray:
+        return np.stack([vectors[t] for t in texts])
+
+    compare(views[p0.a], views[p0.b], lookup, decision, settings)
     row("compare warm-up (first call)", "1 pair", time.perf_counter() - t, "", "loads wordfreq")
     outcomes: dict[int, Counter[tuple[str, str]]] = {}
     for size in pair_sizes:
         sub = pairs[:size]
-        scored = sum(candidate_count(matrices[p.a], matrices[p.b]) for p in sub)
+        scored = sum(candidate_count(articles[p.a], articles[p.b], decision) for p in sub)
         cosine = sum(len(articles[p.a]) * len(articles[p.b]) for p in sub)
         aligned = 0
         t = time.perf_counter()
         for p in sub:
-            aligned += len(align(articles[p.a], articles[p.b], matrices[p.a], matrices[p.b],
-                                 decision))  # fmt: skip
+            plan = plan_alignment(articles[p.a], articles[p.b], decision)
+            aligned += len(align(plan, matrices[p.a], matrices[p.b]))
         dt = time.perf_counter() - t
         row("align (embeddings precomputed)", f"{size:,} pairs", dt, f"{size / dt:,.1f} pairs/s",
             f"{scored / dt:,.0f} scored/s ({scored:,}), {cosine / dt:,.0f} cosine/s "
@@ -266,8 +258,7 @@ def main() -> None:
         kinds: Counter[tuple[str, str]] = Counter()
         t = time.perf_counter()
         for p in sub:
-            link = compare(views[p.a], views[p.b], matrices[p.a], matrices[p.b], decision,
-                           settings)  # fmt: skip
+            link = compare(views[p.a], views[p.b], lookup, decision, settings)
             kinds[(p.kind, str(link.kind))] += 1
         dt = time.perf_counter() - t
         row("compare (align + measure + kind + direction)", f"{size:,} pairs", dt,

@@ -84,3 +84,78 @@ def test_fast_features_equal_the_reference(example_corpus: Path) -> None:
     expected = [reference(a, b, c) for (a, b), c in zip(pairs, cosines, strict=True)]
     assert pair_features_many(pairs, cosines) == expected
     assert pair_features(*pairs[0], cosines[0]) == expected[0]
+
+
+def _example_sentences(where: Path) -> list[str]:
+    files = [where] if where.is_file() else sorted(where.rglob("*.txt"))
+    return [
+        s.strip()
+        for p in files
+        for s in re.split(r"(?<=[.!?”])\s+", p.read_text(encoding="utf-8"))
+        if len(s.split()) >= 3
+    ]
+
+
+def test_lexical_scores_are_the_decision_model_at_any_cosine(example_corpus: Path) -> None:
+    from storyline.reuse.decision import load_decision
+    from storyline.reuse.lexical import lexical_scores
+
+    sentences = _example_sentences(example_corpus)
+    rng = random.Random(3)
+    pairs = [(rng.choice(sentences), rng.choice(sentences)) for _ in range(400)]
+    pairs += [(s, s.replace("said", "stated")) for s in sentences[:50]]
+    pairs += [(s, s) for s in sentences[:20]]
+    decision = load_decision()
+    lex = lexical_scores(pairs, decision)
+    for c in (-0.1, 0.0, 0.4, 0.55, 0.8, 1.0):
+        exact = decision.probability(np.array(pair_features_many(pairs, [c] * len(pairs))))
+        assert np.allclose(lex.probability(np.full(len(pairs), c)), exact, rtol=0, atol=1e-12)
+    # What the words alone reject stays rejected at every cosine from 0.4 up.
+    rejected = lex.rejected(0.4)
+    assert 0 < rejected.sum() < len(pairs)
+    for c in np.linspace(0.4, 1.0, 13):
+        assert (lex.probability(np.full(len(pairs), c))[rejected] < decision.threshold).all()
+
+
+def test_the_gate_is_shared_content_words_over_the_smaller_sentence() -> None:
+    from storyline.reuse.lexical import allowed
+
+    a = ["Troops massed at the border on Monday.", "Rain is expected."]
+    b = ["The troop build-up at the border worries allies.", "It may rain."]
+    gate = allowed(a, b, 0.5)
+    # "troop(s)" and "border" are 2 of the first's 4 stems (troop, massed, border, monday);
+    # "rain" is all of "It may rain." ("it", "may" are stopwords).
+    assert gate.tolist() == [[True, False], [False, True]]
+    assert allowed(a, [], 0.3).shape == (2, 0)
+
+
+def test_fact_edges_equal_scoring_every_candidate_with_its_cosine(seeds_dir: Path) -> None:
+    """The cascade (words first, the model only where they leave it open) accepts exactly the
+    candidate pairs that scoring each with its embedding cosine accepts."""
+    from storyline.digest.facts import _candidates, _edges
+    from storyline.digest.units import Unit
+    from storyline.embed import get_embedder
+    from storyline.reuse.decision import load_decision
+
+    units = []
+    for path in sorted(seeds_dir.iterdir()):
+        for s in _example_sentences(path):
+            units.append(Unit(s, path.name, len(units), len(units), [path.name]))
+    embed = get_embedder().encode
+    decision = load_decision()
+    edges = _edges(units, embed, decision, 0.55, top=8)
+    candidates = _candidates(units, 8, 0.3)
+    vectors = np.asarray(embed([u.text for u in units]))
+    cos = np.array([float(vectors[i] @ vectors[j]) for i, j in candidates])
+    feats = np.array(
+        pair_features_many([(units[i].text, units[j].text) for i, j in candidates], cos)
+    )
+    probs = decision.probability(feats)
+    expected = {
+        pair for pair, c, p in zip(candidates, cos, probs, strict=True)
+        if c >= 0.55 and p >= decision.threshold
+    }  # fmt: skip
+    assert len(expected) > 10
+    assert set(edges) == expected
+    embedded = sum(u.vector is not None for u in units)
+    assert embedded < len(units)  # the words decided some sentences' every pair

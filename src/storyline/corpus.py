@@ -73,8 +73,7 @@ class Corpus:
             link = compare(
                 va,
                 vb,
-                embed(va.sentences),
-                embed(vb.sentences),
+                embed,
                 load_decision(cfg.decision_model or None),
                 cfg,
                 jaccard_estimate(sigs[0], sigs[1]),

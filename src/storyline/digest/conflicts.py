@@ -93,6 +93,13 @@ def number_conflicts(
     if len(mentions) < 2 or embed is None:
         return []
     windows = np.asarray(embed([m.window for m in mentions]), dtype=np.float32)
+    # The topic check reads the mentions' sentence vectors; fact grouping embeds only the
+    # sentences its words could not decide, so the rest are embedded here.
+    bare = sorted({m.unit for m in mentions if units[m.unit].vector is None})
+    if bare:
+        vectors = np.asarray(embed([units[u].text for u in bare]), dtype=np.float32)
+        for u, v in zip(bare, vectors, strict=True):
+            units[u].vector = v
     sims = windows @ windows.T
     from storyline.stories.stream import epoch
 

@@ -1,8 +1,9 @@
 """Fact groups: sentences of different articles of one story that state the same thing.
 
-Every sentence of the story is embedded once; pairs from different articles whose cosine
-reaches ``min_cosine`` are scored by the reuse stage's "same statement?" model (trained on
-MRPC, ``storyline.reuse.decision``), and a pair it accepts is an edge. Groups grow by
+Pairs of sentences from different articles that share enough content words are scored by
+the reuse stage's "same statement?" model (trained on MRPC, ``storyline.reuse.decision``);
+only the sentences of pairs whose words do not rule them out are embedded, and a pair under
+``min_cosine`` is never one fact (``storyline.reuse.lexical``). A pair it accepts is an edge. Groups grow by
 average linkage over those edges — two groups join only when at least half of their
 cross pairs are edges, and never so that one article appears twice in a group — so one
 loose paraphrase cannot chain two different facts together.
@@ -24,11 +25,12 @@ import numpy as np
 
 from storyline.digest.units import DigestDoc, Unit
 from storyline.reuse.decision import Decision, load_decision
-from storyline.reuse.features import pair_features_many
 
 Embed = Callable[[list[str]], np.ndarray]
 
 _MIN_FACT_WORDS = 5
+#: How candidate pairs are chosen and scored; stored scores and digests of another are redone.
+SCHEME = "lexical-gate-1"
 
 
 @dataclass
@@ -110,38 +112,51 @@ def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return mix64(mix64(lo) ^ hi)
 
 
+def _candidates(units: list[Unit], top: int, min_overlap: float) -> list[tuple[int, int]]:
+    """Pairs (i < j) of long-enough sentences of different articles that share enough
+    content words: each sentence's ``top`` partners by the cosine of their content-word
+    stems (ties: the earlier)."""
+    from storyline.reuse.lexical import best_per_row, overlap, stem_matrix
+
+    n = len(units)
+    long_enough = np.array([u.words >= _MIN_FACT_WORDS for u in units])
+    article = np.array([hash(u.article) for u in units])
+    matrix, sizes = stem_matrix([u.text if u.words >= _MIN_FACT_WORDS else "" for u in units])
+    candidates: set[tuple[int, int]] = set()
+    for start in range(0, n, 1024):
+        rows = slice(start, min(n, start + 1024))
+        i, j, coef, rank = overlap(matrix[rows], sizes[rows], matrix, sizes)
+        i = i + start
+        keep = (coef >= min_overlap) & (article[i] != article[j]) & long_enough[i] & long_enough[j]
+        i, j, rank = i[keep], j[keep], rank[keep]
+        best = best_per_row(i, j, rank, top)
+        lo, hi = np.minimum(i, j)[best].tolist(), np.maximum(i, j)[best].tolist()
+        candidates.update(zip(lo, hi, strict=True))
+    return sorted(candidates)
+
+
 def _edges(
     units: list[Unit],
-    vectors: np.ndarray,
+    embed: Embed,
     decision: Decision,
     min_cosine: float,
     top: int = 8,
     cache: PairScores | None = None,
+    min_overlap: float | None = None,
 ) -> dict[tuple[int, int], float]:
-    """Accepted "same statement" pairs (i < j) between sentences of different articles;
-    with ``cache``, pairs scored before are not scored again (see ``PairScores``)."""
-    n = len(units)
-    article = np.array([hash(u.article) for u in units])
-    long_enough = np.array([u.words >= _MIN_FACT_WORDS for u in units])
-    candidates: set[tuple[int, int]] = set()
-    for start in range(0, n, 512):
-        block = vectors[start : start + 512] @ vectors.T
-        for r in range(block.shape[0]):
-            i = start + r
-            if not long_enough[i]:
-                continue
-            row = block[r]
-            row[article == article[i]] = -1.0
-            row[~long_enough] = -1.0
-            k = min(top, n - 1)
-            if k <= 0:
-                continue
-            for j in np.argpartition(-row, k - 1)[:k]:
-                if row[j] >= min_cosine:
-                    candidates.add((min(i, int(j)), max(i, int(j))))
-    if not candidates:
+    """Accepted "same statement" pairs (i < j) between sentences of different articles.
+
+    Candidates share enough content words (``storyline.reuse.lexical``); a pair the model
+    rejects at any cosine from ``min_cosine`` up needs no embedding; the others have their
+    sentences embedded (``Unit.vector``) and are scored at their cosine, those under
+    ``min_cosine`` never one fact. The accepted pairs are those that scoring every candidate
+    at its cosine accepts (tested). With ``cache``, pairs scored
+    before are not scored again (see ``PairScores``)."""
+    from storyline.reuse.lexical import MIN_OVERLAP, lexical_scores
+
+    ordered = _candidates(units, top, MIN_OVERLAP if min_overlap is None else min_overlap)
+    if not ordered:
         return {}
-    ordered = sorted(candidates)
     probs = np.zeros(len(ordered), dtype=np.float64)
     todo = np.ones(len(ordered), dtype=bool)
     keys = np.zeros(0, dtype=np.uint64)
@@ -157,13 +172,20 @@ def _edges(
             todo = ~hit
     scoring = [ordered[x] for x in np.flatnonzero(todo)]
     if scoring:
-        feats = np.array(
-            pair_features_many(
-                [(units[i].text, units[j].text) for i, j in scoring],
-                [float(vectors[i] @ vectors[j]) for i, j in scoring],
-            )
-        )
-        probs[todo] = decision.probability(feats)
+        lex = lexical_scores([(units[i].text, units[j].text) for i, j in scoring], decision)
+        sure = np.zeros(len(scoring), dtype=np.float64)
+        at = np.flatnonzero(~lex.rejected(min_cosine))
+        rows = sorted({x for n in at for x in scoring[n]})
+        if rows:
+            vectors = np.asarray(embed([units[r].text for r in rows]), dtype=np.float32)
+            for r, v in zip(rows, vectors, strict=True):
+                units[r].vector = v
+            cosines = np.array(
+                [float(np.dot(units[scoring[n][0]].vector, units[scoring[n][1]].vector))  # type: ignore[arg-type]
+                 for n in at]
+            )  # fmt: skip
+            sure[at] = np.where(cosines >= min_cosine, lex.take(at).probability(cosines), 0.0)
+        probs[todo] = sure
     if cache is not None:
         order = np.argsort(keys, kind="stable")
         cache.made = (keys[order], probs[order])
@@ -235,13 +257,11 @@ def story_units(
             )  # fmt: skip
     if embed is None:
         return units
-    vectors = np.asarray(embed(texts), dtype=np.float32)
-    for u, v in zip(units, vectors, strict=True):
-        u.vector = v
-    # Each sentence is scored against its nearest neighbours; as many as there are articles
-    # (within reason), so a fact that every article states can gather them all.
+    # Each sentence is scored against its closest neighbours by shared words; as many as
+    # there are articles (within reason), so a fact that every article states can gather
+    # them all.
     top = min(64, max(8, len(docs)))
-    edges = _edges(units, vectors, decision or load_decision(), min_cosine, top, scores)
+    edges = _edges(units, embed, decision or load_decision(), min_cosine, top, scores)
     sources = sources_of(docs, roots)
     for g, members in enumerate(_group(len(units), units, edges)):
         articles = sorted({units[m].article for m in members})

@@ -81,11 +81,10 @@ def evaluate_clough(root: str | Path, settings: Settings | None = None) -> dict[
     for ans in answers:
         view = _view(ans.file, ans.text, settings)
         sig = printer.signatures([ans.text])[0]
-        emb = embed(view.sentences) if view.sentences else np.zeros((0, 1))
         strength: dict[str, float] = {}
         for task, sv in src_views.items():
             link = compare(
-                view, sv, emb, embed(sv.sentences), decision, settings.reuse,
+                view, sv, embed, decision, settings.reuse,
                 jaccard_estimate(sig, src_sigs[task]), exact_hash(ans.text) == exact_hash(sources[task]),
             )  # fmt: skip
             mean_score = float(np.mean([p.score for p in link.pairs])) if link.pairs else 0.0

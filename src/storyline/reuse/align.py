@@ -1,13 +1,15 @@
 """Sentence alignment between two articles, with the words swapped in each aligned pair.
 
-Candidate sentence pairs come from the embedding cosine (each sentence's best matches in
-the other article); the MRPC-trained decision model scores them with lexical evidence;
-a greedy one-to-one matching keeps the pairs it calls "same statement".
+Candidate sentence pairs are those sharing enough content words whose lexical evidence
+leaves "same statement" possible (``storyline.reuse.lexical``); only their sentences are
+embedded, and the MRPC-trained decision model scores them with the cosine; a greedy
+one-to-one matching keeps the pairs it calls "same statement".
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -15,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from storyline.reuse.decision import Decision
-from storyline.reuse.features import pair_features_many, tokens
+from storyline.reuse.features import tokens
 from storyline.reuse.fingerprint import normalize
+from storyline.reuse.lexical import MIN_OVERLAP, LexicalScores, allowed, lexical_scores
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{3,})[\"“”«»]")
 _WORDS = re.compile(r"\S+")
@@ -100,46 +103,69 @@ def substitutions(a: str, b: str, max_words: int = 3) -> list[tuple[str, str]]:
     return [pair for pair, _ in sorted(found.items(), key=lambda kv: kv[1])]
 
 
-def align(
+@dataclass
+class AlignPlan:
+    """The sentence pairs of two articles left after the words have had their say: pairs
+    that share enough content words (``storyline.reuse.lexical``) and that the decision model
+    would not reject at any cosine. Only their sentences need embedding; a pair of identical
+    texts has cosine 1 without it."""
+
+    texts_a: list[str]
+    texts_b: list[str]
+    i: np.ndarray
+    j: np.ndarray
+    scores: LexicalScores
+    same: np.ndarray
+    min_cosine: float
+
+    @property
+    def need_a(self) -> list[int]:
+        return sorted(set(self.i[~self.same].tolist()))
+
+    @property
+    def need_b(self) -> list[int]:
+        return sorted(set(self.j[~self.same].tolist()))
+
+
+def plan_alignment(
     texts_a: list[str],
     texts_b: list[str],
-    emb_a: np.ndarray,
-    emb_b: np.ndarray,
     decision: Decision,
     min_cosine: float = 0.4,
-    top: int = 2,
+    min_overlap: float = MIN_OVERLAP,
+) -> AlignPlan:
+    i, j = np.nonzero(allowed(texts_a, texts_b, min_overlap))
+    scores = lexical_scores([(texts_a[x], texts_b[y]) for x, y in zip(i, j, strict=True)], decision)
+    keep = ~scores.rejected(min_cosine)
+    i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
+    scores = scores.take(keep)
+    same = np.array([texts_a[x] == texts_b[y] for x, y in zip(i, j, strict=True)], dtype=bool)
+    return AlignPlan(texts_a, texts_b, i, j, scores, same, min_cosine)
+
+
+def align(
+    plan: AlignPlan, vectors_a: Mapping[int, np.ndarray], vectors_b: Mapping[int, np.ndarray]
 ) -> list[AlignedPair]:
-    """One-to-one aligned sentence pairs between two articles, in order of A's sentences."""
-    if not texts_a or not texts_b:
+    """One-to-one aligned sentence pairs between two articles, in order of A's sentences:
+    the planned pairs whose cosine reaches the plan's minimum, greedily by the decision
+    model's probability. ``vectors_a``/``vectors_b`` hold (at least) the rows the plan needs."""
+    if not len(plan.i):
         return []
-    sims = emb_a @ emb_b.T
-    candidates: set[tuple[int, int]] = set()
-    k = min(top, sims.shape[1])
-    for i in range(sims.shape[0]):
-        for j in np.argpartition(-sims[i], k - 1)[:k]:
-            if sims[i, j] >= min_cosine:
-                candidates.add((i, int(j)))
-    k = min(top, sims.shape[0])
-    for j in range(sims.shape[1]):
-        for i in np.argpartition(-sims[:, j], k - 1)[:k]:
-            if sims[i, j] >= min_cosine:
-                candidates.add((int(i), j))
-    if not candidates:
-        return []
-    ordered = sorted(candidates)
-    feats = np.array(
-        pair_features_many(
-            [(texts_a[i], texts_b[j]) for i, j in ordered], [float(sims[i, j]) for i, j in ordered]
-        )
-    )
-    probs = decision.probability(feats)
+    cosines = np.array(
+        [1.0 if same else float(vectors_a[int(x)] @ vectors_b[int(y)])
+         for x, y, same in zip(plan.i, plan.j, plan.same, strict=True)]
+    )  # fmt: skip
+    probs = plan.scores.probability(cosines)
+    probs[cosines < plan.min_cosine] = -1.0
+    texts_a, texts_b = plan.texts_a, plan.texts_b
+    threshold = 1.0 / (1.0 + np.exp(-plan.scores.threshold))
     used_a: set[int] = set()
     used_b: set[int] = set()
     pairs = []
     for idx in np.argsort(-probs, kind="stable"):
-        i, j = ordered[idx]
+        i, j = int(plan.i[idx]), int(plan.j[idx])
         p = float(probs[idx])
-        if p < decision.threshold:
+        if p < threshold:
             break
         if i in used_a or j in used_b:
             continue
@@ -150,7 +176,8 @@ def align(
             SequenceMatcher(None, tokens(ta), tokens(tb), autojunk=False).ratio() >= 0.92
         )
         pairs.append(
-            AlignedPair(i, j, p, float(sims[i, j]), verbatim, min(quote_share(ta), quote_share(tb)),
+            AlignedPair(i, j, p, float(cosines[idx]), verbatim,
+                        min(quote_share(ta), quote_share(tb)),
                         [] if normalize(ta) == normalize(tb) else substitutions(ta, tb))
         )  # fmt: skip
     pairs.sort(key=lambda p: (p.a, p.b))

@@ -43,7 +43,7 @@ class _Profile:
     n-gram counts, content words, stems, character trigrams, numbers and capitalised words."""
 
     __slots__ = ("a", "caps", "char3", "content", "content_set", "grams", "n_char3", "negated",
-                 "numbers", "stems", "tokens")  # fmt: skip
+                 "numbers", "stem_set", "stems", "tokens")  # fmt: skip
 
     def __init__(self, text: str, stop: frozenset[str]) -> None:
         ta = tokens(text)
@@ -57,6 +57,7 @@ class _Profile:
         self.n_char3 = max(0, len(norm) - 2)
         self.numbers = set(_NUMBER.findall(text))
         self.content_set = {t for t in ta if t not in stop}
+        self.stem_set = frozenset(t[:5] for t in self.content_set)
         self.negated = "not" in ta or "n't" in text
         self.caps = {w for w in text.split() if w[:1].isupper()}
 

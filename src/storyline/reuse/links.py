@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from storyline.config import ReuseSettings
-from storyline.reuse.align import AlignedPair, align
+from storyline.reuse.align import AlignedPair, AlignPlan, align, plan_alignment
 from storyline.reuse.decision import Decision
 from storyline.reuse.fingerprint import jaccard_estimate
 from storyline.reuse.index import canonical
@@ -103,18 +103,31 @@ def substitution_rarity(pairs: Iterable[AlignedPair]) -> float:
     return float(np.mean(diffs))
 
 
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def _rows(embed: Embed, texts: list[str], rows: list[int]) -> dict[int, np.ndarray]:
+    if not rows:
+        return {}
+    return dict(zip(rows, embed([texts[r] for r in rows]), strict=True))
+
+
 def compare(
     a: ArticleView,
     b: ArticleView,
-    emb_a: np.ndarray,
-    emb_b: np.ndarray,
+    embed: Embed,
     decision: Decision,
     settings: ReuseSettings,
     jaccard: float = 0.0,
     exact: bool = False,
+    plan: AlignPlan | None = None,
 ) -> Link:
-    """Align two articles and decide kind and direction (a Link with kind None: no copy)."""
-    pairs = align(a.sentences, b.sentences, emb_a, emb_b, decision)
+    """Align two articles and decide kind and direction (a Link with kind None: no copy).
+    ``embed`` is asked only for the sentences the alignment plan needs."""
+    plan = plan or plan_alignment(a.sentences, b.sentences, decision)
+    pairs = align(
+        plan, _rows(embed, a.sentences, plan.need_a), _rows(embed, b.sentences, plan.need_b)
+    )
     stats = measure(a, b, pairs, jaccard, exact, settings.quote_share)
     kind = classify(stats, settings)
     d = direction(a, b, stats, substitution_rarity(pairs), settings)
@@ -126,33 +139,35 @@ def find_links(
     pairs: Iterable[tuple[str, str]],
     exact: dict[str, str],
     signatures: dict[str, np.ndarray],
-    embed: Callable[[list[str]], np.ndarray],
+    embed: Embed,
     decision: Decision,
     settings: ReuseSettings,
     on_pair: Callable[[], None] | None = None,
 ) -> list[Link]:
     """The links among candidate ``pairs`` of article ids (from ``storyline.reuse.index``);
     each pair is aligned with its earlier article (canonical order) first."""
-    pairs = sorted(pairs)
-    needed = sorted({i for pair in pairs for i in pair})
-    # Embed only the sentences of articles in candidate pairs, each text once (cached), in
-    # one call so the model sees full batches.
-    flat = [s for i in needed for s in views[i].sentences]
-    vectors = embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
-    embedded: dict[str, np.ndarray] = {}
-    at = 0
-    for i in needed:
-        n = len(views[i].sentences)
-        embedded[i] = (
-            vectors[at : at + n] if n else np.zeros((0, vectors.shape[1]), dtype=np.float32)
-        )
-        at += n
-    links = []
-    for x, y in pairs:
+    ordered = []
+    for x, y in sorted(pairs):
         i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
+        ordered.append((i, j, plan_alignment(views[i].sentences, views[j].sentences, decision)))
+    # Embed only the sentences the plans need, each text once, in one call so the model sees
+    # full batches.
+    needed: dict[str, None] = {}
+    for i, j, plan in ordered:
+        needed.update((views[i].sentences[r], None) for r in plan.need_a)
+        needed.update((views[j].sentences[r], None) for r in plan.need_b)
+    flat = list(needed)
+    vectors = embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
+    table = dict(zip(flat, vectors, strict=True))
+
+    def lookup(texts: list[str]) -> np.ndarray:
+        return np.stack([table[t] for t in texts]) if texts else np.zeros((0, 1), np.float32)
+
+    links = []
+    for i, j, plan in ordered:
         link = compare(
-            views[i], views[j], embedded[i], embedded[j], decision, settings,
-            jaccard_estimate(signatures[i], signatures[j]), exact[i] == exact[j],
+            views[i], views[j], lookup, decision, settings,
+            jaccard_estimate(signatures[i], signatures[j]), exact[i] == exact[j], plan,
         )  # fmt: skip
         links.append(link)
         if on_pair:
