@@ -115,6 +115,27 @@ def test_lexical_scores_are_the_decision_model_at_any_cosine(example_corpus: Pat
     assert 0 < rejected.sum() < len(pairs)
     for c in np.linspace(0.4, 1.0, 13):
         assert (lex.probability(np.full(len(pairs), c))[rejected] < decision.threshold).all()
+    # Given the cosine's floor, the subsequence ratio is computed only where it may matter:
+    # the same pairs are rejected, and the others keep their exact scores.
+    fast = lexical_scores(pairs, decision, 0.4)
+    assert (fast.rejected(0.4) == rejected).all()
+    assert np.allclose(fast.base[~rejected], lex.base[~rejected], rtol=0, atol=1e-12)
+    assert np.array_equal(fast.lin, lex.lin)
+
+
+def test_cydifflib_matches_like_difflib(example_corpus: Path) -> None:
+    import difflib
+
+    from storyline.text.seqmatch import SequenceMatcher as Fast
+
+    words = [_tokens(s) for s in _example_sentences(example_corpus)]
+    rng = random.Random(5)
+    pairs = [(rng.choice(words), rng.choice(words)) for _ in range(500)]
+    pairs += [(w, [*w[:3], "swapped", *w[4:]]) for w in words[:100]] + [([], ["a"]), (["a"], [])]
+    for a, b in pairs:
+        slow, fast = difflib.SequenceMatcher(None, a, b, False), Fast(None, a, b, autojunk=False)
+        assert fast.ratio() == slow.ratio()
+        assert fast.get_opcodes() == slow.get_opcodes()
 
 
 def test_the_gate_is_shared_content_words_over_the_smaller_sentence() -> None:

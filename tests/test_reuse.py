@@ -230,3 +230,19 @@ def test_links_in_both_reports(
     html = (tmp_path / "report.html").read_text()
     assert 'id="links"' in html and "<del>" in html and "<ins>" in html
     assert "built-in method" not in html
+
+
+def test_term_cosines_at_once_equal_one_by_one() -> None:
+    import random
+
+    from storyline.reuse.index import cosine, cosines, term_vector
+
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(300)]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 80))) for _ in range(200)]
+    texts += ["", "the of and"]  # no terms at all
+    vectors = [term_vector(t) for t in texts]
+    for a in vectors[:40] + vectors[-2:]:
+        one_by_one = np.array([cosine(a, b) for b in vectors])
+        assert np.allclose(cosines(a, vectors), one_by_one, rtol=0, atol=1e-12)
+    assert cosines(vectors[0], []).shape == (0,)

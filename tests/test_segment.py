@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storyline.text.segment import SPLITTERS, split_sentences
@@ -60,3 +62,31 @@ def test_clock_times_do_not_end_a_sentence_that_goes_on() -> None:
         "They met at 9 a.m.",
         "The talks failed.",
     ]
+
+
+def test_pysbd_spans_found_without_a_regex_per_sentence_equal_pysbd_own(
+    example_corpus: Path,
+) -> None:
+    """pysbd's spans are found by ``str.find`` instead of a regex compiled per sentence: the
+    same spans as pysbd's own way on every paragraph of the example corpus and on texts that
+    repeat a sentence, end in odd white space or hold regex metacharacters."""
+    import pysbd
+
+    own = pysbd.Segmenter(language="en", clean=False, char_span=True)
+    paragraphs = [
+        line
+        for p in sorted(example_corpus.rglob("*"))
+        if p.is_file() and p.suffix in {".txt", ".html", ".jsonl", ".xml"}
+        for line in p.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.strip()
+    ]
+    paragraphs += [
+        "It rained. It rained. It rained.",
+        "Yes.\u00a0\u2003Yes.\u2029 No (really?) [a+b]*c. $5.00 ^ up.  ",
+        "Mr. A said so.Mr. A said so. Then (?) again.\t\t",
+        "One.  Two!\n",
+    ]
+    assert len(paragraphs) > 100
+    for text in paragraphs:
+        expected = [(s.start, s.end) for s in own.segment(text)]
+        assert SPLITTERS["pysbd"](text) == expected, text

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 from storyline.digest.facts import Source
 from storyline.digest.units import Unit
 from storyline.ingest.clean import stopwords
+from storyline.text.seqmatch import SequenceMatcher
 
 Embed = Callable[[list[str]], np.ndarray]
 

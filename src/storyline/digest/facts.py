@@ -172,7 +172,9 @@ def _edges(
             todo = ~hit
     scoring = [ordered[x] for x in np.flatnonzero(todo)]
     if scoring:
-        lex = lexical_scores([(units[i].text, units[j].text) for i, j in scoring], decision)
+        lex = lexical_scores(
+            [(units[i].text, units[j].text) for i, j in scoring], decision, min_cosine
+        )
         sure = np.zeros(len(scoring), dtype=np.float64)
         at = np.flatnonzero(~lex.rejected(min_cosine))
         rows = sorted({x for n in at for x in scoring[n]})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from storyline.reuse.decision import Decision
 from storyline.reuse.features import tokens
 from storyline.reuse.fingerprint import normalize
 from storyline.reuse.lexical import MIN_OVERLAP, LexicalScores, allowed, lexical_scores
+from storyline.text.seqmatch import SequenceMatcher
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{3,})[\"“”«»]")
 _WORDS = re.compile(r"\S+")
@@ -135,7 +135,9 @@ def plan_alignment(
     min_overlap: float = MIN_OVERLAP,
 ) -> AlignPlan:
     i, j = np.nonzero(allowed(texts_a, texts_b, min_overlap))
-    scores = lexical_scores([(texts_a[x], texts_b[y]) for x, y in zip(i, j, strict=True)], decision)
+    scores = lexical_scores(
+        [(texts_a[x], texts_b[y]) for x, y in zip(i, j, strict=True)], decision, min_cosine
+    )
     keep = ~scores.rejected(min_cosine)
     i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
     scores = scores.take(keep)

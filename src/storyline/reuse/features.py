@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from storyline.ingest.clean import stopwords
+from storyline.text.seqmatch import SequenceMatcher
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’.,][^\W_]+)*", re.U)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -118,28 +118,39 @@ def pair_features(a: str, b: str, cosine: float) -> list[float]:
 
 
 def pair_features_many(
-    pairs: Sequence[tuple[str, str]], cosines: Sequence[float] | np.ndarray
+    pairs: Sequence[tuple[str, str]], cosines: Sequence[float] | np.ndarray, lcs: bool = True
 ) -> list[list[float]]:
     """``pair_features`` of many pairs, equal value for value. Each sentence is read once
     (its tokens and n-grams are cached by text), and the longest-common-subsequence ratio
-    reuses one matcher per second sentence, which is where difflib spends its set-up."""
+    reuses one matcher per second sentence, which is where difflib spends its set-up.
+    With ``lcs=False`` that ratio is left at 0 (``lcs_ratios`` gives it for the pairs that
+    need it: it is the costliest feature, and never more than ``unigram_f``)."""
     out: list[list[float]] = [[] for _ in pairs]
+    ratios = lcs_ratios(pairs) if lcs else np.zeros(len(pairs))
+    for n, (a, b) in enumerate(pairs):
+        out[n] = _features(_profile(a), _profile(b), float(cosines[n]), float(ratios[n]))
+    return out
+
+
+def lcs_ratios(pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """difflib's ratio of each pair's token sequences (0 when one is empty), one matcher per
+    second sentence. The matched tokens are a sub-multiset of the shared tokens, so the ratio
+    is at most the unigram F-measure."""
+    out = np.zeros(len(pairs), dtype=np.float64)
     by_b: dict[str, list[int]] = {}
     for n, (_, b) in enumerate(pairs):
         by_b.setdefault(b, []).append(n)
     matcher = SequenceMatcher(None, autojunk=False)
     for b, rows in by_b.items():
         pb = _profile(b)
-        if pb.tokens:
-            matcher.set_seq2(pb.tokens)
+        if not pb.tokens:
+            continue
+        matcher.set_seq2(pb.tokens)
         for n in rows:
             pa = _profile(pairs[n][0])
-            if pa.tokens and pb.tokens:
+            if pa.tokens:
                 matcher.set_seq1(pa.tokens)
-                lcs = matcher.ratio()
-            else:
-                lcs = 0.0
-            out[n] = _features(pa, pb, float(cosines[n]), lcs)
+                out[n] = matcher.ratio()
     return out
 
 

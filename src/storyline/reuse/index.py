@@ -106,6 +106,21 @@ def cosine(a: TermVector, b: TermVector) -> float:
     return float(np.dot(a.weights[ia].astype(np.float64), b.weights[ib].astype(np.float64)))
 
 
+def cosines(a: TermVector, others: list[TermVector]) -> np.ndarray:
+    """``cosine(a, o)`` for each of ``others`` at once (sums of the same products)."""
+    out = np.zeros(len(others), dtype=np.float64)
+    sizes = np.array([len(o.terms) for o in others], dtype=np.int64)
+    if not len(a.terms) or not sizes.any():
+        return out
+    terms = np.concatenate([o.terms for o in others])
+    weights = np.concatenate([o.weights for o in others]).astype(np.float64)
+    at = np.minimum(np.searchsorted(a.terms, terms), len(a.terms) - 1)
+    hit = a.terms[at] == terms
+    products = np.where(hit, weights * a.weights[at].astype(np.float64), 0.0)
+    owner = np.repeat(np.arange(len(others)), sizes)
+    return np.bincount(owner, weights=products, minlength=len(others))
+
+
 _P1 = np.uint64(0x9E3779B97F4A7C15)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -138,13 +153,6 @@ class Candidates:
     dropped: set[tuple[str, str]]  # stored comparisons no candidate any more
 
 
-def _days_apart(a: str | None, b: str | None) -> float | None:
-    from storyline.stories.stream import epoch
-
-    ea, eb = epoch(a), epoch(b)
-    return None if ea is None or eb is None else abs(ea - eb) / 86400.0
-
-
 class ReuseIndex:
     """The store's reuse indexes: band keys, term vectors and chosen neighbours."""
 
@@ -155,6 +163,7 @@ class ReuseIndex:
         self.db = store.db
         self.settings = settings
         self.bands, self.rows = optimal_bands(settings.lsh_threshold, settings.num_perm)
+        self._epochs: dict[str, float | None] = {}
 
     # -- writing ------------------------------------------------------------------------
     def put(self, items: list[tuple[str, str, np.ndarray]]) -> None:
@@ -253,18 +262,27 @@ class ReuseIndex:
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
     ) -> tuple[list[tuple[str, float]], list[str]]:
-        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it."""
+        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it.
+        The time window is checked first, and the cosines of those within it are taken at
+        once (``cosines``)."""
+        from storyline.stories.stream import epoch
+
         cfg = self.settings
         me = canonical(published[aid], aid)
+        when = self._epochs
+        for x in (aid, *others):
+            if x not in when:
+                when[x] = epoch(published[x])
+        mine = when[aid]
+        near = [
+            o for o in others
+            if mine is None or (t := when[o]) is None or abs(mine - t) / 86400.0 <= cfg.window_days
+        ]  # fmt: skip
+        scores = cosines(vectors[aid], [vectors[o] for o in near])
         earlier: list[tuple[float, str]] = []
         later: list[str] = []
-        v = vectors[aid]
-        for o in others:
-            score = cosine(v, vectors[o])
+        for o, score in zip(near, scores.tolist(), strict=True):
             if score < cfg.min_tfidf:
-                continue
-            gap = _days_apart(published[aid], published[o])
-            if gap is not None and gap > cfg.window_days:
                 continue
             if canonical(published[o], o) < me:
                 earlier.append((-score, o))

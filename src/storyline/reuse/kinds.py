@@ -78,7 +78,7 @@ def _lis(values: list[int]) -> int:
 
 def _close(a: str, b: str) -> bool:
     """Same shape: similar length and most words (by 5-letter stem) in the same order."""
-    from difflib import SequenceMatcher
+    from storyline.text.seqmatch import SequenceMatcher
 
     ta, tb = [t[:5] for t in tokens(a)], [t[:5] for t in tokens(b)]
     if not ta or not tb or min(len(ta), len(tb)) / max(len(ta), len(tb)) < 0.7:

@@ -31,7 +31,7 @@ import numpy as np
 from scipy import sparse
 
 from storyline.reuse.decision import Decision
-from storyline.reuse.features import FEATURE_NAMES, _profile, pair_features_many
+from storyline.reuse.features import FEATURE_NAMES, _profile, lcs_ratios, pair_features_many
 
 #: Pairs below this overlap coefficient of content-word stems are never one statement.
 MIN_OVERLAP = 0.3
@@ -113,6 +113,8 @@ _COS = FEATURE_NAMES.index("cosine")
 _COS_SQ = FEATURE_NAMES.index("cosine_sq")
 _COS_LEN = FEATURE_NAMES.index("cosine_x_length")
 _LEN = FEATURE_NAMES.index("length_ratio")
+_LCS = FEATURE_NAMES.index("lcs_ratio")
+_UNIGRAM = FEATURE_NAMES.index("unigram_f")
 
 
 @dataclass
@@ -149,12 +151,32 @@ class LexicalScores:
         return self.bounds(min_cosine, 1.0)[1] < self.threshold
 
 
-def lexical_scores(pairs: Sequence[tuple[str, str]], decision: Decision) -> LexicalScores:
-    """The decision model's logit of each sentence pair as a function of the cosine alone."""
-    feats = np.array(pair_features_many(pairs, np.zeros(len(pairs))), dtype=np.float64)
-    feats = feats.reshape(len(pairs), len(FEATURE_NAMES))
+def lexical_scores(
+    pairs: Sequence[tuple[str, str]], decision: Decision, min_cosine: float | None = None
+) -> LexicalScores:
+    """The decision model's logit of each sentence pair as a function of the cosine alone.
+
+    With ``min_cosine``, the costliest feature (the longest-common-subsequence ratio) is
+    computed only for pairs that some ratio in its range (0 to the unigram F-measure) and
+    some cosine from ``min_cosine`` up would let the model accept: the others are rejected
+    whatever it is, and carry that bound instead of their exact logit (``rejected`` is true
+    for them, as it is for exact scores; callers drop them)."""
+    feats = np.array(
+        pair_features_many(pairs, np.zeros(len(pairs)), lcs=min_cosine is None), dtype=np.float64
+    ).reshape(len(pairs), len(FEATURE_NAMES))
     coef = decision.coef / decision.scale
     base = ((feats - decision.mean) / decision.scale) @ decision.coef + decision.intercept
     lin = coef[_COS] + coef[_COS_LEN] * feats[:, _LEN]
     t = decision.threshold
-    return LexicalScores(base, lin, float(coef[_COS_SQ]), float(np.log(t / (1.0 - t))))
+    threshold = float(np.log(t / (1.0 - t)))
+    quad = float(coef[_COS_SQ])
+    if min_cosine is not None and len(pairs):
+        upper = np.maximum(0.0, coef[_LCS] * (feats[:, _UNIGRAM] + 1e-9))
+        bound = LexicalScores(base + upper, lin, quad, threshold)
+        open_ = np.flatnonzero(~bound.rejected(min_cosine))
+        base = bound.base.copy()
+        if len(open_):
+            exact = lcs_ratios([pairs[n] for n in open_])
+            base[open_] -= upper[open_]
+            base[open_] += coef[_LCS] * exact
+    return LexicalScores(base, lin, quad, threshold)

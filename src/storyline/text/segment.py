@@ -57,12 +57,48 @@ def _syntok(text: str) -> list[Span]:
 _PYSBD: dict[str, object] = {}
 
 
-def _pysbd(text: str) -> list[Span]:
-    import pysbd
+def _char_spans(text: str, sentences: list[str]) -> list[tuple[str, int, int]] | None:
+    """pysbd's character spans of its sentences in ``text``, found as pysbd finds them (each
+    sentence's first occurrence, with the white space after it, that ends past the previous
+    one) but by ``str.find``: pysbd compiles a regular expression per sentence, which was
+    half of all segmenting time. None when a sentence is empty (pysbd's own way then)."""
+    out: list[tuple[str, int, int]] = []
+    prior = 0
+    n = len(text)
+    for sent in sentences:
+        if not sent:
+            return None
+        pos = 0
+        while (at := text.find(sent, pos)) >= 0:
+            end = at + len(sent)
+            while end < n and text[end].isspace():  # the same characters as re's \s
+                end += 1
+            if end > prior:
+                out.append((text[at:end], at, end))
+                prior = end
+                break
+            pos = end
+    return out
 
+
+def _segmenter() -> object:
+    import pysbd
+    from pysbd.utils import TextSpan
+
+    class Segmenter(pysbd.Segmenter):  # type: ignore[misc]
+        def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
+            found = _char_spans(self.original_text, sentences)
+            if found is None:
+                return super().sentences_with_char_spans(sentences)  # type: ignore[no-any-return]
+            return [TextSpan(sent, a, b) for sent, a, b in found]
+
+    return Segmenter(language="en", clean=False, char_span=True)
+
+
+def _pysbd(text: str) -> list[Span]:
     seg = _PYSBD.get("en")
     if seg is None:
-        seg = _PYSBD["en"] = pysbd.Segmenter(language="en", clean=False, char_span=True)
+        seg = _PYSBD["en"] = _segmenter()
     return [(s.start, s.end) for s in seg.segment(text)]  # type: ignore[attr-defined]
 
 
