@@ -139,26 +139,33 @@ def generate(n: int, seed: int = 11) -> list[dict[str, Any]]:
         size = min(n - len(records), 150, max(1, int(rng.paretovariate(1.3))))
         clock += rng.expovariate(1.0) * 0.5  # hours between story starts
         made: list[list[str]] = []
+        urls: list[str] = []
         for a in range(size):
             r = rng.random()
-            kind = "independent"
+            kind, source = "independent", None
             if made and r < 0.06:
-                body, kind = list(rng.choice(made)), "duplicate"
+                at = rng.randrange(len(made))
+                body, kind, source = list(made[at]), "duplicate", urls[at]
             elif made and r < 0.12:
-                body, kind = list(rng.choice(made)), "near_duplicate"
+                at = rng.randrange(len(made))
+                body, kind, source = list(made[at]), "near_duplicate", urls[at]
                 body[rng.randrange(len(body))] = _sentence(rng, names, places, terms)
             elif made and r < 0.20:
-                body, kind = _spin(rng.choice(made), rng), "rewrite"
+                at = rng.randrange(len(made))
+                body, kind, source = _spin(made[at], rng), "rewrite", urls[at]
             else:
                 body = _article(rng, quotes, names, places, terms)
             made.append(body)
             when = start + timedelta(hours=clock + a * rng.uniform(0.5, 3))
             outlet = rng.choice(OUTLETS)
             i = len(records)
+            url = f"https://{outlet.lower().replace(' ', '')}.example/{story}/{i}"
+            urls.append(url)
             records.append({
-                "url": f"https://{outlet.lower().replace(' ', '')}.example/{story}/{i}",
-                "source": outlet, "title": f"{names[0]} and the {terms[0]} of {places[0]}",
+                "url": url, "source": outlet,
+                "title": f"{names[0]} and the {terms[0]} of {places[0]}",
                 "published": when.isoformat(), "text": "\n\n".join(body), "_kind": kind,
+                "_source": source,
             })  # fmt: skip
     records.sort(key=lambda r: (r["published"], r["url"]))
     return records
@@ -169,7 +176,37 @@ def write(records: list[dict[str, Any]], folder: Path) -> None:
     for i in range(0, len(records), 500):
         with open(folder / f"part-{i // 500:05d}.jsonl", "w", encoding="utf-8") as fh:
             for r in records[i : i + 500]:
-                fh.write(json.dumps({k: v for k, v in r.items() if k != "_kind"}) + "\n")
+                fh.write(json.dumps({k: v for k, v in r.items() if k[0] != "_"}) + "\n")
+    planted = {r["url"]: [r["_kind"], r["_source"]] for r in records if r["_source"]}
+    _planted(folder).write_text(json.dumps(planted))
+
+
+def _planted(folder: Path) -> Path:
+    """Where the planted copies of a folder of articles are kept (beside it, not in it)."""
+    return folder.parent / f"{folder.name}.planted.json"
+
+
+def planted_recall(corpus: Any, folders: list[str]) -> dict[str, list[int]]:
+    """Of the planted copies (``NAME.planted.json`` beside the articles), how many stand in one
+    copy family with their source, by kind: ``{kind: [found, planted]}``. A copy whose source
+    is another article of the same run counts; copies of articles outside these folders are
+    left out."""
+    planted: dict[str, list[Any]] = {}
+    for folder in folders:
+        path = _planted(Path(folder))
+        if path.exists():
+            planted.update(json.loads(path.read_text()))
+    ids = {r[1]: r[0] for r in corpus.store.db.execute("SELECT id, url FROM articles")}
+    families = corpus.store.families()
+    out: dict[str, list[int]] = {}
+    for url, (kind, source) in planted.items():
+        if url not in ids or source not in ids:
+            continue
+        a, b = ids[url], ids[source]
+        row = out.setdefault(kind, [0, 0])
+        row[0] += int(a in families and families.get(a) == families.get(b))
+        row[1] += 1
+    return out
 
 
 def gate_share(records: list[dict[str, Any]], limit: int = 2000) -> float:
@@ -229,6 +266,7 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
             result["timings"] = run.timings
             result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
         result["articles"] = corpus.store.count_articles()
+        result["planted"] = planted_recall(corpus, [x for x in (base, extra) if x])
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     Path(out).write_text(json.dumps(result))
     del kind
@@ -240,8 +278,9 @@ def _spawn(*args: str) -> dict[str, Any]:
         return json.loads(Path(fh.name).read_text())
 
 
-COUNTS = ("compared", "links", "embedded_reuse", "embedded_stories", "embedded_digest",
-          "fact_pairs_scored", "fact_pairs_reused", "digests")  # fmt: skip
+COUNTS = ("compared", "links", "embedded_reuse", "embed_seconds_reuse", "embedded_stories",
+          "embed_seconds_stories", "embedded_digest", "embed_seconds_digest", "fact_pairs_scored",
+          "fact_pairs_reused", "digests")  # fmt: skip
 
 
 def _counts(r: dict[str, Any]) -> None:
@@ -249,6 +288,10 @@ def _counts(r: dict[str, Any]) -> None:
     sentence pairs the digest scored and reused."""
     c = r.get("counts", {})
     print("          " + ", ".join(f"{k} {c[k]:,}" for k in COUNTS if k in c))
+    found = r.get("planted", {})
+    if found:
+        print("          planted copies in one family with their source: " + ", ".join(
+            f"{k} {f}/{n}" for k, (f, n) in sorted(found.items())))  # fmt: skip
 
 
 def main() -> None:

@@ -245,9 +245,20 @@ def test_a_story_that_gained_an_article_scores_only_its_new_sentence_pairs(
     files = _files(example_corpus)
     with Corpus(tmp_path / "s.db") as corpus:
         first = corpus.add(files[:-1])
+
+        def named() -> int:  # texts whose names the digest's extractor has read
+            return int(
+                corpus.store.db.execute(
+                    "SELECT COUNT(*) FROM entities WHERE extractor != 'rules'"
+                ).fetchone()[0]
+            )
+
+        before = named()
         result = corpus.add(files[-1:])
         assert result.counts["fact_pairs_reused"] > 0
         assert result.counts["fact_pairs_scored"] < first.counts["fact_pairs_scored"]
+        # Only the new articles' names are read: the touched story's others are stored.
+        assert 0 < named() - before <= result.counts["articles_new"]
         # The digests made from stored scores equal digests made from nothing.
         store, families = corpus.store, corpus.store.families()
         for st in store.stories():

@@ -379,6 +379,7 @@ def stage_digest(ctx: Context) -> None:
 
     from storyline.digest import build_digest, story_docs
     from storyline.digest.facts import SCHEME, PairScores
+    from storyline.entities import StoredExtractor, get_extractor
 
     store = ctx.store
     stories = store.stories()
@@ -409,19 +410,26 @@ def stage_digest(ctx: Context) -> None:
         return
     ctx.progress.start("digest", len(todo))
     done: list[tuple[str, str, dict[str, Any]]] = []
+    # Names found in an article are kept by text hash: a story remade reads only its new ones.
+    extractor = StoredExtractor(get_extractor(ctx.settings.digest.entities), store)
     # The sentence-pair scores depend on the sentence model and the decision model only.
     namespace = json.dumps([ctx.settings.embed.model, ctx.settings.embed.backend,
                             ctx.settings.reuse.decision_model, SCHEME])  # fmt: skip
     scored: list[tuple[str, str, Any, Any]] = []
     ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
     for n, (st, key) in enumerate(todo):
-        docs, roots = story_docs(store, st, families)
+        if n % 50 == 0:  # the next stories' articles, their new names found in one batch
+            ahead = {s["id"]: story_docs(store, s, families) for s, _ in todo[n : n + 50]}
+            extractor.extract(
+                [d.text or " ".join(d.sentences) for docs, _ in ahead.values() for d in docs]
+            )
+        docs, roots = ahead.pop(st["id"])
         cache = PairScores(known=store.fact_scores(st["id"], namespace))
         try:
             done.append(
                 (st["id"], key,
                  build_digest(docs, roots, ctx.settings, st["id"], embed=ctx.embedder().encode,
-                              fact_scores=cache))
+                              fact_scores=cache, extractor=extractor))
             )  # fmt: skip
             if cache.made is not None:
                 scored.append((st["id"], namespace, *cache.made))
@@ -483,13 +491,17 @@ def run_pipeline(
     status = "failed"
     try:
         for name, stage in stages or STAGES:
-            before = ctx._embedder.embedded if ctx._embedder is not None else 0
+            e = ctx._embedder
+            before, spent = (e.embedded, e.seconds) if e is not None else (0, 0.0)
             with timer(result.timings, name):
                 stage(ctx)
             ctx.progress.finish()
-            if ctx._embedder is not None and ctx._embedder.embedded > before:
-                # Texts run through the sentence model in this stage (the rest were stored).
-                result.counts[f"embedded_{name}"] = ctx._embedder.embedded - before
+            e = ctx._embedder
+            if e is not None and e.embedded > before:
+                # Texts run through the sentence model in this stage (the rest were stored),
+                # and the seconds that took.
+                result.counts[f"embedded_{name}"] = e.embedded - before
+                result.counts[f"embed_seconds_{name}"] = round(e.seconds - spent, 2)
         status = "done"
     finally:
         counts: dict[str, Any] = dict(result.counts)

@@ -62,12 +62,14 @@ _KINDS = {
 
 
 def entities_of(
-    docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25
+    docs: list[DigestDoc], extractor_name: str = "auto", top: int = 25, extractor: Any = None
 ) -> dict[str, Any]:
-    """The story's people, organisations and places with mention counts."""
+    """The story's people, organisations and places with mention counts. ``extractor``
+    (default: the one ``extractor_name`` names) may be a ``StoredExtractor``, so that a
+    story remade after it gained an article reads only that article anew."""
     from storyline.entities import get_extractor, resolve
 
-    extractor = get_extractor(extractor_name)
+    extractor = extractor or get_extractor(extractor_name)
     found = extractor.extract([d.text or " ".join(d.sentences) for d in docs])
     out: dict[str, Any] = {"extractor": extractor.name, "people": [], "organisations": [],
                            "places": []}  # fmt: skip
@@ -105,11 +107,13 @@ def build_digest(
     parts: tuple[str, ...] = ("summary", "facts", "quotes", "entities", "conflicts"),
     embed: Any = None,
     fact_scores: PairScores | None = None,
+    extractor: Any = None,
 ) -> dict[str, Any]:
     """One story's digest from its articles and copy families (article id -> root id);
     ``embed`` is the sentence embedder (default: the configured model, cached in memory);
     ``fact_scores`` the sentence-pair scores of the story's last digest, and where this
-    one's go (``storyline.digest.facts.PairScores``)."""
+    one's go (``storyline.digest.facts.PairScores``); ``extractor`` the entity extractor
+    (default: the one ``[digest] entities`` names)."""
     from storyline.digest.summary import DEFAULT_METHOD, summarize
     from storyline.embed import embedder_of
 
@@ -142,7 +146,7 @@ def build_digest(
             {a: s.key for a, s in sources.items()},
         )  # fmt: skip
     if "entities" in parts:
-        digest["entities"] = entities_of(docs, cfg.entities)
+        digest["entities"] = entities_of(docs, cfg.entities, extractor=extractor)
     if "conflicts" in parts:
         digest["conflicts"] = conflicts(units, sources, embed)
     digest["sources"] = {a: s.name for a, s in sources.items()}

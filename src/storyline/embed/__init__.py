@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -155,6 +156,7 @@ class StoredEmbedder:
         self.max_items = max_items
         self.embedded = 0  # texts this process had to run through the model
         self.loaded = 0  # texts read back from the store
+        self.seconds = 0.0  # time spent in the model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -168,7 +170,9 @@ class StoredEmbedder:
             absent = set(missing).difference(found)
             todo = {k: t for k, t in zip(keys, texts, strict=True) if k in absent}
             if todo:
+                started = time.perf_counter()
                 fresh = self.inner.encode(list(todo.values())).astype(np.float16)
+                self.seconds += time.perf_counter() - started
                 self.store.save_embeddings(self.name, zip(todo, fresh, strict=True))
                 self.embedded += len(todo)
                 found.update(zip(todo, fresh, strict=True))

@@ -176,7 +176,7 @@ def lexical_scores(
         open_ = np.flatnonzero(~bound.rejected(min_cosine))
         base = bound.base.copy()
         if len(open_):
-            exact = lcs_ratios([pairs[n] for n in open_])
+            exact = lcs_ratios([pairs[int(n)] for n in open_])
             base[open_] -= upper[open_]
             base[open_] += coef[_LCS] * exact
     return LexicalScores(base, lin, quad, threshold)

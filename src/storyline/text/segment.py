@@ -85,11 +85,11 @@ def _segmenter() -> object:
     import pysbd
     from pysbd.utils import TextSpan
 
-    class Segmenter(pysbd.Segmenter):  # type: ignore[misc]
+    class Segmenter(pysbd.Segmenter):
         def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
             found = _char_spans(self.original_text, sentences)
             if found is None:
-                return super().sentences_with_char_spans(sentences)  # type: ignore[no-any-return]
+                return super().sentences_with_char_spans(sentences)
             return [TextSpan(sent, a, b) for sent, a, b in found]
 
     return Segmenter(language="en", clean=False, char_span=True)
