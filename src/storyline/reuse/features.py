@@ -34,8 +34,25 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _TOKEN.findall(text)]
 
 
-def _grams(items: list[Any], n: int) -> Counter[Any]:
-    return Counter(tuple(items[i : i + n]) for i in range(len(items) - n + 1))
+class _Bag:
+    """A multiset as the set of its items and the counts of the items that repeat, so that
+    the overlap of two (the sum of the smaller counts) is one set intersection plus the few
+    repeats: ``sum(min(a[k], b[k]))`` over shared k is the number of shared items plus, for
+    items repeated in both, ``min(a[k], b[k]) - 1``."""
+
+    __slots__ = ("items", "repeats", "size")
+
+    def __init__(self, counts: Counter[Any]) -> None:
+        self.items = frozenset(counts)
+        self.repeats = {k: c for k, c in counts.items() if c > 1}
+        self.size = sum(counts.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _grams(items: list[Any], n: int) -> _Bag:
+    return _Bag(Counter(tuple(items[i : i + n]) for i in range(len(items) - n + 1)))
 
 
 class _Profile:
@@ -53,7 +70,7 @@ class _Profile:
         self.content = _grams([t for t in ta if t not in stop], 1)
         self.stems = _grams([t[:5] for t in ta], 1)
         norm = " ".join(text.lower().split())
-        self.char3 = Counter(norm[i : i + 3] for i in range(len(norm) - 2))
+        self.char3 = _Bag(Counter(norm[i : i + 3] for i in range(len(norm) - 2)))
         self.n_char3 = max(0, len(norm) - 2)
         self.numbers = set(_NUMBER.findall(text))
         self.content_set = {t for t in ta if t not in stop}
@@ -67,12 +84,15 @@ def _profile(text: str) -> _Profile:
     return _Profile(text, stopwords())
 
 
-def _overlap(ca: Counter[Any], cb: Counter[Any]) -> int:
-    """``sum((ca & cb).values())`` without building the intersection."""
-    return sum([min(ca[k], cb[k]) for k in ca.keys() & cb.keys()])
+def _overlap(a: _Bag, b: _Bag) -> int:
+    """The size of the multisets' intersection (``sum((ca & cb).values())``)."""
+    shared = len(a.items & b.items)
+    if a.repeats and b.repeats:
+        shared += sum(min(a.repeats[k], b.repeats[k]) - 1 for k in a.repeats.keys() & b.repeats)
+    return shared
 
 
-def _f(ca: Counter[Any], cb: Counter[Any], na: int, nb: int) -> tuple[float, float]:
+def _f(ca: _Bag, cb: _Bag, na: int, nb: int) -> tuple[float, float]:
     """F-measure and the smaller precision of two n-gram multisets of sizes ``na``, ``nb``."""
     if not ca or not cb:
         return 0.0, 0.0
@@ -89,7 +109,7 @@ def _features(pa: _Profile, pb: _Profile, cosine: float, lcs: float) -> list[flo
     f2, _ = _f(pa.grams[1], pb.grams[1], la - 1, lb - 1)
     f3, _ = _f(pa.grams[2], pb.grams[2], la - 2, lb - 2)
     f4, _ = _f(pa.grams[3], pb.grams[3], la - 3, lb - 3)
-    content_f, _ = _f(pa.content, pb.content, sum(pa.content.values()), sum(pb.content.values()))
+    content_f, _ = _f(pa.content, pb.content, pa.content.size, pb.content.size)
     length_ratio = min(la, lb) / max(la, lb) if la and lb else 0.0
     na, nb = pa.numbers, pb.numbers
     disagree = float(len(na ^ nb)) / max(1, len(na | nb)) if (na or nb) else 0.0
