@@ -265,3 +265,31 @@ def test_a_story_that_gained_an_article_scores_only_its_new_sentence_pairs(
             docs, roots = story_docs(store, st, families)
             fresh = build_digest(docs, roots, corpus.settings, st["id"])
             assert json.loads(json.dumps(fresh)) == store.digest(st["id"])
+
+
+def test_a_story_split_off_reads_the_scored_pairs_of_the_story_it_left(
+    example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild or a correction gives stories new ids and new members; a story made again
+    reads the scored sentence pairs of every story its articles were digested in, and makes
+    the same digest as from nothing."""
+    from storyline import pipeline
+    from storyline.stories.build import build_stories
+
+    digest_stage = [s for s in pipeline.STAGES if s[0] == "digest"]
+    runs = {}
+    for inherit in (True, False):
+        if not inherit:
+            monkeypatch.setattr(pipeline, "_digested_in", lambda *a: {})
+        with Corpus(tmp_path / f"{inherit}.db") as corpus:
+            corpus.add(_files(example_corpus))
+            big = max(corpus.stories(), key=lambda s: (len(s["articles"]), s["id"]))
+            corpus.store.add_override("split", sorted(big["articles"])[: len(big["articles"]) // 2])
+            stories, aliases = build_stories(corpus.store, corpus.settings)
+            corpus.store.save_stories(stories, aliases)
+            result = pipeline.run_pipeline(corpus.store, [], corpus.settings, stages=digest_stage)
+            runs[inherit] = (result.counts, _stories(corpus.store))
+    (with_, digests), (without, digests_without) = runs[True], runs[False]
+    assert digests == digests_without
+    assert with_["fact_pairs_reused"] > without["fact_pairs_reused"]
+    assert with_["fact_pairs_scored"] < without["fact_pairs_scored"]

@@ -417,14 +417,22 @@ def stage_digest(ctx: Context) -> None:
                             ctx.settings.reuse.decision_model, SCHEME])  # fmt: skip
     scored: list[tuple[str, str, Any, Any]] = []
     ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
+    # A story made again reads the scored pairs of every story its articles were digested in
+    # (a rebuild splits, joins and renames stories; a pair's score depends on its texts only).
+    earlier = _digested_in(store, [st["id"] for st, _ in todo], set(made) - keep)
+    holding = keep | {sid for olds in earlier.values() for sid in olds}
     for n, (st, key) in enumerate(todo):
         if n % 50 == 0:  # the next stories' articles, their new names found in one batch
             ahead = {s["id"]: story_docs(store, s, families) for s, _ in todo[n : n + 50]}
-            extractor.extract(
-                [d.text or " ".join(d.sentences) for docs, _ in ahead.values() for d in docs]
-            )
+            try:
+                extractor.extract(
+                    [d.text or " ".join(d.sentences) for docs, _ in ahead.values() for d in docs]
+                )
+            except Exception:  # each story's digest tries again alone, and reports its own
+                log.exception("finding names ahead of %d digests failed", len(ahead))
         docs, roots = ahead.pop(st["id"])
-        cache = PairScores(known=store.fact_scores(st["id"], namespace))
+        olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
+        cache = PairScores(known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)))
         try:
             done.append(
                 (st["id"], key,
@@ -444,13 +452,44 @@ def stage_digest(ctx: Context) -> None:
             )
         ctx.progress.advance()
         if len(done) >= 50:
-            store.save_fact_scores(scored, keep)
+            store.save_fact_scores(scored, holding)
             store.save_digests(done, keep)
             done, scored = [], []
         _fault_point("digest", n + 1)
     store.save_fact_scores(scored, keep)
     store.save_digests(done, keep)
     ctx.result.counts["digests"] = len(store.digest_keys())
+
+
+def _digested_in(store: Store, remade: list[str], gone: set[str]) -> dict[str, str]:
+    """Article id -> the story whose stored digest it was in, for the digests of stories to
+    be made again and of stories that are gone."""
+    import json
+
+    out: dict[str, str] = {}
+    ids = sorted(set(remade) | gone)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        for sid, data in store.db.execute(
+            f"SELECT story_id, data FROM digests WHERE story_id IN ({marks})", chunk
+        ):
+            for aid in json.loads(data).get("sources", {}):
+                out[aid] = sid
+    return out
+
+
+def _union(parts: Iterator[Any]) -> Any:
+    """Several stories' scored pairs (sorted keys, scores) as one, or None."""
+    import numpy as np
+
+    found = [p for p in parts if p is not None and len(p[0])]
+    if len(found) <= 1:
+        return found[0] if found else None
+    keys = np.concatenate([k for k, _ in found])
+    scores = np.concatenate([v for _, v in found])
+    keys, first = np.unique(keys, return_index=True)
+    return keys, scores[first]
 
 
 Stage = Callable[[Context], None]

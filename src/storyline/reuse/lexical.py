@@ -174,9 +174,7 @@ def lexical_scores(
         upper = np.maximum(0.0, coef[_LCS] * (feats[:, _UNIGRAM] + 1e-9))
         bound = LexicalScores(base + upper, lin, quad, threshold)
         open_ = np.flatnonzero(~bound.rejected(min_cosine))
-        base = bound.base.copy()
-        if len(open_):
-            exact = lcs_ratios([pairs[int(n)] for n in open_])
-            base[open_] -= upper[open_]
-            base[open_] += coef[_LCS] * exact
+        exact = lcs_ratios([pairs[int(n)] for n in open_])
+        base, without = bound.base.copy(), base
+        base[open_] = without[open_] + coef[_LCS] * exact
     return LexicalScores(base, lin, quad, threshold)
