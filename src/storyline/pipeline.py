@@ -412,9 +412,11 @@ def stage_digest(ctx: Context) -> None:
     done: list[tuple[str, str, dict[str, Any]]] = []
     # Names found in an article are kept by text hash: a story remade reads only its new ones.
     extractor = StoredExtractor(get_extractor(ctx.settings.digest.entities), store)
-    # The sentence-pair scores depend on the sentence model and the decision model only.
+    # The sentence-pair scores depend on the sentence model, the decision model and the
+    # cosine under which a pair is never one fact (such pairs are stored as 0), nothing else.
     namespace = json.dumps([ctx.settings.embed.model, ctx.settings.embed.backend,
-                            ctx.settings.reuse.decision_model, SCHEME])  # fmt: skip
+                            ctx.settings.reuse.decision_model, SCHEME,
+                            ctx.settings.digest.fact_min_cosine])  # fmt: skip
     scored: list[tuple[str, str, Any, Any]] = []
     ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
     # A story made again reads the scored pairs of every story its articles were digested in
