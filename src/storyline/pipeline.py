@@ -422,7 +422,7 @@ def stage_digest(ctx: Context) -> None:
     # A story made again reads the scored pairs of every story its articles were digested in
     # (a rebuild splits, joins and renames stories; a pair's score depends on its texts only).
     earlier = _digested_in(store, [st["id"] for st, _ in todo], set(made) - keep)
-    holding = keep | {sid for olds in earlier.values() for sid in olds}
+    holding = keep | set(earlier.values())  # their scores stay until the stage ends
     for n, (st, key) in enumerate(todo):
         if n % 50 == 0:  # the next stories' articles, their new names found in one batch
             ahead = {s["id"]: story_docs(store, s, families) for s, _ in todo[n : n + 50]}
