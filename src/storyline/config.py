@@ -14,8 +14,24 @@ from typing import Any
 
 @dataclass
 class IngestSettings:
-    #: Extensions read by each reader; anything else is sniffed by content.
+    """What storyline reads, and how much (``storyline.ingest.limits``): each limit hit is
+    reported with the file, line or record, and the setting that raises it."""
+
+    #: A file read whole (one article, a .json file, a feed), after decompression.
     max_file_mb: float = 512.0
+    #: One record of a streamed file: a JSONL line, a WARC response body.
+    max_record_mb: float = 32.0
+    #: A compressed input may expand to this much in all, and by at most this ratio
+    #: (judged past its first 16 MiB of output).
+    max_decompressed_mb: float = 16384.0
+    max_expansion: float = 200.0
+    #: HTML elements nested deeper than this (the HTML parser itself gives up at 256).
+    max_html_depth: int = 250
+    #: An article's text is cut at this many characters, and each of its lines at this many.
+    max_article_chars: int = 2_000_000
+    max_line_chars: int = 200_000
+    #: Sentences past this many in one article are not used (its text is kept whole).
+    max_sentences: int = 5000
     #: Follow symbolic links when walking folders.
     follow_symlinks: bool = False
 

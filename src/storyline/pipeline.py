@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from storyline.config import Settings
 from storyline.ids import article_id, domain_of
-from storyline.ingest import expand_inputs, read_file
+from storyline.ingest import Limits, expand_inputs, read_file
 from storyline.ingest.clean import clean_text, paragraph_signature
 from storyline.records import Article, Problem, RawDoc, Sentence
 from storyline.store import Store
@@ -96,9 +96,10 @@ def stage_ingest(ctx: Context) -> None:
         else:
             paths.append(entry)
     ctx.progress.start("ingest", len(paths))
+    limits = Limits.of(ctx.settings.ingest)
     done = 0
     for path in paths:
-        for item in read_file(path, max_file_mb=ctx.settings.ingest.max_file_mb):
+        for item in read_file(path, limits=limits):
             if isinstance(item, Problem):
                 _problem(ctx, item)
                 continue
@@ -208,6 +209,7 @@ def stage_segment(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.segment
     pending = store.ids_at_stage("cleaned")
     ctx.progress.start("segment", len(pending))
+    cap = ctx.settings.ingest.max_sentences
     total = 0
     for done, aid in enumerate(pending, start=1):
         clean = (
@@ -215,6 +217,9 @@ def stage_segment(ctx: Context) -> None:
             or ""
         )
         spans = split_sentences(clean, cfg.splitter, cfg.time_cap_s)
+        if len(spans) > cap:
+            _too_many_sentences(ctx, aid, len(spans), cap)
+            spans = spans[:cap]
         sentences = [Sentence(aid, i, clean[a:b], a, b) for i, (a, b) in enumerate(spans)]
         store.save_sentences(aid, sentences)
         total += len(sentences)
@@ -222,6 +227,25 @@ def stage_segment(ctx: Context) -> None:
         _fault_point("segment", done)
     ctx.result.counts["segmented"] = len(pending)
     ctx.result.counts["sentences"] = total
+
+
+def _too_many_sentences(ctx: Context, aid: str, n: int, cap: int) -> None:
+    row = ctx.store.db.execute(
+        "SELECT path, line, record FROM origins WHERE article_id = ? ORDER BY rowid LIMIT 1",
+        (aid,),
+    ).fetchone()
+    path, line, record = (row["path"], row["line"], row["record"]) if row else (aid, None, None)
+    _problem(
+        ctx,
+        Problem(
+            path,
+            f"article {aid} has {n} sentences, over the limit of {cap} "
+            f"([ingest] max_sentences): the first {cap} are used, its text is kept whole",
+            line=line,
+            record=record,
+            severity="warning",
+        ),
+    )
 
 
 #: Articles linked at a time by the reuse stage.

@@ -13,12 +13,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from storyline.ingest.decode import InputError
+from storyline.ingest.limits import DEFAULT_LIMITS, Limits, cap_text
 from storyline.ingest.readers import Item, read_feed, read_html, read_jsonl, read_text, read_warc
-from storyline.records import Problem
+from storyline.records import Problem, RawDoc
 
-__all__ = ["FORMATS", "InputError", "detect_format", "expand_inputs", "iter_inputs"]
+__all__ = [
+    "FORMATS",
+    "InputError",
+    "Limits",
+    "detect_format",
+    "expand_inputs",
+    "iter_inputs",
+    "read_file",
+]
 
-Reader = Callable[[Path, str], Iterator[Item]]
+Reader = Callable[[Path, str, Limits], Iterator[Item]]
 
 FORMATS: dict[str, Reader] = {
     "txt": read_text,
@@ -108,18 +117,24 @@ def expand_inputs(inputs: Iterable[str], follow_symlinks: bool = False) -> Itera
 
 
 def iter_inputs(
-    inputs: Iterable[str], follow_symlinks: bool = False, max_file_mb: float = 512.0
+    inputs: Iterable[str], follow_symlinks: bool = False, limits: Limits = DEFAULT_LIMITS
 ) -> Iterator[Item]:
     """Every article record and every problem found in the inputs, file after file."""
     for entry in expand_inputs(inputs, follow_symlinks):
         if isinstance(entry, Problem):
             yield entry
             continue
-        yield from read_file(entry, max_file_mb=max_file_mb)
+        yield from read_file(entry, limits=limits)
 
 
-def read_file(path: Path, fmt: str | None = None, max_file_mb: float = 512.0) -> Iterator[Item]:
-    """One file's records; any failure becomes a Problem naming the file."""
+#: Formats read whole; the others stream record by record.
+_WHOLE = ("txt", "html", "rss")
+
+
+def read_file(
+    path: Path, fmt: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[Item]:
+    """One file's records within the limits; any failure becomes a Problem naming the file."""
     fmt = fmt or detect_format(path)
     if fmt is None:
         return
@@ -128,14 +143,20 @@ def read_file(path: Path, fmt: str | None = None, max_file_mb: float = 512.0) ->
     except OSError as exc:
         yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
         return
-    if fmt in ("txt", "html") and size > max_file_mb * 1024 * 1024:
+    whole = fmt in _WHOLE or path.name.lower().endswith((".json", ".json.gz"))
+    if whole and size > limits.file_bytes:
         yield Problem(
             str(path),
-            f"file is {size / 2**20:.0f} MiB, over the {max_file_mb:g} MiB limit for one article",
+            f"file is {size / 2**20:.0f} MiB, over the {limits.max_file_mb:g} MiB limit for a "
+            "file read whole ([ingest] max_file_mb)",
         )
         return
     try:
-        yield from FORMATS[fmt](path, fmt)
+        for item in FORMATS[fmt](path, fmt, limits):
+            if isinstance(item, RawDoc):
+                yield from _capped(item, limits)
+            else:
+                yield item
     except InputError as exc:
         yield Problem(str(path), str(exc))
     except PermissionError as exc:
@@ -144,3 +165,16 @@ def read_file(path: Path, fmt: str | None = None, max_file_mb: float = 512.0) ->
         yield Problem(str(path), f"cannot read: {exc}")
     except Exception as exc:  # one bad file must never end the run
         yield Problem(str(path), f"unexpected {type(exc).__name__} while reading: {exc}")
+
+
+def _capped(doc: RawDoc, limits: Limits) -> Iterator[Item]:
+    """The article within the length limits, after a warning for each limit it hit."""
+    text, removed, notes = cap_text(doc.text, limits)
+    if notes:
+        doc.text = text
+        doc.removed = [*doc.removed, *removed]
+        doc.flags.append("limit:cut")
+        o = doc.origin
+        for note in notes:
+            yield Problem(o.path, note, line=o.line, record=o.record, severity="warning")
+    yield doc

@@ -6,17 +6,24 @@ what is wrong, skips that part, and goes on with the rest.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from storyline.ingest.dates import parse_published
 from storyline.ingest.decode import InputError, decode_bytes
 from storyline.ingest.htmltext import extract_html, html_blocks
+from storyline.ingest.limits import (
+    DEFAULT_LIMITS,
+    Expansion,
+    Limits,
+    bounded_open,
+    html_depth,
+    read_capped,
+)
 from storyline.records import Origin, Problem, RawDoc, RemovedLine
 
 Item = RawDoc | Problem
@@ -27,18 +34,15 @@ _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z _-]{1,20}):[ \t]*(.+?)\s*$")
 _DATE_MARKER = re.compile(r"\A(\s*)date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*")
 
 
-def _open_bytes(path: Path) -> IO[bytes]:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def _read_all(path: Path) -> bytes:
-    with _open_bytes(path) as fh:
+def _read_all(path: Path, limits: Limits) -> bytes:
+    """A file read whole (decompressed within the limits), up to ``max_file_mb``."""
+    with bounded_open(path, limits) as fh:
         try:
-            return fh.read()
+            return read_capped(fh, limits.file_bytes, "file", "max_file_mb")
         except EOFError as exc:
             raise InputError(f"truncated compressed file ({exc})") from exc
+        except InputError:
+            raise
         except OSError as exc:
             raise InputError(f"corrupt compressed file ({exc})") from exc
 
@@ -72,10 +76,10 @@ def _parse_header(block: str) -> dict[str, str] | None:
     return meta
 
 
-def read_text(path: Path, fmt: str = "txt") -> Iterator[Item]:
+def read_text(path: Path, fmt: str = "txt", limits: Limits = DEFAULT_LIMITS) -> Iterator[Item]:
     """Plain text, with optional sidecar ``NAME.meta.json``, front matter or header block."""
     origin = Origin(str(path), format=fmt)
-    data = _read_all(path)
+    data = _read_all(path, limits)
     if not data.strip():
         yield Problem(str(path), "empty file")
         return
@@ -134,14 +138,20 @@ def _sidecar(path: Path) -> Path | None:
     return None
 
 
-def read_html(path: Path, fmt: str = "html") -> Iterator[Item]:
-    data = _read_all(path)
+def read_html(path: Path, fmt: str = "html", limits: Limits = DEFAULT_LIMITS) -> Iterator[Item]:
+    data = _read_all(path, limits)
     if not data.strip():
         yield Problem(str(path), "empty file")
         return
     html, encoding, flags = decode_bytes(data)
     yield from _html_doc(
-        html, Origin(str(path), format=fmt), encoding, flags, url=None, sidecar=_sidecar(path)
+        html,
+        Origin(str(path), format=fmt),
+        encoding,
+        flags,
+        url=None,
+        limits=limits,
+        sidecar=_sidecar(path),
     )
 
 
@@ -151,9 +161,20 @@ def _html_doc(
     encoding: str,
     flags: list[str],
     url: str | None,
+    limits: Limits,
     sidecar: Path | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Iterator[Item]:
+    depth = html_depth(html, limits.max_html_depth)
+    if depth > limits.max_html_depth:
+        yield Problem(
+            origin.path,
+            f"HTML elements nested more than {limits.max_html_depth} deep "
+            "(limit [ingest] max_html_depth; the HTML parser stops at 256): not read",
+            line=origin.line,
+            record=origin.record,
+        )
+        return
     try:
         page = extract_html(html, url=url)
     except Exception as exc:  # a parser failure on one page must not end the run
@@ -191,26 +212,42 @@ def _html_doc(
     yield doc
 
 
-def read_jsonl(path: Path, fmt: str = "jsonl") -> Iterator[Item]:
+def read_jsonl(path: Path, fmt: str = "jsonl", limits: Limits = DEFAULT_LIMITS) -> Iterator[Item]:
     """JSON Lines (one article per line), or a .json file holding one object or a list."""
     name = path.name.lower()
     if name.endswith((".json", ".json.gz")):
-        yield from _read_json_whole(path, fmt)
+        yield from _read_json_whole(path, fmt, limits)
         return
     saw_any = False
-    with _open_bytes(path) as fh:
+    cap = limits.record_bytes
+    with bounded_open(path, limits) as fh:
         lineno = 0
         while True:
             try:
-                line = fh.readline()
+                line = fh.readline(cap + 1)
+                long_line = len(line) > cap
+                while long_line and line and not line.endswith(b"\n"):
+                    line = fh.readline(1 << 20)  # the rest of a line too long to read
             except (EOFError, OSError) as exc:
                 yield Problem(
                     str(path), f"truncated or corrupt compressed file ({exc})", line=lineno + 1
                 )
                 return
-            if not line:
+            except InputError as exc:
+                yield Problem(str(path), f"{exc} (after line {lineno})", line=lineno + 1)
+                return
+            if not line and not long_line:
                 break
             lineno += 1
+            if long_line:
+                saw_any = True
+                yield Problem(
+                    str(path),
+                    f"line is over the {limits.max_record_mb:g} MiB limit for one record "
+                    "([ingest] max_record_mb): skipped",
+                    line=lineno,
+                )
+                continue
             if not line.strip():
                 continue
             saw_any = True
@@ -220,13 +257,13 @@ def read_jsonl(path: Path, fmt: str = "jsonl") -> Iterator[Item]:
             except (InputError, ValueError) as exc:
                 yield Problem(str(path), f"malformed JSON line: {exc}", line=lineno)
                 continue
-            yield from _json_record(record, Origin(str(path), line=lineno, format=fmt))
+            yield from _json_record(record, Origin(str(path), line=lineno, format=fmt), limits)
     if not saw_any:
         yield Problem(str(path), "empty file")
 
 
-def _read_json_whole(path: Path, fmt: str) -> Iterator[Item]:
-    data = _read_all(path)
+def _read_json_whole(path: Path, fmt: str, limits: Limits) -> Iterator[Item]:
+    data = _read_all(path, limits)
     if not data.strip():
         yield Problem(str(path), "empty file")
         return
@@ -238,10 +275,10 @@ def _read_json_whole(path: Path, fmt: str) -> Iterator[Item]:
         return
     records = payload if isinstance(payload, list) else [payload]
     for i, record in enumerate(records):
-        yield from _json_record(record, Origin(str(path), record=i, format=fmt))
+        yield from _json_record(record, Origin(str(path), record=i, format=fmt), limits)
 
 
-def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
+def _json_record(record: Any, origin: Origin, limits: Limits) -> Iterator[Item]:
     if not isinstance(record, dict):
         yield Problem(
             origin.path, "record is not a JSON object", line=origin.line, record=origin.record
@@ -250,7 +287,9 @@ def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
     text = record.get("text")
     html = record.get("html")
     if isinstance(html, str) and html.strip() and not (isinstance(text, str) and text.strip()):
-        yield from _html_doc(html, origin, "utf-8", [], url=_str(record.get("url")), meta=record)
+        yield from _html_doc(
+            html, origin, "utf-8", [], url=_str(record.get("url")), limits=limits, meta=record
+        )
         return
     if not isinstance(text, str) or not text.strip():
         yield Problem(
@@ -267,8 +306,11 @@ def _json_record(record: Any, origin: Origin) -> Iterator[Item]:
     yield doc
 
 
-def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
-    """WARC / WARC.GZ: HTML response records become articles; other records are counted."""
+def read_warc(path: Path, fmt: str = "warc", limits: Limits = DEFAULT_LIMITS) -> Iterator[Item]:
+    """WARC / WARC.GZ: HTML response records become articles; other records are counted.
+
+    Each record's declared length counts towards the file's expansion limits before it is
+    read, and a response body over ``max_record_mb`` is skipped without being read."""
     from warcio.archiveiterator import ArchiveIterator
 
     ignored: dict[str, int] = {}
@@ -276,8 +318,16 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
     index = -1
     responses = 0
     with open(path, "rb") as fh:
+        expansion = Expansion(fh, limits)
         try:
             for index, rec in enumerate(ArchiveIterator(fh)):
+                declared = rec.length or 0
+                try:
+                    expansion.count(declared)
+                except InputError as exc:
+                    cut = True
+                    yield Problem(str(path), f"{exc} (at record {index})", record=index)
+                    break
                 if rec.rec_type != "response":
                     # warcinfo, request, metadata and revisit records describe the crawl.
                     if rec.rec_type in ("resource", "conversion"):
@@ -296,7 +346,23 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                 if status and not str(status).startswith("2"):
                     yield Problem(str(path), f"HTTP status {status} for {url}", record=index)
                     continue
-                body = rec.content_stream().read()
+                if declared > limits.record_bytes:
+                    yield Problem(
+                        str(path),
+                        f"record of {declared} bytes ({url}) is over the "
+                        f"{limits.max_record_mb:g} MiB limit ([ingest] max_record_mb): skipped",
+                        record=index,
+                    )
+                    continue
+                body = rec.content_stream().read(limits.record_bytes + 1)
+                if len(body) > limits.record_bytes:
+                    yield Problem(
+                        str(path),
+                        f"response body of {url} is over the {limits.max_record_mb:g} MiB limit "
+                        "([ingest] max_record_mb): skipped",
+                        record=index,
+                    )
+                    continue
                 origin = Origin(str(path), record=index, format=fmt)
                 if getattr(rec.raw_stream, "limit", 0) > 0:
                     cut = True
@@ -322,7 +388,7 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                     except InputError as exc:
                         yield Problem(str(path), f"{exc} ({url})", record=index)
                         continue
-                yield from _html_doc(html, origin, encoding, flags, url=url)
+                yield from _html_doc(html, origin, encoding, flags, url=url, limits=limits)
         except Exception as exc:  # warcio raises several types for cut or corrupt archives
             cut = True
             yield Problem(
@@ -330,7 +396,7 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
                 f"truncated or corrupt WARC after record {index}: {type(exc).__name__}: {exc}",
                 record=index + 1,
             )
-    if index >= 0 and not cut and (reason := _warc_cut(path)):
+    if index >= 0 and not cut and (reason := _warc_cut(path, limits)):
         yield Problem(
             str(path), f"truncated or corrupt WARC after record {index}: {reason}", record=index + 1
         )
@@ -345,18 +411,20 @@ def read_warc(path: Path, fmt: str = "warc") -> Iterator[Item]:
         )
 
 
-def _warc_cut(path: Path) -> str | None:
+def _warc_cut(path: Path, limits: Limits) -> str | None:
     """Why a WARC ends early, or None. warcio stops quietly at a cut gzip member."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic != b"\x1f\x8b":
         return None
     try:
-        with gzip.open(path, "rb") as gz:
+        with bounded_open(path, limits, gzipped=True) as gz:
             while gz.read(1 << 20):
                 pass
     except (EOFError, OSError) as exc:
         return f"compressed stream ends early ({exc})"
+    except InputError as exc:
+        return str(exc)
     return None
 
 
@@ -365,13 +433,40 @@ def _charset(content_type: str) -> str | None:
     return m.group(1) if m else None
 
 
-def read_feed(path: Path, fmt: str = "rss") -> Iterator[Item]:
-    """RSS and Atom feeds: each item is an article, with its full content where present."""
+def xml_hazard(data: bytes) -> str | None:
+    """Why an XML document must not be parsed, or None: entity declarations (billion laughs,
+    quadratic blow-up) and external entities or DTDs (``file:///etc/passwd``) are refused by
+    defusedxml before any parser could expand them."""
+    import defusedxml.ElementTree as safe_tree
+    from defusedxml import DefusedXmlException
+
+    try:
+        safe_tree.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # not well-formed: the feed reader says what it can read of it
+        return None
+    return None
+
+
+def read_feed(path: Path, fmt: str = "rss", limits: Limits = DEFAULT_LIMITS) -> Iterator[Item]:
+    """RSS and Atom feeds: each item is an article, with its full content where present.
+
+    A feed that declares XML entities or refers to external ones is not read (and said so):
+    expanding them is how a feed exhausts memory or reads the server's files."""
     import feedparser
 
-    data = _read_all(path)
+    data = _read_all(path, limits)
     if not data.strip():
         yield Problem(str(path), "empty file")
+        return
+    hazard = xml_hazard(data)
+    if hazard:
+        yield Problem(
+            str(path),
+            f"feed declares XML entities or external references ({hazard}); entity expansion "
+            "is disabled, so the feed was not read",
+        )
         return
     parsed = feedparser.parse(io.BytesIO(data))
     entries = parsed.get("entries") or []
