@@ -890,10 +890,24 @@ def serve(
             "--allow-ingest", help="Accept POST /api/articles (a JSON list) and run the pipeline."
         ),
     ] = False,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="STORYLINE_TOKEN",
+            help="With --allow-ingest: POSTs must carry 'Authorization: Bearer TOKEN' "
+            "(or set STORYLINE_TOKEN).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Browse the store in a web browser, with a JSON API under /api (its OpenAPI schema at /openapi.json; /docs renders it when the browser can reach the Swagger UI CDN)."""
+    """Browse the store in a web browser, with a JSON API under /api (its OpenAPI schema at /openapi.json, rendered at /docs without any CDN)."""
     path = _existing_store(db)
+    if token is not None and not allow_ingest:
+        err.print("[red]error:[/] --token guards ingest: add --allow-ingest, or leave it out")
+        raise typer.Exit(2)
+    if token is not None and len(token) < 16:
+        err.print("[red]error:[/] use a token of at least 16 characters")
+        raise typer.Exit(2)
     try:
         import uvicorn
 
@@ -903,10 +917,13 @@ def serve(
         raise typer.Exit(2) from exc
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] serving on {escape(host)}: other machines can reach it")
-    web = create_app(path, _settings(config), allow_ingest=allow_ingest, hosts=(host,))
+    if allow_ingest and token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print("[yellow]warning:[/] ingest is open to anyone who reaches it: add --token")
+    web = create_app(path, _settings(config), allow_ingest=allow_ingest, hosts=(host,), token=token)
     out.print(
         f"serving {escape(str(path))} at http://{escape(host)}:{port}/"
-        + (" (ingest on)" if allow_ingest else " (read-only)")
+        + (" (ingest on" + (", token required)" if token else ")") if allow_ingest else "")
+        + ("" if allow_ingest else " (read-only)")
     )
     uvicorn.run(web, host=host, port=port, log_level="warning")
 

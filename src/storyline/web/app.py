@@ -1,12 +1,18 @@
 """The FastAPI app: HTML pages and a JSON API under /api, both views over :class:`Site`.
 
 Read-only unless built with ``allow_ingest=True``; then ``POST /api/articles`` takes a
-JSON list of articles, with a size limit, a per-client rate limit and a Host/Origin check
-(so a web page elsewhere cannot post into a server on localhost).
+JSON list of articles, with a size limit (checked as the body arrives, never after reading it
+whole), a per-client rate limit, a Host/Origin check (so a web page elsewhere cannot post into
+a server on localhost) and, when a token is set, ``Authorization: Bearer TOKEN``.
+
+Every response carries security headers (a Content-Security-Policy without inline script,
+``nosniff``, no framing, no referrer). ``/docs`` is the Swagger UI whose files ship in the
+``fastapi-offline`` package, so it works without reaching a CDN.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import threading
@@ -21,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import ChoiceLoader, Environment, PackageLoader
 from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -41,6 +47,25 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+#: /docs runs the Swagger UI: its own script files from this server, still nothing inline.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+#: Every other response (JSON, feeds, errors): nothing may run or be framed.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+#: The Swagger UI files /docs needs, by name (nothing else of the package is served).
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "favicon.png": "image/png",
+}
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 FORM_DATE = r"^(\d{4}-\d{2}-\d{2})?$"  # a form sends an empty date field as ""
@@ -134,6 +159,42 @@ class RateLimit:
             return True
 
 
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response, and a default CSP where a
+    route set none (a plain ASGI layer, not BaseHTTPMiddleware: it adds no task per request)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in names)
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", DEFAULT_CSP.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _docs_folder() -> Path | None:
+    """The Swagger UI's files (Swagger UI 5, which reads OpenAPI 3.1) in fastapi-offline."""
+    from importlib.util import find_spec
+
+    spec = find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
 def create_app(
     db: str | Path,
     settings: Settings | None = None,
@@ -142,11 +203,13 @@ def create_app(
     max_articles: int = 200,
     rate: tuple[int, float] = (10, 60.0),
     hosts: tuple[str, ...] = (),
+    token: str | None = None,
 ) -> FastAPI:
     """The web app over the store at ``db``.
 
     ``hosts`` are Host names accepted for ingest besides the loopback ones (the name the
-    server is bound to when that is not loopback).
+    server is bound to when that is not loopback). ``token``, when given, must come with
+    every ingest POST as ``Authorization: Bearer TOKEN``.
     """
     site = Site(db, settings)
     allowed_hosts = LOOPBACK | {h.lower() for h in hosts}
@@ -163,7 +226,10 @@ def create_app(
         summary="Stories, copies and corroborated facts in news coverage.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(SecurityHeaders)
     app.state.site = site
     app.state.allow_ingest = allow_ingest
 
@@ -173,6 +239,31 @@ def create_app(
 
     def missing(exc: KeyError) -> HTTPException:
         return HTTPException(404, str(exc.args[0]) if exc.args else "not found")
+
+    # -- the API's docs, offline ---------------------------------------------------------
+    docs_folder = _docs_folder()
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        if docs_folder is None:
+            raise HTTPException(404, "install fastapi-offline for /docs; /openapi.json is here")
+        html = env.get_template("docs.html").render()
+        return HTMLResponse(html, headers={"Content-Security-Policy": DOCS_CSP})
+
+    @app.get("/docs/docs.js", include_in_schema=False)
+    def docs_script() -> Response:
+        script = (Path(__file__).parent / "static" / "docs.js").read_bytes()
+        return Response(script, media_type="text/javascript")
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> FileResponse:
+        if docs_folder is None or name not in DOCS_ASSETS:
+            raise HTTPException(404, "no such file")
+        return FileResponse(
+            docs_folder / name,
+            media_type=DOCS_ASSETS[name],
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     # -- HTML pages -------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -320,6 +411,7 @@ def create_app(
         status_code=201,
         responses={
             400: {"description": "Not a JSON list of articles"},
+            401: {"description": "The server has a token and the request did not carry it"},
             403: {"description": "Read-only server, or a foreign Host/Origin"},
             413: {"description": "Body too large"},
             415: {"description": "Not application/json"},
@@ -352,6 +444,17 @@ def create_app(
         origin = request.headers.get("origin")
         if origin is not None and urlsplit(origin).netloc != host:
             raise HTTPException(403, f"cross-origin request from {origin!r} refused")
+        if token is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
+                raise HTTPException(
+                    401,
+                    "this server takes articles with its token only: "
+                    "send the header Authorization: Bearer TOKEN",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/json":
             raise HTTPException(415, "send the articles as application/json")
