@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup fuzz
 
 setup: $(STAMP)
 
@@ -39,6 +39,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+
+# Longer fuzzing than make test's: hypothesis with fresh examples over the text path and every
+# reader, then atheris (coverage-guided libFuzzer) on each reader for FUZZ_SECONDS. Inputs that
+# crash land in test-output/fuzz/; each becomes a case in tests/test_fuzz_readers.py.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := txt html jsonl json jsonl.gz warc warc.gz rss
+fuzz: $(STAMP)
+	@$(BIN)/python -m pip install -q "atheris>=2.3" 2>&1 | grep -v "is ignored" || true
+	HYPOTHESIS_PROFILE=fuzz STORYLINE_FUZZ_RANDOM=1 STORYLINE_FUZZ_EXAMPLES=2000 \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_properties.py tests/test_fuzz_readers.py
+	@if ! $(BIN)/python -c "import atheris" 2>/dev/null; then \
+		echo "== atheris is not installed here: ran the hypothesis fuzzing only"; exit 0; fi; \
+	mkdir -p test-output/fuzz && cd test-output/fuzz && for t in $(FUZZ_TARGETS); do \
+		echo "== atheris: $$t for $(FUZZ_SECONDS) s"; \
+		../../$(BIN)/python ../../tests/test_fuzz_readers.py $$t -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=crash-$$t- > atheris-$$t.log 2>&1 \
+			|| { grep -v "Remainder\|Offset:\|WARNING" atheris-$$t.log | tail -40; exit 1; }; \
+		grep "DONE" atheris-$$t.log; done
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_throughput.py

@@ -257,3 +257,18 @@ def test_sentences_past_the_limit_are_not_used_and_said_so(tmp_path: Path) -> No
 def test_limits_are_settings(key: str) -> None:
     settings = Settings.from_dict({"ingest": {key: 7}})
     assert getattr(Limits.of(settings.ingest), key) == 7
+
+
+def test_lone_surrogates_and_control_characters_do_not_end_the_run(tmp_path: Path) -> None:
+    """JSON's "\\ud800" escapes decode to characters SQLite cannot store: they used to end the
+    whole run at the first such record (found by the property tests)."""
+    bad = {"text": f"Bad \ud800 and NUL \x00 here. {BODY}", "url": "https://a.example/1",
+           "title": "T\udc01"}  # fmt: skip
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps(bad) + "\n" + json.dumps({"text": BODY, "url": "https://a.example/2"}) + "\n"
+    )
+    corpus = analyze([str(tmp_path)], settings=Settings.from_dict(FAST))
+    assert corpus.store.count_articles() == 2
+    first = next(a for a in corpus.articles() if a.url == "https://a.example/1")
+    assert "\ufffd" in first.text and "\x00" not in first.text and first.title == "T\ufffd"
+    assert any(f.startswith("text:unstorable-characters-replaced") for f in first.flags)

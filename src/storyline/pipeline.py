@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,13 +60,17 @@ class RunResult:
 
 
 def _fault_point(stage: str, done: int) -> None:
-    """Testing hook: ``STORYLINE_FAULT=stage:N`` kills the process after N items of a stage.
+    """Testing hooks: ``STORYLINE_FAULT=stage:N`` ends the process (exit 70) after N items of a
+    stage, ``STORYLINE_KILL=stage:N`` sends it SIGKILL there (nothing runs after it: no
+    ``finally``, no flush, no rollback).
 
-    The kill-and-resume tests use it to prove a run stopped anywhere loses nothing.
+    The kill-and-resume tests use them to prove a run stopped anywhere loses nothing.
     """
-    spec = os.environ.get("STORYLINE_FAULT")
-    if spec and spec == f"{stage}:{done}":
+    point = f"{stage}:{done}"
+    if os.environ.get("STORYLINE_FAULT") == point:
         os._exit(70)
+    if os.environ.get("STORYLINE_KILL") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -299,6 +304,7 @@ def stage_reuse(ctx: Context) -> None:
         store.save_fingerprints(
             (a, exact_hash(t), sig.tobytes()) for a, t, sig in zip(chunk, texts, sigs, strict=True)
         )
+        _fault_point("reuse-index", start // 500 + 1)  # signatures saved, band keys not yet
         index.put(list(zip(chunk, texts, sigs, strict=True)))
         views.clear()  # only the articles of candidate pairs are read again
         ctx.progress.advance(len(chunk))

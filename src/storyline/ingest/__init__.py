@@ -10,9 +10,10 @@ import glob
 import gzip
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from storyline.ingest.decode import InputError
+from storyline.ingest.decode import InputError, scrub
 from storyline.ingest.limits import DEFAULT_LIMITS, Limits, cap_text
 from storyline.ingest.readers import Item, read_feed, read_html, read_jsonl, read_text, read_warc
 from storyline.records import Problem, RawDoc
@@ -168,7 +169,22 @@ def read_file(
 
 
 def _capped(doc: RawDoc, limits: Limits) -> Iterator[Item]:
-    """The article within the length limits, after a warning for each limit it hit."""
+    """The article within the length limits, after a warning for each limit it hit, with
+    characters no store takes (lone surrogates, control characters) replaced and flagged."""
+    fixed = 0
+    for name in ("raw", "text", "title", "url", "source", "author", "published"):
+        value = getattr(doc, name)
+        if isinstance(value, str):
+            value, n = scrub(value)
+            setattr(doc, name, value)
+            fixed += n
+    for i, line in enumerate(doc.removed):
+        text, n = scrub(line.text)
+        if n:
+            doc.removed[i] = replace(line, text=text)
+            fixed += n
+    if fixed:
+        doc.flags.append(f"text:unstorable-characters-replaced:{fixed}")
     text, removed, notes = cap_text(doc.text, limits)
     if notes:
         doc.text = text

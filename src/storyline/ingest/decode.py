@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
+#: Characters no store or parser takes: C0 controls (but tab, newlines and form feed), DEL,
+#: and lone surrogates (JSON's "\ud800" escapes decode to them).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def scrub(text: str) -> tuple[str, int]:
+    """``text`` with lone surrogates as U+FFFD and control characters dropped; how many."""
+    found = 0
+
+    def fix(m: re.Match[str]) -> str:
+        nonlocal found
+        found += 1
+        return "\ufffd" if m.group(0) >= "\ud800" else ""
+
+    return (_UNSTORABLE.sub(fix, text), found) if _UNSTORABLE.search(text) else (text, 0)
+
 
 class InputError(Exception):
     """An input that cannot be read as news; the message says why, the caller says where."""

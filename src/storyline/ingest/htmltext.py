@@ -85,6 +85,9 @@ def html_blocks(html: str) -> list[Block]:
     """Visible text blocks with their link density and whether they sit in a <figure>."""
     import lxml.html
 
+    from storyline.ingest.decode import scrub
+
+    html, _ = scrub(html)  # lxml takes no control characters or lone surrogates
     try:
         root = lxml.html.fromstring(html)
     except (ValueError, lxml.etree.ParserError):

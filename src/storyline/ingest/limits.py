@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -99,7 +100,12 @@ class _BoundedGzip(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        data = self._gz.read1(min(len(view), _CHUNK))
+        try:
+            data = self._gz.read1(min(len(view), _CHUNK))
+        except EOFError as exc:
+            raise InputError(f"truncated compressed file ({exc})") from exc
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise InputError(f"corrupt compressed data ({exc})") from exc
         view[: len(data)] = data
         self._expansion.count(len(data))
         return len(data)

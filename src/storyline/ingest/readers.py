@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from storyline.ingest.dates import parse_published
-from storyline.ingest.decode import InputError, decode_bytes
+from storyline.ingest.decode import InputError, decode_bytes, scrub
 from storyline.ingest.htmltext import extract_html, html_blocks
 from storyline.ingest.limits import (
     DEFAULT_LIMITS,
@@ -165,6 +165,7 @@ def _html_doc(
     sidecar: Path | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Iterator[Item]:
+    html, _ = scrub(html)  # lxml takes no control characters or lone surrogates
     depth = html_depth(html, limits.max_html_depth)
     if depth > limits.max_html_depth:
         yield Problem(
@@ -484,45 +485,55 @@ def read_feed(path: Path, fmt: str = "rss", limits: Limits = DEFAULT_LIMITS) -> 
         return
     outlet = _str(parsed.get("feed", {}).get("title"))
     for i, entry in enumerate(entries):
-        origin = Origin(str(path), record=i, format=fmt)
-        html = ""
-        flags: list[str] = []
-        if entry.get("content"):
-            html = "\n".join(c.get("value", "") for c in entry["content"])
-        elif entry.get("summary"):
-            html = entry.get("summary", "")
-            flags.append("feed:summary-only")
-        blocks = html_blocks(html) if html.strip() else []
-        paragraphs = [b.text for b in blocks if b.link_density <= 0.5]
-        removed = [
-            RemovedLine(n, b.text, "link-dense line (feed footer or navigation)")
-            for n, b in enumerate(blocks, start=1)
-            if b.link_density > 0.5
-        ]
-        if not paragraphs:
-            yield Problem(str(path), f"feed item {entry.get('link') or i} has no text", record=i)
-            continue
-        published = None
-        for key in ("published_parsed", "updated_parsed", "created_parsed"):
-            if entry.get(key):
-                published = parse_published(entry[key])
-                break
-        raw = json.dumps(
-            {k: entry.get(k) for k in ("title", "link", "id", "published", "updated", "author")}
-            | {"content": html},
-            ensure_ascii=False,
-            sort_keys=True,
-            default=str,
-        )
-        yield RawDoc(
-            raw=raw,
-            text="\n\n".join(paragraphs),
-            origin=origin,
-            title=_str(entry.get("title")),
-            url=_str(entry.get("link")),
-            source=outlet,
-            published=published,
-            author=_str(entry.get("author")),
-            flags=flags,
-            removed=removed,
-        )
+        try:
+            yield from _feed_item(path, fmt, i, entry, outlet)
+        except Exception as exc:  # one bad item must not lose the rest of the feed
+            yield Problem(
+                str(path), f"feed item could not be read: {type(exc).__name__}: {exc}", record=i
+            )
+
+
+def _feed_item(path: Path, fmt: str, i: int, entry: Any, outlet: str | None) -> Iterator[Item]:
+    """One feed item as an article, or the Problem that says why not."""
+    origin = Origin(str(path), record=i, format=fmt)
+    html = ""
+    flags: list[str] = []
+    if entry.get("content"):
+        html = "\n".join(c.get("value", "") for c in entry["content"])
+    elif entry.get("summary"):
+        html = entry.get("summary", "")
+        flags.append("feed:summary-only")
+    blocks = html_blocks(html) if html.strip() else []
+    paragraphs = [b.text for b in blocks if b.link_density <= 0.5]
+    removed = [
+        RemovedLine(n, b.text, "link-dense line (feed footer or navigation)")
+        for n, b in enumerate(blocks, start=1)
+        if b.link_density > 0.5
+    ]
+    if not paragraphs:
+        yield Problem(str(path), f"feed item {entry.get('link') or i} has no text", record=i)
+        return
+    published = None
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        if entry.get(key):
+            published = parse_published(entry[key])
+            break
+    raw = json.dumps(
+        {k: entry.get(k) for k in ("title", "link", "id", "published", "updated", "author")}
+        | {"content": html},
+        ensure_ascii=False,
+        sort_keys=True,
+        default=str,
+    )
+    yield RawDoc(
+        raw=raw,
+        text="\n\n".join(paragraphs),
+        origin=origin,
+        title=_str(entry.get("title")),
+        url=_str(entry.get("link")),
+        source=outlet,
+        published=published,
+        author=_str(entry.get("author")),
+        flags=flags,
+        removed=removed,
+    )

@@ -139,6 +139,21 @@ def _rejoin(paragraph: str, spans: list[Span]) -> list[Span]:
     return out
 
 
+def _cover(n: int, spans: list[Span]) -> list[Span]:
+    """Spans that leave nothing of the paragraph out: text a splitter skipped between two
+    sentences (syntok's offsets can drift past odd characters) joins the next sentence."""
+    out: list[Span] = []
+    start = 0
+    for _, b in spans:
+        if b > start:
+            out.append((start, min(b, n)))
+            start = min(b, n)
+    if not out:
+        return [(0, n)] if n else []
+    out[-1] = (out[-1][0], n)
+    return out
+
+
 def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0) -> list[Span]:
     """Sentence spans of ``text`` (trimmed of surrounding space), paragraph by paragraph."""
     try:
@@ -158,7 +173,7 @@ def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0)
             local = use(paragraph)
         except Exception:  # a splitter bug on one paragraph must not lose it
             local = _regex(paragraph)
-        for a, b in _rejoin(paragraph, local):
+        for a, b in _rejoin(paragraph, _cover(len(paragraph), local)):
             piece = paragraph[a:b]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece) - len(piece.rstrip())
