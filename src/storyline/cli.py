@@ -54,6 +54,15 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Settings file (TOML); see examples/storyline.toml."),
 ]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        min=0,
+        help="If another run is writing the store, wait up to this many seconds for it "
+        "(default: say so and stop).",
+    ),
+]
 VerboseOpt = Annotated[
     int,
     typer.Option(
@@ -248,6 +257,7 @@ def run(
     ] = "json,html",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    wait: WaitOpt = 0.0,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Ingest INPUTS, run every stage, and write report.json and report.html.
@@ -262,7 +272,7 @@ def run(
             f"[red]error:[/] unknown report format {', '.join(bad)}; use json, html, md or json,html"
         )
         raise typer.Exit(2)
-    with Corpus(_db(db, out_dir), _settings(config)) as corpus:
+    with Corpus(_db(db, out_dir), _settings(config), wait=wait) as corpus:
         result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
         written = corpus.write_report(out_dir, formats)
         _run_summary(result, corpus, written, as_json)
@@ -281,11 +291,12 @@ def add(
     db: DbOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    wait: WaitOpt = 0.0,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Add INPUTS to an existing store (or a new one) and run the stages on what is new."""
     _logging(verbose)
-    with Corpus(_db(db), _settings(config)) as corpus:
+    with Corpus(_db(db), _settings(config), wait=wait) as corpus:
         result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
         _run_summary(result, corpus, [], as_json)
 
@@ -935,7 +946,13 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    from storyline.store.lock import StoreBusy
+
+    try:
+        app()
+    except StoreBusy as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(75)  # EX_TEMPFAIL: try again later
 
 
 if __name__ == "__main__":

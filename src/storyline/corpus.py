@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +11,49 @@ from storyline.config import Settings
 from storyline.pipeline import Progress, RunResult, run_pipeline
 from storyline.records import Article
 from storyline.store import Store
+from storyline.store.lock import writer_lock
 
 
 class Corpus:
-    """Articles in a store, with methods to add more and to read what was found."""
+    """Articles in a store, with methods to add more and to read what was found.
 
-    def __init__(self, db: str | Path = ":memory:", settings: Settings | None = None) -> None:
+    Whatever writes (``add``, story corrections, rebuilds) holds the store's writer lock
+    (``storyline.store.lock``): another process writing the same store raises StoreBusy,
+    after waiting up to ``wait`` seconds for it to finish.
+    """
+
+    def __init__(
+        self, db: str | Path = ":memory:", settings: Settings | None = None, wait: float = 0.0
+    ) -> None:
         self.settings = settings or Settings()
         self.store = Store(db)
         self.last_run: RunResult | None = None
+        self.wait = wait
+        self._writing_depth = 0
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The writer lock, held once however deeply the corpus's writes nest."""
+        if self._writing_depth:
+            self._writing_depth += 1
+            try:
+                yield
+            finally:
+                self._writing_depth -= 1
+            return
+        with writer_lock(self.store.path, self.wait):
+            self._writing_depth = 1
+            try:
+                yield
+            finally:
+                self._writing_depth = 0
 
     def add(self, inputs: Iterable[str | Path], progress: Progress | None = None) -> RunResult:
         """Ingest inputs (files, folders, globs) and run every stage on what is new."""
-        self.last_run = run_pipeline(self.store, [str(i) for i in inputs], self.settings, progress)
+        with self.writing():
+            self.last_run = run_pipeline(
+                self.store, [str(i) for i in inputs], self.settings, progress
+            )
         return self.last_run
 
     def articles(self) -> Iterator[Article]:
@@ -143,33 +174,36 @@ class Corpus:
 
     def merge_stories(self, a: str, b: str) -> dict[str, Any]:
         """Join two stories (kept across later runs); returns the merged story."""
-        sa, sb = self.story(a), self.story(b)
-        self.store.add_override("merge", [*sa["articles"], *sb["articles"]])
-        self._restory()
-        return self.story(sa["id"] if sa["age"] <= sb["age"] else sb["id"])
+        with self.writing():
+            sa, sb = self.story(a), self.story(b)
+            self.store.add_override("merge", [*sa["articles"], *sb["articles"]])
+            self._restory()
+            return self.story(sa["id"] if sa["age"] <= sb["age"] else sb["id"])
 
     def split_story(self, story_id: str, articles: list[str]) -> dict[str, Any]:
         """Set articles apart from a story as a story of their own (kept across later runs)."""
-        st = self.story(story_id)
-        ids = [self.article(a).id for a in articles]
-        missing = [a for a in ids if a not in st["articles"]]
-        if missing:
-            raise KeyError(f"not in story {st['id']}: {', '.join(missing)}")
-        self.store.add_override("split", ids)
-        self._restory()
-        return self.story(
-            self.store.db.execute(
-                "SELECT story_id FROM story_members WHERE article_id = ?", (ids[0],)
-            ).fetchone()[0]
-        )
+        with self.writing():
+            st = self.story(story_id)
+            ids = [self.article(a).id for a in articles]
+            missing = [a for a in ids if a not in st["articles"]]
+            if missing:
+                raise KeyError(f"not in story {st['id']}: {', '.join(missing)}")
+            self.store.add_override("split", ids)
+            self._restory()
+            return self.story(
+                self.store.db.execute(
+                    "SELECT story_id FROM story_members WHERE article_id = ?", (ids[0],)
+                ).fetchone()[0]
+            )
 
     def rebuild_stories(self) -> dict[str, Any]:
         """Cluster every article again in batch (ids kept, corrections applied), as ``add`` does
         by itself once enough is new (``[stories] rebuild_share``); changed digests are made
         again. Returns how the stories were found."""
-        how = self._restory()
-        linked = self.store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'")
-        self.store.set_state("batch_articles", int(linked.fetchone()[0]))
+        with self.writing():
+            how = self._restory()
+            linked = self.store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'")
+            self.store.set_state("batch_articles", int(linked.fetchone()[0]))
         return how
 
     def _restory(self) -> dict[str, Any]:

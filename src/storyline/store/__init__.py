@@ -235,7 +235,11 @@ class Store:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # A writer waits up to 30 s for another's transaction (runs are serialised by the
+        # writer lock, so this covers checkpoints and the web app's short reads).
+        self.db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
@@ -548,7 +552,8 @@ class Store:
         """Articles whose title or clean text hold every word of ``query``, best first.
 
         Each hit has id, title, source, published, rank and a snippet with the matched words
-        between ``mark``. The query is taken as plain words (the last one as a prefix), so
+        between ``mark`` (empty while an article's title is indexed and its text not yet
+        cleaned: a run is still going). The query is taken as plain words (the last one as a prefix), so
         user input never reaches FTS5's query syntax.
         """
         match = _fts_query(query)
@@ -556,7 +561,7 @@ class Store:
             return []
         rows = self.db.execute(
             "SELECT a.id, a.title, a.source, a.published, f.rank,"
-            " snippet(articles_fts, 1, ?, ?, '…', 16) AS snippet"
+            " IFNULL(snippet(articles_fts, 1, ?, ?, '…', 16), '') AS snippet"
             " FROM articles_fts f JOIN articles a ON a.rowid = f.rowid"
             " WHERE articles_fts MATCH ? ORDER BY f.rank, a.id LIMIT ? OFFSET ?",
             (mark[0], mark[1], match, limit, offset),

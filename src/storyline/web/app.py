@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from storyline.config import Settings
 from storyline.report.html import environment as report_environment
+from storyline.store.lock import StoreBusy
 from storyline.web.site import Site
 
 __all__ = ["create_app"]
@@ -416,6 +417,7 @@ def create_app(
             413: {"description": "Body too large"},
             415: {"description": "Not application/json"},
             429: {"description": "Too many requests"},
+            503: {"description": "Another run is writing the store; retry later"},
         },
         openapi_extra={
             "requestBody": {
@@ -489,7 +491,10 @@ def create_app(
         if bad:
             raise HTTPException(422, f"articles {bad} have neither text nor html")
         records = [x.model_dump(exclude_none=True) for x in items]
-        result = await run_in_threadpool(site.ingest, records)
+        try:
+            result = await run_in_threadpool(site.ingest, records)
+        except StoreBusy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "10"}) from exc
         return JSONResponse(result, status_code=201)
 
     return app

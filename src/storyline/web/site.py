@@ -1,7 +1,9 @@
 """What the pages and the API read, from the library: no SQL and no algorithm here.
 
 ``Site`` wraps one :class:`~storyline.corpus.Corpus` behind a lock (SQLite objects are
-shared by the server's worker threads) and returns report.json-shaped dicts.
+shared by the server's worker threads) and returns report.json-shaped dicts. Each read runs in
+one SQLite read transaction, so a page sees the store as one run's commit left it, never a
+story half written by a run going on in another process.
 """
 
 from __future__ import annotations
@@ -38,12 +40,22 @@ class Site:
         self.lock = threading.RLock()
 
     @contextmanager
-    def _locked(self) -> Iterator[Corpus]:
+    def _locked(self, snapshot: bool = True) -> Iterator[Corpus]:
+        """The corpus, for this thread alone; in one read transaction unless ``snapshot`` is
+        off (for writing)."""
         with self.lock:
-            yield self.corpus
+            db = self.corpus.store.db
+            if not snapshot or db.in_transaction:
+                yield self.corpus
+                return
+            db.execute("BEGIN")
+            try:
+                yield self.corpus
+            finally:
+                db.execute("COMMIT")
 
     def close(self) -> None:
-        with self._locked() as c:
+        with self._locked(snapshot=False) as c:
             c.close()
 
     # -- stories ------------------------------------------------------------------------
@@ -168,7 +180,7 @@ class Site:
             path.write_text(
                 "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8"
             )
-            with self._locked() as c:
+            with self._locked(snapshot=False) as c:
                 result = c.add([str(path)])
         return {
             "run": result.run_id,
