@@ -437,3 +437,26 @@ def test_atom_feed_survives_control_characters_and_bare_dates(tmp_path: Path) ->
     assert entry is not None
     assert entry.findtext("a:title", namespaces=ns) == "Budget passes"
     assert entry.findtext("a:published", namespaces=ns) == "2026-03-01T00:00:00+00:00"
+
+
+def test_pages_read_only_their_links_families_and_story(example_db: Path) -> None:
+    """The story and article pages read by index what they show; the same as filtering all."""
+    store = Store(example_db)
+    try:
+        every = store.links()
+        stories = store.stories()
+        for st in stories:
+            inside = set(st["articles"])
+            among = [ln for ln in every if ln["source"] in inside and ln["copy"] in inside]
+            assert store.links_of(st["articles"], both=True) == among
+            roots = store.families()
+            assert store.families_of(st["articles"]) == {
+                a: r for a, r in roots.items() if a in inside
+            }
+            for aid in st["articles"]:
+                assert store.story_of(aid) == st["id"]
+                touching = [ln for ln in every if aid in (ln["source"], ln["copy"])]
+                assert store.links_of([aid]) == touching
+        assert any(store.links_of(st["articles"], both=True) for st in stories)
+    finally:
+        store.close()

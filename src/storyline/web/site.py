@@ -109,8 +109,9 @@ class Site:
         with self._locked() as c:
             st = c.story(story_id)
             articles = {aid: article_entry(c.article(aid)) for aid in st["articles"]}
-            roots = c.store.families()
-            links = [_link_entry(ln) for ln in c.links()]
+            # Only what the page shows: links among the story's articles, and their families.
+            roots = c.store.families_of(st["articles"])
+            links = [_link_entry(ln) for ln in c.store.links_of(st["articles"], both=True)]
             digest = self._digest(c, st["id"])
         families: dict[str, list[str]] = {}
         for member, root in sorted(roots.items()):
@@ -133,10 +134,8 @@ class Site:
             art = c.article(article_id)
             entry = article_entry(art)
             entry["sentence_list"] = [s.text for s in art.sentences]
-            entry["links"] = [
-                _link_entry(ln) for ln in c.links() if art.id in (ln["source"], ln["copy"])
-            ]
-            entry["story"] = next((s["id"] for s in c.stories() if art.id in s["articles"]), None)
+            entry["links"] = [_link_entry(ln) for ln in c.store.links_of([art.id])]
+            entry["story"] = c.store.story_of(art.id)
         return entry
 
     def titles(self, ids: list[str]) -> dict[str, dict[str, Any]]:
