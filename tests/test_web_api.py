@@ -460,3 +460,27 @@ def test_pages_read_only_their_links_families_and_story(example_db: Path) -> Non
         assert any(store.links_of(st["articles"], both=True) for st in stories)
     finally:
         store.close()
+
+
+def test_stories_page_is_paged(example_db: Path, tmp_path: Path) -> None:
+    """Fifty stories a page, with links that keep the filters; the example fits on one."""
+    import re
+
+    from storyline.web import app as web_app
+
+    old = web_app.STORIES_PER_PAGE
+    web_app.STORIES_PER_PAGE = 2
+    try:
+        with TestClient(create_app(example_db)) as c:
+            first = c.get("/", params={"sort": "biggest"}).text
+            assert first.count('class="story-link"') == 2
+            assert "page 1 of" in first and 'rel="next"' in first and 'rel="prev"' not in first
+            nxt = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+            assert "sort=biggest" in nxt and "page=2" in nxt
+            second = c.get(nxt).text
+            assert 'rel="prev"' in second and "page 2 of" in second
+            assert c.get("/", params={"page": 999}).status_code == 200  # past the end: the last
+    finally:
+        web_app.STORIES_PER_PAGE = old
+    with TestClient(create_app(example_db)) as c:
+        assert 'class="pages"' not in c.get("/").text

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -68,6 +68,8 @@ DOCS_ASSETS = {
     "favicon.png": "image/png",
 }
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+#: Stories on one page of the stories page (the API pages with limit and offset).
+STORIES_PER_PAGE = 50
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 FORM_DATE = r"^(\d{4}-\d{2}-\d{2})?$"  # a form sends an empty date field as ""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such id"}}
@@ -274,17 +276,30 @@ def create_app(
         since: Annotated[str | None, Query(pattern=FORM_DATE)] = None,
         until: Annotated[str | None, Query(pattern=FORM_DATE)] = None,
         sort: Sort = "newest",
+        page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     ) -> HTMLResponse:
         rows = site.stories(outlet or None, since or None, until or None, sort)
         found = site.search(q, 50, 0) if q and q.strip() else None
+        params = {"q": q or "", "outlet": outlet or "", "since": since or "",
+                  "until": until or "", "sort": sort}  # fmt: skip
+        pages = max(1, -(-len(rows) // STORIES_PER_PAGE))
+        page_no = min(page_no, pages)
+        start = (page_no - 1) * STORIES_PER_PAGE
+        shown = rows[start : start + STORIES_PER_PAGE]
+        kept = {k: v for k, v in params.items() if v and not (k == "sort" and v == "newest")}
         return page(
             "stories.html",
-            stories=rows,
+            stories=shown,
+            total=len(rows),
+            first=start + 1,
+            last=start + len(shown),
+            page=page_no,
+            pages=pages,
+            page_href=lambda n: "/?" + urlencode({**kept, "page": n}),
             outlets=site.outlets(),
             search=found,
-            params={"q": q or "", "outlet": outlet or "", "since": since or "",
-                    "until": until or "", "sort": sort},
-        )  # fmt: skip
+            params=params,
+        )
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
     def story_page(story_id: str) -> HTMLResponse:
