@@ -9,8 +9,6 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from builders import BODY, page, rss, warc_bytes, write_jsonl
 from storyline import analyze
 from storyline.config import Settings
@@ -249,14 +247,6 @@ def test_sentences_past_the_limit_are_not_used_and_said_so(tmp_path: Path) -> No
     (problem,) = corpus.last_run.problems
     assert problem.severity == "warning" and "max_sentences" in problem.reason
     assert problem.path.endswith("a.txt")
-
-
-@pytest.mark.parametrize(
-    "key", ["max_record_mb", "max_decompressed_mb", "max_expansion", "max_html_depth"]
-)
-def test_limits_are_settings(key: str) -> None:
-    settings = Settings.from_dict({"ingest": {key: 7}})
-    assert getattr(Limits.of(settings.ingest), key) == 7
 
 
 def test_lone_surrogates_and_control_characters_do_not_end_the_run(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from storyline.config import Settings
 from storyline.ids import article_id, domain_of
-from storyline.ingest import Limits, expand_inputs, read_file
+from storyline.ingest import expand_inputs, read_file
 from storyline.ingest.clean import clean_text, paragraph_signature
 from storyline.records import Article, Problem, RawDoc, Sentence
 from storyline.store import Store
@@ -101,7 +101,7 @@ def stage_ingest(ctx: Context) -> None:
         else:
             paths.append(entry)
     ctx.progress.start("ingest", len(paths))
-    limits = Limits.of(ctx.settings.ingest)
+    limits = ctx.settings.ingest
     done = 0
     for path in paths:
         for item in read_file(path, limits=limits):

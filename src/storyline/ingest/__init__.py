@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from storyline.ingest.decode import InputError, scrub
-from storyline.ingest.limits import DEFAULT_LIMITS, Limits, cap_text
+from storyline.ingest.limits import DEFAULT_LIMITS, Limits, cap_text, file_bytes
 from storyline.ingest.readers import Item, read_feed, read_html, read_jsonl, read_text, read_warc
 from storyline.records import Problem, RawDoc
 
@@ -145,7 +145,7 @@ def read_file(
         yield Problem(str(path), f"cannot read: {exc.strerror or exc}")
         return
     whole = fmt in _WHOLE or path.name.lower().endswith((".json", ".json.gz"))
-    if whole and size > limits.file_bytes:
+    if whole and size > file_bytes(limits):
         yield Problem(
             str(path),
             f"file is {size / 2**20:.0f} MiB, over the {limits.max_file_mb:g} MiB limit for a "

@@ -12,14 +12,23 @@ import gzip
 import io
 import re
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from storyline.config import IngestSettings
 from storyline.ingest.decode import InputError
 from storyline.records import RemovedLine
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "bounded_open", "cap_text", "html_depth", "read_capped"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "bounded_open",
+    "cap_text",
+    "file_bytes",
+    "html_depth",
+    "read_capped",
+    "record_bytes",
+]
 
 MiB = 1024 * 1024
 #: Expansion is judged only past this much output: a small file may expand a lot harmlessly.
@@ -27,37 +36,19 @@ _RATIO_GRACE = 16 * MiB
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The caps of one run; ``Limits.of(settings.ingest)`` reads them from the settings."""
+#: The limits are the ``[ingest]`` settings: one definition, with their defaults and comments,
+#: in ``storyline.config.IngestSettings``.
+Limits = IngestSettings
 
-    #: A file read whole (one article, a .json file, a feed): its size, after decompression.
-    max_file_mb: float = 512.0
-    #: One record of a streamed file (a JSONL line, a WARC response body).
-    max_record_mb: float = 32.0
-    #: A compressed input may not expand past this in all, nor by more than this ratio.
-    max_decompressed_mb: float = 16384.0
-    max_expansion: float = 200.0
-    #: Elements nested deeper than this in an HTML page (the HTML parser gives up at 256).
-    max_html_depth: int = 250
-    #: An article's text is cut at this many characters, and any line of it at this many.
-    max_article_chars: int = 2_000_000
-    max_line_chars: int = 200_000
-    #: Sentences past this many in one article are not used (the text is kept).
-    max_sentences: int = 5000
 
-    @classmethod
-    def of(cls, ingest: Any) -> Limits:
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(ingest, k) for k in names if hasattr(ingest, k)})
+def file_bytes(limits: Limits) -> int:
+    """The most a file read whole may hold, in bytes."""
+    return int(limits.max_file_mb * MiB)
 
-    @property
-    def file_bytes(self) -> int:
-        return int(self.max_file_mb * MiB)
 
-    @property
-    def record_bytes(self) -> int:
-        return int(self.max_record_mb * MiB)
+def record_bytes(limits: Limits) -> int:
+    """The most one record of a streamed file may hold, in bytes."""
+    return int(limits.max_record_mb * MiB)
 
 
 DEFAULT_LIMITS = Limits()

@@ -21,8 +21,10 @@ from storyline.ingest.limits import (
     Expansion,
     Limits,
     bounded_open,
+    file_bytes,
     html_depth,
     read_capped,
+    record_bytes,
 )
 from storyline.records import Origin, Problem, RawDoc, RemovedLine
 
@@ -38,7 +40,7 @@ def _read_all(path: Path, limits: Limits) -> bytes:
     """A file read whole (decompressed within the limits), up to ``max_file_mb``."""
     with bounded_open(path, limits) as fh:
         try:
-            return read_capped(fh, limits.file_bytes, "file", "max_file_mb")
+            return read_capped(fh, file_bytes(limits), "file", "max_file_mb")
         except EOFError as exc:
             raise InputError(f"truncated compressed file ({exc})") from exc
         except InputError:
@@ -220,7 +222,7 @@ def read_jsonl(path: Path, fmt: str = "jsonl", limits: Limits = DEFAULT_LIMITS) 
         yield from _read_json_whole(path, fmt, limits)
         return
     saw_any = False
-    cap = limits.record_bytes
+    cap = record_bytes(limits)
     with bounded_open(path, limits) as fh:
         lineno = 0
         while True:
@@ -347,7 +349,7 @@ def read_warc(path: Path, fmt: str = "warc", limits: Limits = DEFAULT_LIMITS) ->
                 if status and not str(status).startswith("2"):
                     yield Problem(str(path), f"HTTP status {status} for {url}", record=index)
                     continue
-                if declared > limits.record_bytes:
+                if declared > record_bytes(limits):
                     yield Problem(
                         str(path),
                         f"record of {declared} bytes ({url}) is over the "
@@ -355,8 +357,8 @@ def read_warc(path: Path, fmt: str = "warc", limits: Limits = DEFAULT_LIMITS) ->
                         record=index,
                     )
                     continue
-                body = rec.content_stream().read(limits.record_bytes + 1)
-                if len(body) > limits.record_bytes:
+                body = rec.content_stream().read(record_bytes(limits) + 1)
+                if len(body) > record_bytes(limits):
                     yield Problem(
                         str(path),
                         f"response body of {url} is over the {limits.max_record_mb:g} MiB limit "
