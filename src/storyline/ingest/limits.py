@@ -120,9 +120,7 @@ def read_capped(fh: IO[bytes], cap: int, what: str, setting: str) -> bytes:
     """All of ``fh``, or InputError when that is more than ``cap`` bytes."""
     data = fh.read(cap + 1)
     if len(data) > cap:
-        raise InputError(
-            f"{what} is over the {cap / MiB:g} MiB limit ([ingest] {setting}); not read"
-        )
+        raise InputError(f"{what} is over the {cap / MiB:g} MiB limit ([ingest] {setting})")
     return data
 
 

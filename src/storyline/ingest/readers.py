@@ -173,7 +173,7 @@ def _html_doc(
         yield Problem(
             origin.path,
             f"HTML elements nested more than {limits.max_html_depth} deep "
-            "(limit [ingest] max_html_depth; the HTML parser stops at 256): not read",
+            "(limit [ingest] max_html_depth; the HTML parser stops at 256)",
             line=origin.line,
             record=origin.record,
         )
@@ -247,7 +247,7 @@ def read_jsonl(path: Path, fmt: str = "jsonl", limits: Limits = DEFAULT_LIMITS) 
                 yield Problem(
                     str(path),
                     f"line is over the {limits.max_record_mb:g} MiB limit for one record "
-                    "([ingest] max_record_mb): skipped",
+                    "([ingest] max_record_mb)",
                     line=lineno,
                 )
                 continue
@@ -353,7 +353,7 @@ def read_warc(path: Path, fmt: str = "warc", limits: Limits = DEFAULT_LIMITS) ->
                     yield Problem(
                         str(path),
                         f"record of {declared} bytes ({url}) is over the "
-                        f"{limits.max_record_mb:g} MiB limit ([ingest] max_record_mb): skipped",
+                        f"{limits.max_record_mb:g} MiB limit ([ingest] max_record_mb)",
                         record=index,
                     )
                     continue
@@ -362,7 +362,7 @@ def read_warc(path: Path, fmt: str = "warc", limits: Limits = DEFAULT_LIMITS) ->
                     yield Problem(
                         str(path),
                         f"response body of {url} is over the {limits.max_record_mb:g} MiB limit "
-                        "([ingest] max_record_mb): skipped",
+                        "([ingest] max_record_mb)",
                         record=index,
                     )
                     continue
@@ -467,8 +467,8 @@ def read_feed(path: Path, fmt: str = "rss", limits: Limits = DEFAULT_LIMITS) -> 
     if hazard:
         yield Problem(
             str(path),
-            f"feed declares XML entities or external references ({hazard}); entity expansion "
-            "is disabled, so the feed was not read",
+            f"feed declares XML entities or external references ({hazard}): "
+            "entity expansion is disabled",
         )
         return
     parsed = feedparser.parse(io.BytesIO(data))
