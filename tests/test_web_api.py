@@ -484,3 +484,20 @@ def test_stories_page_is_paged(example_db: Path, tmp_path: Path) -> None:
         web_app.STORIES_PER_PAGE = old
     with TestClient(create_app(example_db)) as c:
         assert 'class="pages"' not in c.get("/").text
+
+
+def test_story_list_is_read_again_after_another_connection_writes(example_db: Path) -> None:
+    from storyline.web.site import Site
+
+    db = scratch_copy(example_db, "cache")
+    site = Site(db)
+    try:
+        before = site.stories()
+        assert site.stories() == before  # the second read comes from the cache
+        other = Store(db)
+        gone = before[0]["id"]
+        other.update_stories([], {}, [gone])  # another process drops a story
+        other.close()
+        assert [s["id"] for s in site.stories()] == [s["id"] for s in before[1:]]
+    finally:
+        site.close()

@@ -38,6 +38,16 @@ class Site:
     def __init__(self, db: str | Path, settings: Settings | None = None) -> None:
         self.corpus = Corpus(db, settings)
         self.lock = threading.RLock()
+        self._stories: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
+
+    def _all_stories(self, c: Corpus) -> list[dict[str, Any]]:
+        """Every story, read again only when the store changed: SQLite's data_version moves
+        with another process's commits, total_changes with this connection's own."""
+        db = c.store.db
+        version = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
+        if self._stories is None or self._stories[0] != version:
+            self._stories = (version, c.stories())
+        return self._stories[1]
 
     @contextmanager
     def _locked(self, snapshot: bool = True) -> Iterator[Corpus]:
@@ -61,7 +71,7 @@ class Site:
     # -- stories ------------------------------------------------------------------------
     def outlets(self) -> list[str]:
         with self._locked() as c:
-            return sorted({o for s in c.stories() for o in s.get("outlets") or []})
+            return sorted({o for s in self._all_stories(c) for o in s.get("outlets") or []})
 
     def stories(
         self,
@@ -72,7 +82,7 @@ class Site:
     ) -> list[dict[str, Any]]:
         """Stories filtered by outlet and by date (ISO dates; a story counts when it overlaps)."""
         with self._locked() as c:
-            rows = c.stories()
+            rows = list(self._all_stories(c))
         if outlet:
             rows = [s for s in rows if outlet in (s.get("outlets") or [])]
         if since:
