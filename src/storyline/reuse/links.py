@@ -130,8 +130,20 @@ def compare(
     )
     stats = measure(a, b, pairs, jaccard, exact, settings.quote_share)
     kind = classify(stats, settings)
-    d = direction(a, b, stats, substitution_rarity(pairs), settings)
+    if kind == "shared_quotes":
+        d = _no_direction(a, b)
+    else:
+        d = direction(a, b, stats, substitution_rarity(pairs), settings)
     return Link(a.id, b.id, kind, d, stats, pairs)
+
+
+#: Two reports that quote the same words did not copy each other: their link has no source.
+NOT_A_COPY = "both quote the same words: neither copied the other, so there is no direction"
+
+
+def _no_direction(a: ArticleView, b: ArticleView) -> Direction:
+    first, second = sorted((a, b), key=lambda v: (v.published is None, v.published or "", v.id))
+    return Direction(first.id, second.id, False, 0.0, [NOT_A_COPY])
 
 
 def find_links(
