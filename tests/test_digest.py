@@ -304,3 +304,33 @@ def test_entities_join_a_surname_to_the_one_full_name() -> None:
     people = {p["name"]: p["mentions"] for p in ents["people"]}
     assert people["Ada Kessler"] == 2 and "Kessler" not in people
     assert "Joe Biden" in people and "Hunter Biden" in people
+
+
+@pytest.mark.parametrize(
+    ("text", "dateline", "rest"),
+    [
+        ("PORT HALLORAN, March 16 (CPA) — Transit workers walked out.", "PORT HALLORAN, March 16 (CPA)", "Transit workers walked out."),
+        ("WASHINGTON (AP) _ The Senate voted.", "WASHINGTON (AP)", "The Senate voted."),
+        ("LONDON, Jan. 5 (Reuters) - Prices rose.", "LONDON, Jan. 5 (Reuters)", "Prices rose."),
+        ("ST. LOUIS, Mo. — A storm hit.", "ST. LOUIS, Mo.", "A storm hit."),
+        ("NASA said on Monday it would launch.", None, "NASA said on Monday it would launch."),
+        ("The mayor — re-elected — spoke.", None, "The mayor — re-elected — spoke."),
+        ("FBI — the bureau said so.", None, "FBI — the bureau said so."),
+    ],
+)  # fmt: skip
+def test_split_dateline(text: str, dateline: str | None, rest: str) -> None:
+    from storyline.text.dateline import split_dateline
+
+    assert split_dateline(text) == (dateline, rest)
+
+
+def test_digests_show_sentences_without_their_datelines(example_analyzed) -> None:
+    from storyline.text.dateline import split_dateline
+
+    kept = []
+    for d in example_analyzed.digests():
+        for entry in [*d["summary"], *d["facts"]]:
+            assert split_dateline(entry["text"])[0] is None, entry["text"]
+            if "dateline" in entry:
+                kept.append(entry["dateline"])
+    assert "PORT HALLORAN, March 16 (CPA)" in kept  # the CPA strike report's lead

@@ -17,6 +17,7 @@ from storyline.digest.facts import PairScores, facts, source_names, sources_of, 
 from storyline.digest.quotes import quotes_of_story
 from storyline.digest.units import DigestDoc, Unit
 from storyline.records import Article
+from storyline.text.dateline import split_dateline
 
 __all__ = ["DigestDoc", "Unit", "build_digest", "doc_of", "entities_of", "story_docs"]
 
@@ -97,6 +98,22 @@ def entities_of(
     return out
 
 
+def _undated(entry: dict[str, Any]) -> dict[str, Any]:
+    """A summary line or fact without the dateline its sentence opens with ("PORT HALLORAN,
+    March 18 (CPA) —"): the dateline is kept beside it, as metadata."""
+    dateline, text = split_dateline(entry["text"])
+    if dateline is None:
+        return entry
+    out = {**entry, "text": text, "dateline": dateline}
+    if "variants" in out:
+        out["variants"] = [
+            {**v, "text": split_dateline(v["text"])[1]}
+            for v in out["variants"]
+            if split_dateline(v["text"])[1] != text
+        ]
+    return out
+
+
 def build_digest(
     docs: list[DigestDoc],
     roots: dict[str, str] | None = None,
@@ -130,16 +147,18 @@ def build_digest(
     if "summary" in parts:
         chosen = summarize(units, words, method)
         digest["summary"] = [
-            {
-                "text": u.text,
-                "articles": u.articles,
-                "sources": u.sources,
-                "outlets": source_names(u.articles, sources),
-            }
+            _undated(
+                {
+                    "text": u.text,
+                    "articles": u.articles,
+                    "sources": u.sources,
+                    "outlets": source_names(u.articles, sources),
+                }
+            )
             for u in chosen
         ]
     if "facts" in parts:
-        digest["facts"] = facts(units, docs, roots)
+        digest["facts"] = [_undated(f) for f in facts(units, docs, roots)]
     if "quotes" in parts:
         digest["quotes"] = quotes_of_story(
             docs, embed, cfg.quote_min_words, cfg.quote_cosine,
