@@ -501,3 +501,40 @@ def test_story_list_is_read_again_after_another_connection_writes(example_db: Pa
         assert [s["id"] for s in site.stories()] == [s["id"] for s in before[1:]]
     finally:
         site.close()
+
+
+def test_story_page_lists_at_most_so_many_links_and_facts_unless_asked(example_db: Path) -> None:
+    from storyline.web import app as web_app
+
+    store = Store(example_db)
+    biggest = max(store.stories(), key=lambda s: s["article_count"])
+    store.close()
+    old = web_app.LINKS_PER_SECTION
+    web_app.LINKS_PER_SECTION = 1
+    try:
+        with TestClient(create_app(example_db)) as c:
+            short = c.get(f"/stories/{biggest['id']}").text
+            full = c.get(f"/stories/{biggest['id']}", params={"show": "all"}).text
+    finally:
+        web_app.LINKS_PER_SECTION = old
+    assert 'href="?show=all"' in short and 'href="?show=all"' not in full
+    assert short.count("<td><b>") < full.count("<td><b>")  # fewer fact rows
+
+
+def test_search_page_is_paged(example_db: Path) -> None:
+    import re
+
+    from storyline.web import app as web_app
+
+    old = web_app.HITS_PER_PAGE
+    web_app.HITS_PER_PAGE = 2
+    try:
+        with TestClient(create_app(example_db)) as c:
+            first = c.get("/", params={"q": "the"}).text
+            assert first.count('<div class="snippet">') == 2 and 'rel="next"' in first
+            nxt = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+            assert "q=the" in nxt and "from=2" in nxt
+            second = c.get(nxt).text
+            assert 'start="3"' in second and 'rel="prev"' in second
+    finally:
+        web_app.HITS_PER_PAGE = old

@@ -138,7 +138,7 @@ class Corpus:
         the matched words between ``mark``, and the article's ``story``).
         """
         hits = self.store.search(query, limit, offset, mark)
-        story_of = {aid: s["id"] for s in self.stories() for aid in s["articles"]}
+        story_of = self.store.stories_of(h["id"] for h in hits)
         for hit in hits:
             hit["story"] = story_of.get(hit["id"])
         return {"query": query, "total": self.store.search_total(query), "results": hits}

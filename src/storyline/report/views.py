@@ -136,6 +136,8 @@ def story_view(
         ),
         key=lambda a: (a["published"] is None, a["published"] or "", a["id"]),
     )
+    # Each article's outlet, for the pages' link lists (a lookup, not a scan per link).
+    outlet_of = {a["id"]: a["source"] for a in timeline}
     kind_of = {(ln["source"], ln["copy"]): ln.get("kind") for ln in story_links}
     graphs = []
     for fam in families:
@@ -155,6 +157,7 @@ def story_view(
     return {
         "story": story,
         "timeline": timeline,
+        "outlet_of": outlet_of,
         "families": graphs,
         "links": story_links,
         "digest": _cite(digest, articles) if digest else None,

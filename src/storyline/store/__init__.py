@@ -566,14 +566,32 @@ class Store:
         match = _fts_query(query)
         if not match:
             return []
+        # The page of hits is chosen by rank first; snippets are then made for it alone (in
+        # the select list of the ranked query they were made for every match before the sort).
+        page = {
+            r[0]: (n, r[1])
+            for n, r in enumerate(
+                self.db.execute(
+                    "SELECT rowid, rank FROM articles_fts WHERE articles_fts MATCH ?"
+                    " ORDER BY rank, rowid LIMIT ? OFFSET ?",
+                    (match, limit, offset),
+                )
+            )
+        }
+        if not page:
+            return []
         rows = self.db.execute(
-            "SELECT a.id, a.title, a.source, a.published, f.rank,"
+            "SELECT f.rowid AS at, a.id, a.title, a.source, a.published,"
             " IFNULL(snippet(articles_fts, 1, ?, ?, '…', 16), '') AS snippet"
             " FROM articles_fts f JOIN articles a ON a.rowid = f.rowid"
-            " WHERE articles_fts MATCH ? ORDER BY f.rank, a.id LIMIT ? OFFSET ?",
-            (mark[0], mark[1], match, limit, offset),
-        )
-        return [dict(r) for r in rows]
+            f" WHERE articles_fts MATCH ? AND f.rowid IN ({','.join('?' * len(page))})",
+            (mark[0], mark[1], match, *page),
+        ).fetchall()
+        hits = []
+        for r in sorted(rows, key=lambda r: page[r["at"]][0]):
+            hit = {k: r[k] for k in ("id", "title", "source", "published")}
+            hits.append({**hit, "rank": page[r["at"]][1], "snippet": r["snippet"]})
+        return hits
 
     def search_total(self, query: str) -> int:
         """How many articles ``search`` finds for ``query`` in all."""
@@ -710,9 +728,14 @@ class Store:
         " WHEN 'partial' THEN 3 WHEN 'shared_quotes' THEN 4 ELSE 5 END"
     )
 
-    def links_of(self, ids: Iterable[str], both: bool = False) -> list[dict[str, Any]]:
+    def links_of(
+        self, ids: Iterable[str], both: bool = False, evidence: bool = True
+    ) -> list[dict[str, Any]]:
         """The links touching any of ``ids`` (with ``both``: only those among them), in the
-        order of :meth:`links`; read by index, not by scanning every link."""
+        order of :meth:`links`; read by index, not by scanning every link. Without
+        ``evidence`` the aligned sentence pairs and measures are left out (by SQLite, before
+        any JSON reaches Python): what a page listing the links needs."""
+        data = "data" if evidence else "json_remove(data, '$.pairs', '$.measures')"
         wanted = sorted(set(ids))
         inside = set(wanted)
         found: dict[tuple[str, str], tuple[int, str, str, str]] = {}
@@ -721,7 +744,8 @@ class Store:
             for i in range(0, len(wanted), 500):
                 chunk = wanted[i : i + 500]
                 rows = self.db.execute(
-                    f"SELECT a, b, source, copy, data, {self._LINK_RANK} AS rank FROM links"
+                    f"SELECT a, b, source, copy, {data} AS data, {self._LINK_RANK} AS rank"
+                    " FROM links"
                     f" WHERE kind IS NOT NULL AND {end} IN ({','.join('?' * len(chunk))})",
                     chunk,
                 )
@@ -745,11 +769,43 @@ class Store:
                 out[r["article_id"]] = r["root"]
         return out
 
+    def briefs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Title, outlet, time, URL and credited outlets of these articles, in two queries
+        (what a story page shows of its articles; ``get_article`` reads every sentence)."""
+        wanted = sorted(set(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                f"SELECT id, title, source, published, url FROM articles WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[r["id"]] = {**dict(r), "credits": []}
+            for r in self.db.execute(
+                f"SELECT article_id, outlet FROM credits WHERE article_id IN ({marks})"
+                " ORDER BY article_id, idx",
+                chunk,
+            ):
+                out[r["article_id"]]["credits"].append({"outlet": r["outlet"]})
+        return out
+
     def story_of(self, article_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT story_id FROM story_members WHERE article_id = ?", (article_id,)
-        ).fetchone()
-        return str(row[0]) if row else None
+        return self.stories_of([article_id]).get(article_id)
+
+    def stories_of(self, ids: Iterable[str]) -> dict[str, str]:
+        """The story of each of these articles (those placed in one)."""
+        wanted = sorted(set(ids))
+        out: dict[str, str] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            for r in self.db.execute(
+                "SELECT article_id, story_id FROM story_members WHERE article_id IN"
+                f" ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                out[r[0]] = r[1]
+        return out
 
     def link_edges(self) -> list[dict[str, Any]]:
         """Every copy link's ends, kind and direction, without its evidence (for families)."""

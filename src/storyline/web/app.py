@@ -70,6 +70,11 @@ DOCS_ASSETS = {
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 #: Stories on one page of the stories page (the API pages with limit and offset).
 STORIES_PER_PAGE = 50
+#: Search hits on one page (each has a snippet made by FTS5).
+HITS_PER_PAGE = 20
+#: Links, facts and conflicts listed in each section of a story page unless ?show=all (a
+#: story of 150 articles has 1,000s of links and 100s of facts; the best corroborated first).
+LINKS_PER_SECTION = 50
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 FORM_DATE = r"^(\d{4}-\d{2}-\d{2})?$"  # a form sends an empty date field as ""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such id"}}
@@ -277,9 +282,10 @@ def create_app(
         until: Annotated[str | None, Query(pattern=FORM_DATE)] = None,
         sort: Sort = "newest",
         page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+        hits_from: Annotated[int, Query(alias="from", ge=0, le=1_000_000)] = 0,
     ) -> HTMLResponse:
         rows = site.stories(outlet or None, since or None, until or None, sort)
-        found = site.search(q, 50, 0) if q and q.strip() else None
+        found = site.search(q, HITS_PER_PAGE, hits_from) if q and q.strip() else None
         params = {"q": q or "", "outlet": outlet or "", "since": since or "",
                   "until": until or "", "sort": sort}  # fmt: skip
         pages = max(1, -(-len(rows) // STORIES_PER_PAGE))
@@ -296,18 +302,22 @@ def create_app(
             page=page_no,
             pages=pages,
             page_href=lambda n: "/?" + urlencode({**kept, "page": n}),
+            hits_href=lambda n: "/?" + urlencode({**kept, "from": max(0, n)}),
             outlets=site.outlets(),
             search=found,
             params=params,
         )
 
     @app.get("/stories/{story_id}", response_class=HTMLResponse, include_in_schema=False)
-    def story_page(story_id: str) -> HTMLResponse:
+    def story_page(
+        story_id: str, show: Annotated[Literal["all"] | None, Query()] = None
+    ) -> HTMLResponse:
         try:
             v = site.story_page(story_id)
         except KeyError as exc:
             return page("error.html", 404, message=str(exc.args[0]))
-        return page("story.html", v=v)
+        shown = None if show == "all" else LINKS_PER_SECTION
+        return page("story.html", v=v, shown=shown)
 
     @app.get("/stories/{story_id}/feed.atom", include_in_schema=False)
     def story_feed(story_id: str) -> Response:

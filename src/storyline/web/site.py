@@ -118,10 +118,13 @@ class Site:
         """A story_view of one story: digest with citations, timeline, copy families."""
         with self._locked() as c:
             st = c.story(story_id)
-            articles = {aid: article_entry(c.article(aid)) for aid in st["articles"]}
+            articles = c.store.briefs(st["articles"])
             # Only what the page shows: links among the story's articles, and their families.
             roots = c.store.families_of(st["articles"])
-            links = [_link_entry(ln) for ln in c.store.links_of(st["articles"], both=True)]
+            links = [
+                _link_entry(ln)
+                for ln in c.store.links_of(st["articles"], both=True, evidence=False)
+            ]
             digest = self._digest(c, st["id"])
         families: dict[str, list[str]] = {}
         for member, root in sorted(roots.items()):
