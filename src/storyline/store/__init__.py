@@ -739,55 +739,41 @@ class Store:
         wanted = sorted(set(ids))
         inside = set(wanted)
         found: dict[tuple[str, str], tuple[int, str, str, str]] = {}
-        ends = ("a",) if both else ("a", "b")
-        for end in ends:
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i : i + 500]
-                rows = self.db.execute(
-                    f"SELECT a, b, source, copy, {data} AS data, {self._LINK_RANK} AS rank"
-                    " FROM links"
-                    f" WHERE kind IS NOT NULL AND {end} IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for r in rows:
-                    if both and r["b"] not in inside:
-                        continue
-                    found[(r["a"], r["b"])] = (r["rank"], r["source"], r["copy"], r["data"])
+        for end in ("a",) if both else ("a", "b"):
+            sql = (
+                f"SELECT a, b, source, copy, {data} AS data, {self._LINK_RANK} AS rank"
+                f" FROM links WHERE kind IS NOT NULL AND {end} IN ({{marks}})"
+            )
+            for r in self._in_chunks(sql, wanted):
+                if both and r["b"] not in inside:
+                    continue
+                found[(r["a"], r["b"])] = (r["rank"], r["source"], r["copy"], r["data"])
         return [json.loads(v[3]) for v in sorted(found.values())]
 
     def families_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Copy-family roots of these articles (those in a family)."""
+        sql = "SELECT article_id, root FROM families WHERE article_id IN ({marks})"
+        return {r["article_id"]: r["root"] for r in self._in_chunks(sql, ids)}
+
+    def _in_chunks(self, sql: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+        """Rows of ``sql`` for these ids (``{marks}`` stands for a chunk of them), 500 at a
+        time, each id once."""
         wanted = sorted(set(ids))
-        out: dict[str, str] = {}
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            for r in self.db.execute(
-                f"SELECT article_id, root FROM families WHERE article_id IN"
-                f" ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                out[r["article_id"]] = r["root"]
-        return out
+            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
 
     def briefs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Title, outlet, time, URL and credited outlets of these articles, in two queries
         (what a story page shows of its articles; ``get_article`` reads every sentence)."""
-        wanted = sorted(set(ids))
         out: dict[str, dict[str, Any]] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.db.execute(
-                f"SELECT id, title, source, published, url FROM articles WHERE id IN ({marks})",
-                chunk,
-            ):
-                out[r["id"]] = {**dict(r), "credits": []}
-            for r in self.db.execute(
-                f"SELECT article_id, outlet FROM credits WHERE article_id IN ({marks})"
-                " ORDER BY article_id, idx",
-                chunk,
-            ):
-                out[r["article_id"]]["credits"].append({"outlet": r["outlet"]})
+        wanted = sorted(set(ids))
+        sql = "SELECT id, title, source, published, url FROM articles WHERE id IN ({marks})"
+        for r in self._in_chunks(sql, wanted):
+            out[r["id"]] = {**dict(r), "credits": []}
+        sql = "SELECT article_id, outlet, idx FROM credits WHERE article_id IN ({marks})"
+        for r in sorted(self._in_chunks(sql, wanted), key=lambda r: (r[0], r[2])):
+            out[r["article_id"]]["credits"].append({"outlet": r["outlet"]})
         return out
 
     def story_of(self, article_id: str) -> str | None:
@@ -795,17 +781,8 @@ class Store:
 
     def stories_of(self, ids: Iterable[str]) -> dict[str, str]:
         """The story of each of these articles (those placed in one)."""
-        wanted = sorted(set(ids))
-        out: dict[str, str] = {}
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            for r in self.db.execute(
-                "SELECT article_id, story_id FROM story_members WHERE article_id IN"
-                f" ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                out[r[0]] = r[1]
-        return out
+        sql = "SELECT article_id, story_id FROM story_members WHERE article_id IN ({marks})"
+        return {r[0]: r[1] for r in self._in_chunks(sql, ids)}
 
     def link_edges(self) -> list[dict[str, Any]]:
         """Every copy link's ends, kind and direction, without its evidence (for families)."""
