@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -237,6 +238,21 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
         out.print(f"wrote [bold]{escape(str(path))}[/]")
 
 
+def _post_alerts(corpus: Corpus, result: RunResult) -> None:
+    """With [alerts] webhook set, post the run's alerts (and any left from before) for up to
+    30 seconds; what is not taken stays in the store for the next run or `watch`."""
+    cfg = corpus.settings.alerts
+    if not cfg.webhook or corpus.store.path == ":memory:":
+        return
+    from storyline.alerts import deliver_once
+
+    hook = deliver_once(corpus.store.path, cfg.webhook, cfg.webhook_attempts,
+                        cfg.webhook_timeout_s, deadline=30.0)  # fmt: skip
+    if hook.delivered or hook.failed:
+        err.print(f"webhook: {hook.delivered} alert(s) delivered"
+                  + (f", {hook.failed} failed tries (kept for later)" if hook.failed else ""))  # fmt: skip
+
+
 @app.command()
 def run(
     inputs: Annotated[
@@ -276,6 +292,7 @@ def run(
         result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
         written = corpus.write_report(out_dir, formats)
         _run_summary(result, corpus, written, as_json)
+        _post_alerts(corpus, result)
     if (
         result.counts.get("articles_new", 0) + result.counts.get("articles_seen", 0) == 0
         and result.problems
@@ -299,6 +316,7 @@ def add(
     with Corpus(_db(db), _settings(config), wait=wait) as corpus:
         result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
         _run_summary(result, corpus, [], as_json)
+        _post_alerts(corpus, result)
 
 
 def _article_row(a: Article) -> dict[str, Any]:
@@ -886,6 +904,200 @@ def evaluate(
         for row in rows:
             side.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
         out.print(side)
+
+
+@app.command()
+def watch(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders and files to watch (new and changed files), and http(s) feed URLs to poll."
+        ),
+    ],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="Seconds between two polls of a feed URL (default: the interval_s setting of \\[watch]).",
+        ),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="One pass: read every file, poll every URL once, then stop (for cron)."
+        ),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="Seconds a batch waits for another writer of the store."
+        ),
+    ] = 60.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="At the end, print the counts as JSON.")
+    ] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Follow folders, files and feed URLs: each batch of new articles is added as it comes.
+
+    Every batch goes through the incremental pipeline, and alerts are recorded for what is
+    tracked (`storyline track`). Feed URLs are polled politely (conditional GET, a per-host gap, backoff on errors), a line
+    per poll. Ctrl-C or SIGTERM finishes the batch in progress and stops; a second Ctrl-C
+    stops at once (the next run resumes whatever was cut short)."""
+    import signal
+    import threading
+
+    from storyline.alerts import Webhook
+    from storyline.watch import Watcher
+
+    _logging(verbose)
+    settings = _settings(config)
+    if interval is not None:
+        settings.watch.interval_s = interval
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        err.print(f"{signal.Signals(signum).name}: stopping after the batch in progress")
+        stop.set()
+
+    def say(line: str) -> None:
+        err.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/] {escape(line)}", highlight=False)
+
+    path = _db(db)
+    with Corpus(path, settings, wait=wait) as corpus:
+        hook = None
+        if settings.alerts.webhook:
+            hook = Webhook(str(path), settings.alerts.webhook, settings.alerts.webhook_attempts,
+                           settings.alerts.webhook_timeout_s)  # fmt: skip
+            hook.start()
+        try:
+            watcher = Watcher(corpus, sources, settings.watch, say=say, once=once, stop=stop,
+                              on_batch=lambda _r: hook.notify() if hook else None)  # fmt: skip
+        except FileNotFoundError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        say(f"watching {len(watcher.local)} path(s) and {len(watcher.urls)} feed URL(s) into {path}"
+            + ("" if once else "; Ctrl-C to stop"))  # fmt: skip
+        try:
+            counts = watcher.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if hook is not None:
+                if once:  # what is pending gets its tries now; the rest waits in the store
+                    hook.deliver_pending(corpus.store)
+                hook.stop()
+                counts_hook = {"webhook_delivered": hook.delivered, "webhook_failed": hook.failed}
+            else:
+                counts_hook = {}
+    counts = {**counts, **counts_hook}
+    if as_json:
+        _emit_json(counts)
+    else:
+        say("stopped: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+
+
+@app.command()
+def track(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="story ID | entity NAME | query TEXT | list | remove N",
+            help="What to follow: a story, a name (articles naming it, quotes it said), a search.",
+        ),
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow a story, an entity or a search: later runs that change it record alerts.
+
+    See them with `storyline alerts`. `track list` shows the tracks, `track remove N` ends one."""
+    from storyline.store import tracking
+
+    kind, rest = args[0], " ".join(args[1:])
+    with Corpus(_db(db)) as corpus:
+        store = corpus.store
+        if kind == "list" and not rest:
+            rows = tracking.tracks(store)
+            if as_json:
+                _emit_json(rows)
+                return
+            table = Table(title=f"{len(rows)} tracks", header_style="bold")
+            for col in ("id", "kind", "value", "since", "alerts"):
+                table.add_column(col)
+            for r in rows:
+                table.add_row(
+                    str(r["id"]), r["kind"], escape(r["value"]), r["made"], str(r["alerts"])
+                )
+            out.print(table)
+            return
+        if kind == "remove" and rest.isdigit():
+            if not tracking.remove_track(store, int(rest)):
+                err.print(f"[red]error:[/] no track {rest}; see `storyline track list`")
+                raise typer.Exit(1)
+            err.print(f"track {rest} removed (its alerts stay)")
+            return
+        if kind not in tracking.TRACK_KINDS or not rest:
+            err.print("[red]error:[/] use `track story ID`, `track entity NAME`, "
+                      "`track query TEXT`, `track list` or `track remove N`")  # fmt: skip
+            raise typer.Exit(2)
+        if kind == "story":
+            try:
+                rest = corpus.story(rest)["id"]
+            except KeyError as exc:
+                err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+                raise typer.Exit(1) from exc
+        with corpus.writing():
+            row, made = tracking.add_track(store, kind, rest)
+    if as_json:
+        _emit_json({**row, "new": made})
+    else:
+        err.print(f"{'tracking' if made else 'already tracking'} {kind} {escape(rest)!r} "
+                  f"(track {row['id']}): alerts from the next run on")  # fmt: skip
+
+
+@app.command()
+def alerts(
+    db: DbOpt = None,
+    track_id: Annotated[int | None, typer.Option("--track", help="Only this track's.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this kind: new_article, new_copy, new_fact, new_conflict, new_quote."
+        ),
+    ] = None,
+    after: Annotated[int, typer.Option(help="Only alerts with an id above this one.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed in what you track, newest first.
+
+    New articles (copy or independent), new copies, facts with a new independent source, new
+    conflicts, new quotes by a tracked speaker."""
+    from storyline.alerts import KINDS
+    from storyline.store import tracking
+
+    if kind is not None and kind not in KINDS:
+        err.print(f"[red]error:[/] unknown kind {escape(kind)!r}; one of {', '.join(KINDS)}")
+        raise typer.Exit(2)
+    with _open(db) as corpus:
+        rows = tracking.alerts(corpus.store, after, limit, track_id, kind)
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} alerts", header_style="bold")
+    for col in ("id", "when", "track", "kind", "what"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        t = r["track"]
+        table.add_row(str(r["id"]), r["made"][:16], f"{t['kind']} {escape(str(t['value']))}",
+                      r["kind"].replace("new_", ""), escape(r["title"]))  # fmt: skip
+    out.print(table)
 
 
 @app.command()

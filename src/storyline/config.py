@@ -171,6 +171,31 @@ class DigestSettings:
 
 
 @dataclass
+class AlertsSettings:
+    """Where alerts go besides the store (``storyline.alerts``)."""
+
+    #: POST each alert as JSON to this URL ("" for none); tried again with backoff.
+    webhook: str = ""
+    webhook_attempts: int = 5
+    webhook_timeout_s: float = 10.0
+
+
+@dataclass
+class WatchSettings:
+    """How ``storyline watch`` polls feeds over HTTP, politely."""
+
+    #: Seconds between two polls of one feed.
+    interval_s: float = 300.0
+    #: Seconds at least between two requests to one host (several feeds of one site).
+    host_interval_s: float = 10.0
+    #: After a failed poll, wait interval × 2^failures, at most this long.
+    max_backoff_s: float = 3600.0
+    timeout_s: float = 30.0
+    #: Largest feed body read (MB); more is refused.
+    max_feed_mb: float = 20.0
+
+
+@dataclass
 class StoreSettings:
     #: SQLite file; ":memory:" keeps everything in memory (tests).
     path: str = "storyline-out/storyline.db"
@@ -186,6 +211,8 @@ class Settings:
     stories: StoriesSettings = field(default_factory=StoriesSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     @classmethod
     def load(cls, path: str | Path) -> Settings:
@@ -199,7 +226,12 @@ class Settings:
         return _build(cls, data, where)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as recorded with each run and in reports: a webhook URL (which often
+        carries a secret) shows only that one is set."""
+        out = asdict(self)
+        if out["alerts"]["webhook"]:
+            out["alerts"]["webhook"] = "(set)"
+        return out
 
 
 def _build(kind: Any, data: dict[str, Any], where: str) -> Any:

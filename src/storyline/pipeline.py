@@ -524,6 +524,13 @@ def _union(parts: Iterator[Any]) -> Any:
     return keys, scores[first]
 
 
+def stage_alerts(ctx: Context) -> None:
+    """What changed in the tracked stories, names and searches (``storyline.alerts``)."""
+    from storyline.alerts import stage_alerts as find
+
+    find(ctx)
+
+
 Stage = Callable[[Context], None]
 
 #: The pipeline, in order. Each stage is a function of the run context.
@@ -534,6 +541,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("reuse", stage_reuse),
     ("stories", stage_stories),
     ("digest", stage_digest),
+    ("alerts", stage_alerts),
 ]
 
 

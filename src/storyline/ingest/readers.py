@@ -488,7 +488,9 @@ def read_feed(path: Path, fmt: str = "rss", limits: Limits = DEFAULT_LIMITS) -> 
     outlet = _str(parsed.get("feed", {}).get("title"))
     for i, entry in enumerate(entries):
         try:
-            yield from _feed_item(path, fmt, i, entry, outlet)
+            # An aggregator's feed names each item's outlet (RSS <source>, Atom <source><title>).
+            own = _str((entry.get("source") or {}).get("title"))
+            yield from _feed_item(path, fmt, i, entry, own or outlet)
         except Exception as exc:  # one bad item must not lose the rest of the feed
             yield Problem(
                 str(path), f"feed item could not be read: {type(exc).__name__}: {exc}", record=i

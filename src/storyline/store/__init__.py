@@ -207,6 +207,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX links_b ON links (b);
         """,
     ),
+    (
+        # What people follow (a story, a name, a search), what changed in it (one alert per
+        # change: its key is unique, so a batch read twice never alerts twice), and each
+        # watched feed's poll state (conditional GET validators, backoff).
+        "0009_tracking",
+        """
+        CREATE TABLE tracks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL,
+            made TEXT NOT NULL, since_run INTEGER NOT NULL, UNIQUE (kind, value)
+        );
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,
+            track_id INTEGER NOT NULL, kind TEXT NOT NULL, run_id INTEGER, made TEXT NOT NULL,
+            story_id TEXT, article_id TEXT, title TEXT NOT NULL, data TEXT NOT NULL,
+            delivered TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+        );
+        CREATE INDEX alerts_track ON alerts (track_id, id);
+        CREATE TABLE watch_sources (
+            url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, polled TEXT, status TEXT,
+            polled_at REAL NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+            retry_at REAL NOT NULL DEFAULT 0,
+            last_error TEXT, body_sha TEXT
+        );
+        """,
+    ),
 ]
 
 

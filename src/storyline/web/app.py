@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -40,6 +40,10 @@ from storyline.web.site import Site
 __all__ = ["create_app"]
 
 #: Kinds a link can have, for validating ?kind=.
+AlertKind = Literal["new_article", "new_copy", "new_fact", "new_conflict", "new_quote"]
+ALERT_KINDS = get_args(AlertKind)
+ALERTS_PER_PAGE = 100
+ID_MAX = 2**63 - 1  # SQLite's largest integer
 LinkKind = Literal["duplicate", "near_duplicate", "rewrite", "partial", "shared_quotes"]
 Sort = Literal["newest", "biggest", "sources"]
 
@@ -339,6 +343,34 @@ def create_app(
         xml = _XML_ILLEGAL.sub("", xml)
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
+    @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+    def alerts_page(
+        track: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+        kind: AlertKind | None = None,
+        before: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+    ) -> HTMLResponse:
+        rows = site.alerts(0, ALERTS_PER_PAGE, track, kind, before)
+        keep = {k: v for k, v in (("track", track), ("kind", kind)) if v}
+        older = (
+            "/alerts?" + urlencode({**keep, "before": rows[-1]["id"]})
+            if len(rows) == ALERTS_PER_PAGE
+            else None
+        )
+        return page("alerts.html", alerts=rows, tracks=site.tracks(), track=track, kind=kind,
+                    kinds=ALERT_KINDS, older=older)  # fmt: skip
+
+    @app.get("/alerts.atom", include_in_schema=False)
+    def alerts_feed(
+        track: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None, kind: AlertKind | None = None
+    ) -> Response:
+        rows = site.alerts(0, ALERTS_PER_PAGE, track, kind)
+        for a in rows:
+            a["made"] = _atom_time(a["made"])
+        updated = rows[0]["made"] if rows else datetime.now(UTC).isoformat(timespec="seconds")
+        xml = env.get_template("alerts.atom").render(alerts=rows, updated=updated, track=track)
+        xml = _XML_ILLEGAL.sub("", xml)
+        return Response(xml, media_type="application/atom+xml; charset=utf-8")
+
     @app.get("/articles/{article_id}", response_class=HTMLResponse, include_in_schema=False)
     def article_page(article_id: str) -> HTMLResponse:
         try:
@@ -417,6 +449,22 @@ def create_app(
     def api_links(kind: LinkKind | None = None) -> list[dict[str, Any]]:
         """Reuse links (source, copy, kind, direction, reasons, coverage, pairs)."""
         return site.links(kind)
+
+    @app.get("/api/alerts", tags=["alerts"])
+    def api_alerts(
+        after: Annotated[int, Query(ge=0, le=ID_MAX)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        track: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
+        kind: AlertKind | None = None,
+    ) -> list[dict[str, Any]]:
+        """Alerts, newest first (``after``: only those with a higher id, to follow them):
+        kind, track, story, article, a one-line title and the evidence in ``data``."""
+        return site.alerts(after, limit, track, kind)
+
+    @app.get("/api/tracks", tags=["alerts"])
+    def api_tracks() -> list[dict[str, Any]]:
+        """What is tracked (``storyline track``), with each track's number of alerts."""
+        return site.tracks()
 
     @app.get("/api/search", response_model=SearchPage, tags=["articles"])
     def api_search(

@@ -185,6 +185,26 @@ class Site:
         return {**found, "limit": limit, "offset": offset}
 
     # -- ingest -------------------------------------------------------------------------
+    # -- tracks and alerts -------------------------------------------------------------
+    def alerts(
+        self,
+        after: int = 0,
+        limit: int = 100,
+        track: int | None = None,
+        kind: str | None = None,
+        before: int | None = None,
+    ) -> list[dict[str, Any]]:
+        from storyline.store import tracking
+
+        with self._locked() as c:
+            return tracking.alerts(c.store, after, limit, track, kind, before)
+
+    def tracks(self) -> list[dict[str, Any]]:
+        from storyline.store import tracking
+
+        with self._locked() as c:
+            return tracking.tracks(c.store)
+
     def ingest(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Add posted articles (report field names) through the incremental pipeline."""
         with tempfile.TemporaryDirectory(prefix="storyline-post-") as tmp:
