@@ -141,5 +141,9 @@ def test_sigkill_at_random_points_of_every_stage_then_resume(
     con = sqlite3.connect(db)
     statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY id")]
     con.close()
-    # Every killed run is visible as unfinished; only the last one finished.
-    assert statuses == ["running"] * len(kills) + ["done"]
+    # Every killed run is visible as unfinished; only the last one finished. (A kill from the
+    # timer may land before a process got as far as starting its run: on a loaded machine,
+    # start-up can take longer than the shortest delay. A kill at a stage point never does.)
+    at_points = sum(1 for _, how in kills if how == "point")
+    assert statuses[-1] == "done" and set(statuses[:-1]) <= {"running"}
+    assert at_points <= len(statuses) - 1 <= len(kills)

@@ -311,9 +311,9 @@ def test_tracks_start_from_now_and_alerts_are_found_once(tmp_path: Path) -> None
 def test_alerts_in_the_web_app_page_atom_and_api(tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    from builders import BODY, write_jsonl
     from fastapi.testclient import TestClient
 
+    from builders import BODY, write_jsonl
     from storyline.web import create_app
 
     db = tmp_path / "web.db"

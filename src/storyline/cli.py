@@ -906,6 +906,87 @@ def evaluate(
         out.print(side)
 
 
+def _pct(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def _counts(counter: dict[str, int]) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in counter.items()) or "—"
+
+
+@app.command()
+def outlets(db: DbOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Each outlet: articles, stories, share of copies and of whom, who copies it, exclusives, blindspots.
+
+    Copies never count as independent: an outlet credited by copies (\"Source: CNN\") is
+    listed even with no article of its own. `storyline outlet NAME` shows one in full."""
+    from storyline.outlets import Outlets
+
+    with _open(db, config) as corpus:
+        rows = Outlets(corpus.store, corpus.settings).summary()
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title=f"{len(rows)} outlets", header_style="bold")
+    for col in ("outlet", "articles", "stories", "copies", "copies of", "copied by",
+                "exclusives", "blindspots"):  # fmt: skip
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            escape(r["name"]) + ("" if r["in_corpus"] else " [dim](not in corpus)[/]"),
+            str(r["articles"]), str(r["stories"]),
+            f"{r['copies']} ({_pct(r['copy_share'])})",
+            escape(_counts(r["copies_of"])), escape(_counts(r["copied_by"])),
+            str(r["exclusives"]), str(r["blindspots"]),
+        )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def outlet(
+    name: Annotated[str, typer.Argument(help="The outlet's name (any spelling `outlets` lists).")],
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One outlet in full: its articles (copies marked), who copies it, its exclusives and blindspots."""
+    from storyline.outlets import Outlets
+
+    with _open(db, config) as corpus:
+        try:
+            o = Outlets(corpus.store, corpus.settings).outlet(name)
+        except KeyError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc.args[0]))}")
+            raise typer.Exit(1) from exc
+    if as_json:
+        _emit_json(o)
+        return
+    out.rule(f"[bold]{escape(o['name'])}")
+    out.print(
+        f"{o['articles']} articles in {o['stories']} stories · copies {o['copies']} "
+        f"({_pct(o['copy_share'])}) of {escape(_counts(o['copies_of']))} · copied by "
+        f"{escape(_counts(o['copied_by']))}"
+    )
+    for a in o["article_list"]:
+        mark = f" [yellow](copy of {escape(a['copy_of'])})[/]" if a["copy_of"] else ""
+        out.print(f"  {a['id'][:10]}  {escape((a['published'] or '—')[:16])}  "
+                  f"{escape(a['title'] or '(untitled)')}{mark}")  # fmt: skip
+    if o["copied_by_list"]:
+        out.print("[bold]Copied by[/]")
+        for a in o["copied_by_list"]:
+            out.print(f"  {escape(a['outlet'])}: {escape(a['title'] or a['id'])}")
+    out.print(
+        f"[bold]Exclusives[/] ({len(o['exclusive_list'])}): facts only its copy family states"
+    )
+    for e in o["exclusive_list"]:
+        out.print(f"  • {escape(e['text'])}")
+    out.print(f"[bold]Blindspots[/] ({len(o['blindspot_list'])}): stories at least "
+              f"{o['min_sources']} independent sources covered, and it did not")  # fmt: skip
+    for b in o["blindspot_list"]:
+        out.print(f"  • {escape(b['headline'] or b['id'])} [dim]({len(b['independent_sources'])} "
+                  f"sources: {escape(', '.join(b['independent_sources']))})[/]")  # fmt: skip
+
+
 @app.command()
 def watch(
     sources: Annotated[

@@ -171,6 +171,15 @@ class DigestSettings:
 
 
 @dataclass
+class OutletsSettings:
+    """What each outlet adds, copies and misses (``storyline.outlets``)."""
+
+    #: A story is an outlet's blindspot when at least this many independent sources covered
+    #: it and the outlet did not (copies never count as independent).
+    blindspot_sources: int = 3
+
+
+@dataclass
 class AlertsSettings:
     """Where alerts go besides the store (``storyline.alerts``)."""
 
@@ -212,6 +221,7 @@ class Settings:
     digest: DigestSettings = field(default_factory=DigestSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    outlets: OutletsSettings = field(default_factory=OutletsSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
 
     @classmethod

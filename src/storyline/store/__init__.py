@@ -775,6 +775,31 @@ class Store:
                 found[(r["a"], r["b"])] = (r["rank"], r["source"], r["copy"], r["data"])
         return [json.loads(v[3]) for v in sorted(found.values())]
 
+    def article_outlets(self) -> list[sqlite3.Row]:
+        """Every article's outlet, story, copy-family root and first credit of each kind that
+        says whose story it is (``storyline.outlets``): a few columns, no text."""
+        first = (
+            "(SELECT outlet FROM credits c WHERE c.article_id = a.id AND c.kind = '{}'"
+            " ORDER BY c.idx LIMIT 1) AS {}"
+        )
+        credits = ", ".join(first.format(k, k) for k in ("source_line", "dateline", "byline"))
+        return self.db.execute(
+            "SELECT a.id, a.source, a.title, a.published, m.story_id AS story, f.root, "
+            f"{credits} FROM articles a LEFT JOIN story_members m ON m.article_id = a.id"
+            " LEFT JOIN families f ON f.article_id = a.id ORDER BY a.published, a.id"
+        ).fetchall()
+
+    def sentences_of(self, ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(article, sentence text) of these articles, in article and sentence order."""
+        sql = "SELECT article_id, idx, text FROM sentences WHERE article_id IN ({marks})"
+        rows = sorted(self._in_chunks(sql, ids), key=lambda r: (r["article_id"], r["idx"]))
+        return [(r["article_id"], r["text"]) for r in rows]
+
+    def stories_by_ids(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """These stories (those that exist), read by key."""
+        sql = "SELECT data FROM stories WHERE id IN ({marks})"
+        return [json.loads(r["data"]) for r in self._in_chunks(sql, ids)]
+
     def families_of(self, ids: Iterable[str]) -> dict[str, str]:
         """Copy-family roots of these articles (those in a family)."""
         sql = "SELECT article_id, root FROM families WHERE article_id IN ({marks})"

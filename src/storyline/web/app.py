@@ -145,6 +145,7 @@ def templates() -> Environment:
     env.filters["marked"] = _marked
     env.globals["href_article"] = lambda aid: f"/articles/{quote(aid, safe='')}"
     env.globals["href_story"] = lambda sid: f"/stories/{quote(sid, safe='')}"
+    env.globals["href_outlet"] = lambda name: f"/outlets/{quote(name, safe='')}"
     env.globals["href_compare"] = lambda a, b: (
         f"/compare?a={quote(a, safe='')}&b={quote(b, safe='')}"
     )
@@ -343,6 +344,18 @@ def create_app(
         xml = _XML_ILLEGAL.sub("", xml)
         return Response(xml, media_type="application/atom+xml; charset=utf-8")
 
+    @app.get("/outlets", response_class=HTMLResponse, include_in_schema=False)
+    def outlets_page() -> HTMLResponse:
+        return page("outlets.html", outlets=site.outlet_summary())
+
+    @app.get("/outlets/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def outlet_page(name: str) -> HTMLResponse:
+        try:
+            o = site.outlet(name)
+        except KeyError as exc:
+            return page("error.html", 404, message=str(exc.args[0]))
+        return page("outlet.html", o=o)
+
     @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
     def alerts_page(
         track: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
@@ -449,6 +462,21 @@ def create_app(
     def api_links(kind: LinkKind | None = None) -> list[dict[str, Any]]:
         """Reuse links (source, copy, kind, direction, reasons, coverage, pairs)."""
         return site.links(kind)
+
+    @app.get("/api/outlets", tags=["outlets"])
+    def api_outlets() -> list[dict[str, Any]]:
+        """Each outlet: articles, stories, copies (share, of whom), who copies it, how many
+        exclusives and blindspots. Copies never count as independent."""
+        return site.outlet_summary()
+
+    @app.get("/api/outlets/{name}", tags=["outlets"], responses=NOT_FOUND)
+    def api_outlet(name: str) -> dict[str, Any]:
+        """One outlet in full: its articles (copies marked), who copies it, its exclusives
+        (facts only its copy family states) and blindspots (stories it missed)."""
+        try:
+            return site.outlet(name)
+        except KeyError as exc:
+            raise missing(exc) from exc
 
     @app.get("/api/alerts", tags=["alerts"])
     def api_alerts(

@@ -39,6 +39,7 @@ class Site:
         self.corpus = Corpus(db, settings)
         self.lock = threading.RLock()
         self._stories: tuple[tuple[int, int], list[dict[str, Any]]] | None = None
+        self._outlets_cache: tuple[tuple[int, int], Any, list[dict[str, Any]]] | None = None
 
     def _all_stories(self, c: Corpus) -> list[dict[str, Any]]:
         """Every story, read again only when the store changed: SQLite's data_version moves
@@ -185,6 +186,27 @@ class Site:
         return {**found, "limit": limit, "offset": offset}
 
     # -- ingest -------------------------------------------------------------------------
+    # -- outlets -----------------------------------------------------------------------
+    def _outlets(self, c: Corpus) -> Any:
+        """The outlets' figures, worked out again only when the store changed."""
+        from storyline.outlets import Outlets
+
+        db = c.store.db
+        version = (int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes)
+        if self._outlets_cache is None or self._outlets_cache[0] != version:
+            o = Outlets(c.store, c.settings)
+            self._outlets_cache = (version, o, o.summary())
+        return self._outlets_cache
+
+    def outlet_summary(self) -> list[dict[str, Any]]:
+        with self._locked() as c:
+            return self._outlets(c)[2]
+
+    def outlet(self, name: str) -> dict[str, Any]:
+        """One outlet in full; KeyError when there is none by that name."""
+        with self._locked() as c:
+            return dict(self._outlets(c)[1].outlet(name))
+
     # -- tracks and alerts -------------------------------------------------------------
     def alerts(
         self,
