@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	@rm -rf demo-out
 	$(BIN)/storyline run examples/corpus --out demo-out --db demo-out/storyline.db
+	$(BIN)/storyline outlets --db demo-out/storyline.db
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
