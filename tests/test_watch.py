@@ -348,3 +348,35 @@ def test_alerts_in_the_web_app_page_atom_and_api(tmp_path: Path) -> None:
         assert api[0]["data"]["outlet"] == "News & <Co>" and api[0]["track"]["kind"] == "query"
         assert client.get("/api/alerts", params={"after": api[0]["id"]}).json() == []
         assert {t["kind"] for t in client.get("/api/tracks").json()} == {"query", "entity"}
+
+
+def test_add_and_watch_once_post_alerts_to_the_configured_webhook(tmp_path: Path) -> None:
+    from builders import BODY, write_jsonl
+
+    db = tmp_path / "cli.db"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with http_site() as (site, base):
+        config = tmp_path / "hook.toml"
+        config.write_text(f'[embed]\nmodel = "hashing"\n[alerts]\nwebhook = "{base}/hook"\n')
+        made = _cli("track", "query", "Marrow Bend", "--db", str(db))
+        assert made.returncode == 0, made.stderr
+        write_jsonl(
+            inbox / "1.jsonl", [{"text": BODY, "url": "https://a.example/1", "source": "A"}]
+        )
+        added = _cli("add", str(inbox / "1.jsonl"), "--db", str(db), "--config", str(config))
+        assert added.returncode == 0, added.stderr
+        assert "webhook: 1 alert(s) delivered" in added.stderr
+        write_jsonl(inbox / "2.jsonl", [{"text": BODY.replace("flood", "storm"),
+                                         "url": "https://b.example/2", "source": "B"}])  # fmt: skip
+        once = _cli("watch", str(inbox), "--db", str(db), "--config", str(config), "--once",
+                    "--json")  # fmt: skip
+        assert once.returncode == 0, once.stderr
+        counts = json.loads(once.stdout)
+        assert counts["articles_new"] == 1 and counts["webhook_delivered"] == 1
+        assert [p["data"]["url"] for p in site.posts] == ["https://a.example/1",
+                                                          "https://b.example/2"]  # fmt: skip
+        # The report's settings show that a webhook is set, never its address.
+        with sqlite3.connect(db) as con:
+            settings = [json.loads(r[0]) for r in con.execute("SELECT settings FROM runs")]
+        assert {s["alerts"]["webhook"] for s in settings} == {"(set)"}

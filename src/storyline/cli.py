@@ -1030,7 +1030,7 @@ def watch(
     import signal
     import threading
 
-    from storyline.alerts import Webhook
+    from storyline.alerts import Webhook, deliver_once
     from storyline.watch import Watcher
 
     _logging(verbose)
@@ -1049,18 +1049,20 @@ def watch(
         err.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/] {escape(line)}", highlight=False)
 
     path = _db(db)
+    cfg = settings.alerts
     with Corpus(path, settings, wait=wait) as corpus:
-        hook = None
-        if settings.alerts.webhook:
-            hook = Webhook(str(path), settings.alerts.webhook, settings.alerts.webhook_attempts,
-                           settings.alerts.webhook_timeout_s)  # fmt: skip
-            hook.start()
+        # A long watch posts alerts from a thread of its own as batches make them; a single
+        # pass (--once) posts what is pending when it ends, for up to 30 seconds.
+        hook = Webhook(str(path), cfg.webhook, cfg.webhook_attempts, cfg.webhook_timeout_s)
+        live = bool(cfg.webhook) and not once
         try:
             watcher = Watcher(corpus, sources, settings.watch, say=say, once=once, stop=stop,
-                              on_batch=lambda _r: hook.notify() if hook else None)  # fmt: skip
+                              on_batch=lambda _r: hook.notify() if live else None)  # fmt: skip
         except FileNotFoundError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from exc
+        if live:
+            hook.start()
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         say(f"watching {len(watcher.local)} path(s) and {len(watcher.urls)} feed URL(s) into {path}"
             + ("" if once else "; Ctrl-C to stop"))  # fmt: skip
@@ -1069,13 +1071,16 @@ def watch(
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if hook is not None:
-                if once:  # what is pending gets its tries now; the rest waits in the store
-                    hook.deliver_pending(corpus.store)
+            if live:
                 hook.stop()
-                counts_hook = {"webhook_delivered": hook.delivered, "webhook_failed": hook.failed}
-            else:
-                counts_hook = {}
+        if cfg.webhook and once:
+            hook = deliver_once(str(path), cfg.webhook, cfg.webhook_attempts,
+                                cfg.webhook_timeout_s, deadline=30.0)  # fmt: skip
+        counts_hook = (
+            {"webhook_delivered": hook.delivered, "webhook_failed": hook.failed}
+            if cfg.webhook
+            else {}
+        )
     counts = {**counts, **counts_hook}
     if as_json:
         _emit_json(counts)
