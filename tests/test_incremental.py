@@ -198,12 +198,20 @@ def test_linking_a_block_at_a_time_gives_the_same_links(
 
 
 def test_a_full_vector_cache_still_returns_every_vector(tmp_path: Path) -> None:
+    from storyline.embed import CachedEmbedder, HashingEmbedder
+
     store = Store(tmp_path / "e.db")
-    embedder = StoredEmbedder(get_embedder("hashing"), store, max_items=2)
+    # Room for two hashing vectors (1,024 float32 each) in either cache.
+    inner = CachedEmbedder(HashingEmbedder(), max_bytes=2 * 4096)
+    embedder = StoredEmbedder(inner, store, max_bytes=2 * 4096)
     first = embedder.encode(["one text", "two text"])
-    # The cache is full: it empties to take the new texts, and the cached ones still return.
-    again = embedder.encode(["one text", "three text", "four text"])
-    assert np.array_equal(again[0], first[0]) and again.shape == (3, first.shape[1])
+    # The caches are full: the oldest vectors go to take the new texts, and every vector
+    # asked for still returns, the same as before.
+    again = embedder.encode(["one text", "three text", "four text", "five text"])
+    assert np.array_equal(again[0], first[0]) and again.shape == (4, first.shape[1])
+    assert embedder.cache.nbytes <= 2 * 4096 and inner.cache.nbytes <= 2 * 4096
+    direct = inner.encode(["one text", "six text", "seven text", "two text"])
+    assert np.array_equal(direct[3], HashingEmbedder().encode(["two text"])[0])
     store.close()
 
 

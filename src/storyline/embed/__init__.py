@@ -35,34 +35,69 @@ def text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
-class CachedEmbedder:
-    """Wraps an embedder with an in-memory cache keyed by text hash: each text is embedded once."""
+#: Bytes of vectors an in-memory cache holds at most (a count of vectors would let a wide
+#: model's cache grow past any memory budget: 500,000 vectors of 1,024 floats are 2 GiB).
+CACHE_BYTES = 256 * 1024 * 1024
 
-    def __init__(self, inner: Embedder, max_items: int = 500_000) -> None:
+
+class VectorCache(dict[bytes, np.ndarray]):
+    """Vectors by text key, at most ``max_bytes`` of them: past it, the oldest quarter goes."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+
+    def put(self, key: bytes, vector: np.ndarray) -> None:
+        if key in self:
+            return
+        self[key] = vector
+        self.nbytes += vector.nbytes
+        if self.nbytes > self.max_bytes:
+            target = self.max_bytes * 3 // 4
+            for old in list(self):  # insertion order: the oldest first
+                if self.nbytes <= target:
+                    break
+                self.nbytes -= self.pop(old).nbytes
+
+    def clear(self) -> None:
+        super().clear()
+        self.nbytes = 0
+
+
+class CachedEmbedder:
+    """Wraps an embedder with an in-memory cache keyed by text hash: each text is embedded once
+    (while the cache, bounded in bytes, holds it)."""
+
+    def __init__(self, inner: Embedder, max_bytes: int = CACHE_BYTES) -> None:
         self.inner = inner
         self.name = inner.name
-        self.cache: dict[bytes, np.ndarray] = {}
-        self.max_items = max_items
+        self.cache = VectorCache(max_bytes)
         self.hits = 0
         self.misses = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]
+        have: dict[bytes, np.ndarray] = {}  # taken now: what is put below may push them out
         todo: dict[bytes, str] = {}
         for k, t in zip(keys, texts, strict=True):
-            if k not in self.cache and k not in todo:
+            if k in have or k in todo:
+                continue
+            v = self.cache.get(k)
+            if v is not None:
+                have[k] = v
+            else:
                 todo[k] = t
         self.hits += len(texts) - len(todo)
         self.misses += len(todo)
         if todo:
             vectors = self.inner.encode(list(todo.values()))
-            if len(self.cache) + len(todo) > self.max_items:
-                self.cache.clear()
             for k, v in zip(todo, vectors, strict=True):
-                self.cache[k] = v
+                have[k] = v
+                self.cache.put(k, v)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self.cache[k] for k in keys])
+        return np.stack([have[k] for k in keys])
 
 
 class SentenceTransformerEmbedder:
@@ -148,12 +183,11 @@ class StoredEmbedder:
     ``add`` compute the same numbers from the same text.
     """
 
-    def __init__(self, inner: CachedEmbedder, store: Any, max_items: int = 200_000) -> None:
+    def __init__(self, inner: CachedEmbedder, store: Any, max_bytes: int = CACHE_BYTES) -> None:
         self.inner = inner
         self.name = inner.name
         self.store = store
-        self.cache: dict[bytes, np.ndarray] = {}
-        self.max_items = max_items
+        self.cache = VectorCache(max_bytes)
         self.embedded = 0  # texts this process had to run through the model
         self.loaded = 0  # texts read back from the store
         self.seconds = 0.0  # time spent in the model
@@ -177,9 +211,8 @@ class StoredEmbedder:
                 self.embedded += len(todo)
                 found.update(zip(todo, fresh, strict=True))
             new = {k: np.asarray(v, dtype=np.float32) for k, v in found.items()}
-            if len(self.cache) + len(new) > self.max_items:
-                self.cache.clear()
-            self.cache.update(new)
+            for k, v in new.items():
+                self.cache.put(k, v)
             vectors.update(new)
         return np.stack([vectors[k] for k in keys])
 

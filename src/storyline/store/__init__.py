@@ -224,6 +224,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             delivered TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
         );
         CREATE INDEX alerts_track ON alerts (track_id, id);
+        CREATE INDEX articles_first_run ON articles (first_run);
         CREATE TABLE watch_sources (
             url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT, polled TEXT, status TEXT,
             polled_at REAL NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
