@@ -243,3 +243,24 @@ def test_outlets_in_the_browser(server: str, found: dict[str, dict[str, Any]]) -
         assert "Sirens began wailing along Mill Road" in page.locator("ul.exclusives").inner_text()
         assert "copied by" in page.locator("p.summary-line").inner_text()
         screenshot(page, "web-outlet")
+
+
+def test_an_outlet_named_with_a_slash_has_its_page(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from builders import BODY, write_jsonl
+    from storyline.corpus import Corpus
+    from storyline.web import create_app
+
+    db = tmp_path / "slash.db"
+    with Corpus(db, Settings.from_dict({"embed": {"model": "hashing"}})) as corpus:
+        corpus.add([str(write_jsonl(tmp_path / "a.jsonl", [
+            {"text": BODY, "url": "https://w.example/1", "source": "Wire/Desk <b>"},
+        ]))])  # fmt: skip
+    with TestClient(create_app(db)) as client:
+        page = client.get("/outlets")
+        assert 'href="/outlets/Wire%2FDesk%20%3Cb%3E"' in page.text
+        assert "Desk <b>" not in page.text and "Wire/Desk &lt;b&gt;" in page.text
+        one = client.get("/outlets/Wire%2FDesk%20%3Cb%3E")
+        assert one.status_code == 200 and "Wire/Desk &lt;b&gt;" in one.text
+        assert client.get("/api/outlets/Wire%2FDesk%20%3Cb%3E").json()["articles"] == 1

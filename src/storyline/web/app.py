@@ -348,7 +348,7 @@ def create_app(
     def outlets_page() -> HTMLResponse:
         return page("outlets.html", outlets=site.outlet_summary())
 
-    @app.get("/outlets/{name}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/outlets/{name:path}", response_class=HTMLResponse, include_in_schema=False)
     def outlet_page(name: str) -> HTMLResponse:
         try:
             o = site.outlet(name)
@@ -469,7 +469,7 @@ def create_app(
         exclusives and blindspots. Copies never count as independent."""
         return site.outlet_summary()
 
-    @app.get("/api/outlets/{name}", tags=["outlets"], responses=NOT_FOUND)
+    @app.get("/api/outlets/{name:path}", tags=["outlets"], responses=NOT_FOUND)
     def api_outlet(name: str) -> dict[str, Any]:
         """One outlet in full: its articles (copies marked), who copies it, its exclusives
         (facts only its copy family states) and blindspots (stories it missed)."""
