@@ -41,6 +41,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -248,11 +249,42 @@ def _settings(model: str) -> Any:
     return s
 
 
+class StagePeaks:
+    """Peak resident memory per stage: the pipeline names its stage through the progress
+    interface, and a thread samples this process's RSS every 50 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.stage = "start"
+        self.peaks: dict[str, float] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while not self.done.wait(0.05):
+            mib = self.proc.memory_info().rss / 2**20
+            stage = self.stage.split(":")[0]
+            self.peaks[stage] = max(self.peaks.get(stage, 0.0), mib)
+
+    def start(self, stage: str, total: int | None) -> None:
+        self.stage = stage
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> None:
     from storyline.corpus import Corpus
 
     settings = _settings(model)
     result: dict[str, Any] = {}
+    peaks = StagePeaks()
     with Corpus(db, settings) as corpus:
         if base:
             t = time.perf_counter()
@@ -261,13 +293,17 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
             result["base_timings"] = run.timings
         if extra:
             t = time.perf_counter()
-            run = corpus.add([extra])
+            run = corpus.add([extra], peaks)
             result["seconds"] = time.perf_counter() - t
             result["timings"] = run.timings
             result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
+        peaks.stage = "checks"  # what follows is the benchmark's own counting
         result["articles"] = corpus.store.count_articles()
         result["planted"] = planted_recall(corpus, [x for x in (base, extra) if x])
+    peaks.done.set()
+    peaks.thread.join()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["stage_peaks_mib"] = peaks.peaks
     Path(out).write_text(json.dumps(result))
     del kind
 
@@ -342,9 +378,11 @@ def main() -> None:
             r = _spawn("run", "", str(root / f"all{n}"), str(root / f"all{n}.db"), args.model)
             t = r["timings"]
             print(f"\nwhole pipeline over {n:,} articles (model {args.model})")
-            print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11}")
+            peak = r.get("stage_peaks_mib", {})
+            print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11} {'peak MiB':>9}")
             for s in STAGES:
-                print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}")
+                print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}"
+                      f" {peak.get(s, 0):>9.0f}")  # fmt: skip
             print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
                   f"   peak RSS {r['peak_rss_mib']:.0f} MiB")  # fmt: skip
             _counts(r)

@@ -214,6 +214,10 @@ def _run_summary(result: RunResult, corpus: Corpus, written: list[Path], as_json
     for name, seconds in result.timings.items():
         if name == "digest":
             table.add_row(name, f"{counts.get('digests', 0)} story digests", f"{seconds:.2f}s")
+        elif name == "alerts":
+            n = counts.get("alerts", 0)
+            what = f"{n} new alert(s): `storyline alerts`" if n else "no new alert"
+            table.add_row(name, what, f"{seconds:.2f}s")
         elif name not in ("ingest", "clean", "segment", "reuse", "stories"):
             table.add_row(name, str(counts.get(name, "")), f"{seconds:.2f}s")
     table.add_row("store", f"{corpus.store.count_articles()} articles in {corpus.store.path}", "")
