@@ -210,7 +210,7 @@ class Watcher:
         pending: set[Path] = set(self.local)  # the first pass reads everything there is
         changes = self._changes() if self.local and not self.once else None
         if changes is not None:  # watch from now: what arrives during the first pass is seen
-            pending |= next(changes, None) or set()
+            pending |= next(changes, set())
         while True:
             polled = self._poll_due()
             pending |= {p.path for p in polled if p.path is not None}
