@@ -28,8 +28,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from storyline.alerts import _norm
 from storyline.config import Settings
 from storyline.digest.facts import _source_key
 from storyline.store import Store
@@ -46,10 +48,6 @@ class _Article:
     story: str | None
     publisher: str  # outlet key
     source: str  # independent source key
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 _FIGURE = re.compile(
@@ -124,6 +122,15 @@ class Outlets:
         raise KeyError(f"no outlet {name!r}; list them with `storyline outlets`")
 
     # -- the figures ------------------------------------------------------------------------
+    @cached_property
+    def _story_sources(self) -> dict[str, dict[str, set[str]]]:
+        return self._stories()
+
+    @cached_property
+    def _exclusive_facts(self) -> dict[str, list[dict[str, Any]]]:
+        """Worked out once per instance: every outlet's row and page reads them."""
+        return self._exclusives()
+
     def _stories(self) -> dict[str, dict[str, set[str]]]:
         """Each story's publishers and independent sources."""
         out: dict[str, dict[str, set[str]]] = {}
@@ -144,10 +151,10 @@ class Outlets:
         out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         found: list[tuple[str, str, dict[str, Any]]] = []
         for d in self._store.digests():
-            quotes = [(_words(q["text"]), q.get("articles", [])) for q in d.get("quotes", [])]
+            quotes = [(_norm(q["text"]), q.get("articles", [])) for q in d.get("quotes", [])]
             for f in d.get("facts", []):
                 arts = list(f["articles"])
-                said = _words(f["text"])
+                said = _norm(f["text"])
                 for words, carried in quotes:
                     if len(words) >= 4 and f" {words} " in f" {said} ":
                         arts += carried
@@ -216,8 +223,8 @@ class Outlets:
 
     def summary(self) -> list[dict[str, Any]]:
         """One row per outlet, most articles first."""
-        stories = self._stories()
-        exclusives = self._exclusives()
+        stories = self._story_sources
+        exclusives = self._exclusive_facts
         rows = []
         for key in self.names:
             rows.append(self._row(key, stories, exclusives, detail=False))
@@ -226,7 +233,7 @@ class Outlets:
 
     def outlet(self, name: str) -> dict[str, Any]:
         """One outlet in full: its articles, copies, who copies it, exclusives, blindspots."""
-        return self._row(self.find(name), self._stories(), self._exclusives(), detail=True)
+        return self._row(self.find(name), self._story_sources, self._exclusive_facts, detail=True)
 
     def _row(
         self,
