@@ -227,6 +227,11 @@ def main():
                 fail(f"story {s['key']}: {u} not tagged with it in articles_list")
     if sorted(seen) != sorted(listed):
         fail("stories do not cover every article exactly once")
+    # "also": an article of another story that this one may take instead (either is right)
+    for s in truth["stories"]:
+        for u in s.get("also", []):
+            if u not in listed or listed[u].get("story") == s["key"]:
+                fail(f"story {s['key']}: also-article {u} is not another story's article")
 
     # boilerplate lines listed in the truth file are dropped before comparing bodies
     removed = {b["url"]: {norm(x) for x in b["removed"] + b["credits"]} for b in truth["boilerplate"]}

@@ -373,3 +373,98 @@ def test_names_weigh_in_when_asked() -> None:
     same = np.array([[a.id[:4] == b.id[:4] for b in named] for a in named])
     # Articles sharing their topic's one name grow closer; the others lose the names' share.
     assert (with_names - plain)[same].mean() > 0 > (with_names - plain)[~same].mean()
+
+
+def test_the_clock_counts_the_articles_published_in_between() -> None:
+    got = batch.clock([30.0, 10.0, None, 20.0, 20.0])
+    # Ranks over the four dated (ties share their mean), undated NaN.
+    assert np.allclose(got[[0, 1, 3, 4]], [3 / 4, 0.0, 1.5 / 4, 1.5 / 4])
+    assert np.isnan(got[2])
+
+
+def test_time_scales_the_similarity_and_leaves_undated_articles_alone() -> None:
+    text = "river levee sandbags crest evacuation"
+    docs = [
+        StoryDoc("a", 0.0, "", text),
+        StoryDoc("b", 1.0, "", text),
+        *[StoryDoc(f"x{k}", 2.0 + k, "", f"filler words number {k}") for k in range(8)],
+        StoryDoc("c", 100.0, "", text),
+        StoryDoc("d", None, "", text),
+    ]
+    plain = Similarity(docs, 1.0).rows(np.arange(len(docs)))
+    timed = Similarity(docs, 1.0, time_weight=0.4, time_scale=0.035).rows(np.arange(len(docs)))
+    a, b, c, d = 0, 1, 10, 11
+    assert plain[a, b] == plain[a, c] > 0.99
+    # Eleven dated: neighbours on the clock are 1/11 apart, the two ends 10/11.
+    near, far = 1 / 11, 10 / 11
+    assert np.isclose(timed[a, b], plain[a, b] * (0.6 + 0.4 * np.exp(-near / 0.035)), atol=1e-5)
+    assert np.isclose(timed[a, c], plain[a, c] * (0.6 + 0.4 * np.exp(-far / 0.035)), atol=1e-5)
+    assert timed[a, b] > timed[a, c]
+    assert np.isclose(timed[a, d], plain[a, d]) and np.isclose(timed[c, d], plain[c, d])
+    # The silhouette's yardstick leaves time out.
+    assert np.allclose(
+        Similarity(docs, 1.0, time_weight=0.4).yardstick(np.arange(3)),
+        Similarity(docs, 1.0).yardstick(np.arange(3)),
+    )
+
+
+def test_time_is_taken_only_where_it_helps_the_sets_it_is_learned_on() -> None:
+    base = BatchParams()
+    # Time helps set 0 and costs set 1 more: left out. Helps both: the best of TIMES.
+    helps = {0: 0.02, 1: -0.05}
+    chosen = batch.choose_time(
+        base, [0, 1], lambda k, p: 0.8 + (helps[k] if p.time_weight > 0 else 0.0)
+    )
+    assert chosen.time_weight == 0.0
+    best = batch.TIMES[4]
+    chosen = batch.choose_time(
+        base, [0, 1], lambda k, p: 0.8 + 0.01 * ((p.time_weight, p.time_scale) == best)
+    )
+    assert (chosen.time_weight, chosen.time_scale) == best
+    assert BatchParams.from_meta({"batch": chosen.to_meta()}) == chosen
+
+
+def test_replayed_adds_follow_the_pipelines_rebuild_rule() -> None:
+    from dataclasses import replace as with_
+
+    from storyline.config import Settings
+    from storyline.eval.stories_eval import replay_adds
+    from storyline.stories.batch import batch_stories
+    from storyline.stories.model import load_story_model
+    from storyline.stories.stream import place
+
+    docs, _ = _docs()
+    day = 86400.0
+    # Seven days, three articles a day (one of each topic), in canonical order.
+    docs = sorted(
+        (with_(d, time=day * int(d.id.split("-")[1])) for d in docs), key=lambda d: (d.time, d.id)
+    )
+    model = load_story_model(None)
+    settings = Settings()
+    # Rebuilt every day: the last day's batch, over everything.
+    settings.stories.rebuild_share = 0.0
+    assert _partition(replay_adds(docs, model, settings)) == _partition(
+        batch_stories(docs, model, settings.stories)
+    )
+    # Never rebuilt: the first day in batch, then each day placed by the stream.
+    settings.stories.rebuild_share = 2.0
+    got = replay_adds(docs, model, settings)
+    first = docs[:3]
+    stories = [[d for d in first if batch_stories(first, model, settings.stories)[d.id] == s]
+               for s in sorted(set(batch_stories(first, model, settings.stories).values()))]  # fmt: skip
+    for k in range(1, 7):
+        chunk = docs[3 * k : 3 * k + 3]
+        labels = place(model, settings.stories, stories, chunk)[0].assignments
+        seen = docs[: 3 * k + 3]
+        stories = [[d for d in seen if labels[d.id] == s] for s in dict.fromkeys(
+            labels[d.id] for d in seen)]  # fmt: skip
+    assert _partition(got) == {frozenset(d.id for d in s) for s in stories}
+    assert set(got) == {d.id for d in docs}
+
+
+def test_the_wikinews_dateline_is_read_as_the_date() -> None:
+    from storyline.eval.datasets import _dateline
+
+    assert _dateline(["", "Saturday, January 8, 2005"]) == "2005-01-08"
+    assert _dateline(["December 29, 2004"]) == "2004-12-29"
+    assert _dateline(["Countries affected by the tsunami", ""]) is None

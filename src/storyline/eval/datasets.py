@@ -158,6 +158,22 @@ def duc_stream(root: str | Path, clusters: str = "t") -> list[LabelledDoc]:
     return list(merged.values())
 
 
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+_DATELINE = re.compile(rf"\b({'|'.join(_MONTHS)}) (\d{{1,2}}), (\d{{4}})\b")
+
+
+def _dateline(lines: list[str]) -> str | None:
+    """The first "Month D, YYYY" date in ``lines``, as YYYY-MM-DD."""
+    for line in lines:
+        m = _DATELINE.search(line)
+        if m:
+            month = _MONTHS.index(m.group(1)) + 1
+            return f"{m.group(3)}-{month:02d}-{int(m.group(2)):02d}"
+    return None
+
+
 def multiling_stream(root: str | Path) -> list[LabelledDoc]:
     """TAC 2011 MultiLing English: source_texts/M00TA.english (topic T, article A)."""
     base = Path(root)
@@ -170,6 +186,8 @@ def multiling_stream(root: str | Path) -> list[LabelledDoc]:
         published, title = (
             (f"{m.group(1)}-{m.group(2)}-{m.group(3)}", m.group(4)) if m else (None, head)
         )
+        if published is None:  # WikiNews' dateline under the title: "Saturday, January 8, 2005"
+            published = _dateline(lines[1:6])
         body = "\n\n".join(ln.strip() for ln in lines[1:] if ln.strip())
         docs.append(LabelledDoc(path.stem, published, title, body, {path.stem[:4]}))
     if not docs:

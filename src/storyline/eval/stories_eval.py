@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from storyline.stories import batch
 from storyline.stories.batch import batch_stories
 from storyline.stories.metrics import scores
 from storyline.stories.model import load_story_model, prepare, train
-from storyline.stories.stream import StreamClusterer
+from storyline.stories.stream import StreamClusterer, place
 
 LOCATIONS = {
     "duc": "duc2003",
@@ -55,14 +56,47 @@ def load(fmt: str, path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
 def cluster(
     docs: list[Any], model: Decision, settings: Settings, mode: str = "batch"
 ) -> dict[str, int]:
+    """Story numbers by ``mode``: ``batch`` (``storyline stories rebuild``), ``stream`` (the
+    stream alone, from an empty store) or ``add`` (``replay_adds``)."""
     s = settings.stories
     if mode == "batch":
         return batch_stories(docs, model, s)
-    clusterer = StreamClusterer(
-        model, s.window_days, s.candidates, s.index_terms, s.merge_threshold, s.split_threshold,
-        s.online_merge,
-    )  # fmt: skip
-    return clusterer.run(docs)
+    if mode == "add":
+        return replay_adds(docs, model, settings)
+    return StreamClusterer.from_settings(model, s).run(docs)
+
+
+def replay_adds(docs: list[Any], model: Decision, settings: Settings) -> dict[str, int]:
+    """The stories a store holds after one ``storyline add`` per publication day (UTC; the
+    undated last), each as the pipeline's stories stage does it: the whole store clustered in
+    batch when it is new or when ``[stories] rebuild_share`` of it is new since the last batch,
+    else the day's articles placed by the stream against the stories so far."""
+    from datetime import UTC, datetime
+
+    cfg = settings.stories
+
+    def day(d: Any) -> str:
+        return "~" if d.time is None else datetime.fromtimestamp(d.time, UTC).date().isoformat()
+
+    days: dict[str, list[Any]] = {}
+    for d in docs:  # canonical order: the days come in order, the undated last
+        days.setdefault(day(d), []).append(d)
+    seen: list[Any] = []
+    stories: list[list[Any]] = []
+    since_batch = 0
+    for chunk in days.values():
+        seen += chunk
+        since_batch += len(chunk)
+        if not stories or since_batch >= cfg.rebuild_share * len(seen):
+            labels = batch_stories(seen, model, cfg)
+            since_batch = 0
+        else:
+            labels = place(model, cfg, stories, chunk)[0].assignments
+        by_label: dict[int, list[Any]] = {}
+        for d in seen:
+            by_label.setdefault(labels[d.id], []).append(d)
+        stories = list(by_label.values())
+    return {d.id: n for n, story in enumerate(stories) for d in story}
 
 
 def _bcubed_f1(pred: dict[str, str], gold: dict[str, set[str]]) -> float:
@@ -78,10 +112,10 @@ def evaluate_stories(
     docs, gold = prepare(labelled, settings.stories.entities, embed)
     model = model or load_story_model(settings.stories.model or None)
     result: dict[str, Any] = {}
-    for mode in ("batch", "stream"):
+    for mode in ("batch", "stream", "add"):
         pred = cluster(docs, model, settings, mode)
         got = scores({k: str(v) for k, v in pred.items()}, gold)
-        result.update({(k if mode == "batch" else f"stream_{k}"): v for k, v in got.items()})
+        result.update({(k if mode == "batch" else f"{mode}_{k}"): v for k, v in got.items()})
         if fmt == "mixed" and mode == "batch":  # each set's share of the one clustering
             for name in MIXED:
                 mine = {k: v for k, v in gold.items() if next(iter(v)).startswith(f"{name}:")}
@@ -139,12 +173,43 @@ def train_on_dev_sets(root: str | Path, settings: Settings | None = None) -> Dec
     return _ship(prepared, batch.grid(list(prepared.values()), _bcubed_f1), settings)
 
 
+Prepared = dict[str, tuple[list[Any], dict[str, set[str]]]]
+
+
+class _Scored:
+    """Each dev set's batch BCubed F1 under given batch parameters, each worked out once."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.sets = list(prepared.values())
+        self.seen: dict[tuple[int, str], float] = {}
+
+    def __call__(self, k: int, params: batch.BatchParams) -> float:
+        key = (k, json.dumps(params.to_meta(), sort_keys=True))
+        if key not in self.seen:
+            docs, gold = self.sets[k]
+            pred = batch.cluster(docs, params, _no_fallback)
+            self.seen[key] = _bcubed_f1({k: str(v) for k, v in pred.items()}, gold)
+        return self.seen[key]
+
+
+def _no_fallback(docs: list[Any]) -> dict[str, int]:
+    raise RuntimeError(f"a dev set of {len(docs):,} articles is too large for the batch trees")
+
+
+def _params(table: batch.Table, use: list[int], scored: _Scored | None) -> batch.BatchParams:
+    """The batch parameters learned on the sets in ``use``: the mix and fallback cut from the
+    grid, then time (``batch.choose_time``)."""
+    params = batch.choose(table, use)
+    return batch.choose_time(params, use, scored) if scored is not None else params
+
+
 def _ship(
-    prepared: dict[str, tuple[list[Any], dict[str, set[str]]]],
+    prepared: Prepared,
     table: dict[tuple[int, float, float, float], float],
     settings: Settings,
+    scored: _Scored | None = None,
 ) -> Decision:
-    params = batch.choose(table, list(range(len(prepared))))
+    params = _params(table, list(range(len(prepared))), scored or _Scored(prepared))
     meta = {
         "trained_on": "DUC 2003 TDT clusters + MultiLing 2011 English + UCI News Aggregator subset"
         " (dev sets, equal weight each)",
@@ -162,24 +227,28 @@ def leave_one_out(root: str | Path, settings: Settings | None = None) -> dict[st
 
 
 def leave_one_out_and_ship(
-    root: str | Path, settings: Settings | None = None, ship: bool = True
+    root: str | Path, settings: Settings | None = None, ship: bool = True, in_sample: bool = True
 ) -> tuple[dict[str, Any], Decision | None]:
     """``leave_one_out``'s scores and, with ``ship``, the model ``train_on_dev_sets`` would
-    give, from one pass over the data sets and one grid."""
+    give, from one pass over the data sets and one grid. For each set left out: batch BCubed
+    F1 and ARI, and the stream's and ``replay_adds``' BCubed F1, all by the model trained on the
+    others; with ``in_sample``, also the batch BCubed F1 of the model trained on all
+    (``{set}_in_sample_bcubed_f1``), to set beside the left-out one."""
     settings = settings or Settings()
     prepared = _prepared(root, settings)
     names = list(prepared)
     table = (
         batch.grid(list(prepared.values()), _bcubed_f1)
-        if settings.stories.batch == "average" or ship
+        if settings.stories.batch == "average" or ship or in_sample
         else {}
     )
+    scored = _Scored(prepared) if table else None
     out: dict[str, Any] = {}
     for held in names:
         rest = [n for n in names if n != held]
         meta: dict[str, Any] = {}
         if table:
-            params = batch.choose(table, [j for j, n in enumerate(names) if n != held])
+            params = _params(table, [j for j, n in enumerate(names) if n != held], scored)
             meta["batch"] = params.to_meta()
         model = train(
             [(prepared[n][0], _first(prepared[n][1])) for n in rest],
@@ -190,7 +259,17 @@ def leave_one_out_and_ship(
         got = scores({k: str(v) for k, v in cluster(docs, model, settings).items()}, gold)
         out[f"{held}_bcubed_f1"] = got["bcubed_f1"]
         out[f"{held}_ari"] = got["ari"]
+        for mode in ("stream", "add"):
+            pred = cluster(docs, model, settings, mode)
+            out[f"{held}_{mode}_bcubed_f1"] = _bcubed_f1({k: str(v) for k, v in pred.items()}, gold)
         out[f"{held}_trained_on"] = "+".join(rest)
         if table:
             out[f"{held}_batch"] = meta["batch"]
-    return out, (_ship(prepared, table, settings) if ship else None)
+    shipped = _ship(prepared, table, settings, scored) if ship or in_sample else None
+    if in_sample and shipped is not None:  # the model trained on every set, scored on each
+        for name, (docs, gold) in prepared.items():
+            pred = cluster(docs, shipped, settings)
+            out[f"{name}_in_sample_bcubed_f1"] = _bcubed_f1(
+                {k: str(v) for k, v in pred.items()}, gold
+            )
+    return out, (shipped if ship else None)

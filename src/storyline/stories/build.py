@@ -72,7 +72,7 @@ def place_stories(
     """
     from datetime import UTC, datetime
 
-    from storyline.stories.stream import StreamClusterer, epoch
+    from storyline.stories.stream import epoch, place
 
     cfg = settings.stories
     if not cfg.embeddings:
@@ -105,13 +105,8 @@ def place_stories(
     all_docs = to_story_docs(rows(list(meta.values())), extractor, embed)
     by_id = {d.id: d for d in all_docs}
     groups = [[by_id[a] for a in previous[sid] if a in by_id] for sid in ordered_old]
-    clusterer = StreamClusterer(
-        load_story_model(cfg.model or None), cfg.window_days, cfg.candidates, cfg.index_terms,
-        cfg.merge_threshold, cfg.split_threshold, cfg.online_merge,
-    )  # fmt: skip
-    clusterer.keep_all = True
-    numbers = clusterer.seed(groups)
-    clusterer.run([by_id[a.id] for a in fresh if a.id in by_id and a.id not in previous])
+    new_docs = [by_id[a.id] for a in fresh if a.id in by_id and a.id not in previous]
+    clusterer, numbers = place(load_story_model(cfg.model or None), cfg, groups, new_docs)
     story_of = clusterer.assignments
     touched = {story_of[a.id] for a in fresh if a.id in story_of}
     touched |= set(clusterer.merged_into.values()) | set(clusterer.merged_into)

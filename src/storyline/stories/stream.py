@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -223,6 +223,14 @@ class StreamClusterer:
         self.now = 0.0
         self.evicted = 0
         self._since_evict = 0
+
+    @classmethod
+    def from_settings(cls, scorer: Scorer, cfg: Any) -> StreamClusterer:
+        """The clusterer ``[stories]`` settings describe."""
+        return cls(
+            scorer, cfg.window_days, cfg.candidates, cfg.index_terms, cfg.merge_threshold,
+            cfg.split_threshold, cfg.online_merge,
+        )  # fmt: skip
 
     # -- the stream ---------------------------------------------------------------------
     def batch(self, docs: list[StoryDoc]) -> dict[str, int]:
@@ -537,3 +545,17 @@ def _unit(vec: Vector) -> Vector:
 def _story_keys(st: Story, terms: int) -> list[int | str]:
     top = sorted(st.body.items(), key=lambda kv: -kv[1])[: terms * 2]
     return [k for k, _ in top] + [f"e:{e}" for e, _ in st.entities.most_common(10)]
+
+
+def place(
+    scorer: Scorer, cfg: Any, stories: list[list[StoryDoc]], fresh: list[StoryDoc]
+) -> tuple[StreamClusterer, list[int]]:
+    """``storyline add`` between batch rebuilds: new articles (in canonical order) placed by the
+    stream against stories made earlier (each its articles in canonical order), which are
+    taken as they are. Returns the clusterer (its ``assignments`` hold every article's story
+    number, ``merged_into`` the stories merged away) and each earlier story's number."""
+    clusterer = StreamClusterer.from_settings(scorer, cfg)
+    clusterer.keep_all = True
+    numbers = clusterer.seed(stories)
+    clusterer.run(fresh)
+    return clusterer, numbers
