@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml Makefile
 	@$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
 	@# The CPU build of torch, pinned first: a looser requirement pulls a multi-GB CUDA build.
 	@$(BIN)/python -m pip install -q torch==2.13.0 2>&1 | grep -v 'is ignored' || true
-	@$(BIN)/python -m pip install -q -e ".[ml,dev]" 2>&1 | grep -v 'is ignored' || true
-	@$(BIN)/python -c "import storyline, torch, pysbd, trafilatura" 
+	@$(BIN)/python -m pip install -q -e ".[ml,dev,ray]" 2>&1 | grep -v 'is ignored' || true
+	@$(BIN)/python -c "import storyline, torch, pysbd, trafilatura, ray.data" 
 	@# Browser tests drive Debian's chromium through Playwright (never `playwright install`).
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "== could not install chromium: run 'apt-get install -y chromium' as root"

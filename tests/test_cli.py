@@ -118,3 +118,12 @@ def test_the_run_summary_says_how_stories_were_found() -> None:
     got = _clustering({"method": "average", "fallback": True, "cut": 0.85, "sent_to_stream": 12})
     assert "fallback cut 0.85" in got and "12 articles streamed" in got
     assert "over 30,000" in _clustering({"method": "stream", "reason": "over 30,000 articles"})
+
+
+def test_an_unknown_engine_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["run", str(tmp_path), "--engine", "spark", "--db", str(tmp_path / "s.db")]
+    )
+    assert result.exit_code == 2
+    assert "unknown engine 'spark'; choose local, ray" in result.output
+    assert not (tmp_path / "s.db").exists()

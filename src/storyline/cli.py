@@ -279,6 +279,26 @@ def run(
     as_json: JsonOpt = False,
     wait: WaitOpt = 0.0,
     verbose: VerboseOpt = 0,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="Where the per-article work runs: local (this process) or ray (Ray Data: "
+            "reading, cleaning, sentences, MinHash, embeddings; needs storyline[ray]).",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="With --engine ray: auto or HOST:PORT of a running cluster; "
+            "without it a local Ray is started on this machine's cores.",
+        ),
+    ] = None,
+    ray_gpus: Annotated[
+        float,
+        typer.Option("--ray-gpus", help="With --engine ray: GPUs per embedding actor."),
+    ] = 0.0,
 ) -> None:
     """Ingest INPUTS, run every stage, and write report.json and report.html.
 
@@ -292,11 +312,25 @@ def run(
             f"[red]error:[/] unknown report format {', '.join(bad)}; use json, html, md or json,html"
         )
         raise typer.Exit(2)
-    with Corpus(_db(db, out_dir), _settings(config), wait=wait) as corpus:
-        result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
-        written = corpus.write_report(out_dir, formats)
-        _run_summary(result, corpus, written, as_json)
-        _post_alerts(corpus, result)
+    from storyline.engine import make_engine
+
+    try:
+        runner = (
+            make_engine(engine, ray_address, num_gpus=ray_gpus)
+            if engine == "ray"
+            else (make_engine(engine))
+        )
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    try:
+        with Corpus(_db(db, out_dir), _settings(config), wait=wait) as corpus:
+            result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json), runner)
+            written = corpus.write_report(out_dir, formats)
+            _run_summary(result, corpus, written, as_json)
+            _post_alerts(corpus, result)
+    finally:
+        runner.close()
     if (
         result.counts.get("articles_new", 0) + result.counts.get("articles_seen", 0) == 0
         and result.problems

@@ -48,11 +48,14 @@ class Corpus:
             finally:
                 self._writing_depth = 0
 
-    def add(self, inputs: Iterable[str | Path], progress: Progress | None = None) -> RunResult:
-        """Ingest inputs (files, folders, globs) and run every stage on what is new."""
+    def add(
+        self, inputs: Iterable[str | Path], progress: Progress | None = None, engine: Any = None
+    ) -> RunResult:
+        """Ingest inputs (files, folders, globs) and run every stage on what is new; the
+        per-article work on ``engine`` (``storyline.engine.make_engine``), here when None."""
         with self.writing():
             self.last_run = run_pipeline(
-                self.store, [str(i) for i in inputs], self.settings, progress
+                self.store, [str(i) for i in inputs], self.settings, progress, engine=engine
             )
         return self.last_run
 

@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from storyline.config import Settings
+from storyline.engine import LocalEngine
 from storyline.ids import article_id, domain_of
 from storyline.ingest import expand_inputs, read_file
 from storyline.ingest.clean import clean_text, paragraph_signature
@@ -82,6 +84,8 @@ class Context:
     inputs: list[str]
     result: RunResult
     _embedder: Any = None
+    #: Where the per-article work runs (``storyline.engine``): this process, or Ray.
+    engine: Any = field(default_factory=LocalEngine)
 
     def embedder(self) -> Any:
         """The run's sentence embedder: the shared model, its vectors kept in the store."""
@@ -101,22 +105,33 @@ def stage_ingest(ctx: Context) -> None:
         else:
             paths.append(entry)
     ctx.progress.start("ingest", len(paths))
-    limits = ctx.settings.ingest
     done = 0
-    for path in paths:
-        for item in read_file(path, limits=limits):
-            if isinstance(item, Problem):
-                _problem(ctx, item)
-                continue
-            article = to_article(item)
-            outcome = ctx.store.add_article(article, ctx.run_id)
+    read = partial(_read_path, limits=ctx.settings.ingest)
+    for item in ctx.engine.flat_map(read, paths, "ingest"):
+        if isinstance(item, _FileDone):
+            ctx.progress.advance()
+        elif isinstance(item, Problem):
+            _problem(ctx, item)
+        else:
+            outcome = ctx.store.add_article(item, ctx.run_id)
             ctx.result.counts[f"articles_{outcome}"] = (
                 ctx.result.counts.get(f"articles_{outcome}", 0) + 1
             )
             done += 1
             _fault_point("ingest", done)
-        ctx.progress.advance()
     ctx.result.counts["files"] = len(paths)
+
+
+@dataclass(frozen=True)
+class _FileDone:
+    path: str
+
+
+def _read_path(path: Any, limits: Any) -> Iterator[Article | Problem | _FileDone]:
+    """One input file's articles and problems, in file order, then the mark that it is read."""
+    for item in read_file(path, limits=limits):
+        yield item if isinstance(item, Problem) else to_article(item)
+    yield _FileDone(str(path))
 
 
 def to_article(doc: RawDoc) -> Article:
@@ -185,29 +200,41 @@ def stage_clean(ctx: Context) -> None:
                 again.append(aid)
                 texts[aid] = (row["text"], row["title"], source)
     ctx.progress.start("clean", len(pending) + len(again))
-    for done, aid in enumerate([*pending, *again], start=1):
-        text, title, source = texts[aid]
-        tmpl = templates.get(source, {})
-        aside = [
-            r["text"]
-            for r in store.db.execute(
-                "SELECT text FROM removed WHERE article_id = ? AND by_stage = 'ingest'", (aid,)
-            )
-        ]
-        cleaned = clean_text(text, title, cfg, tmpl, set_aside=aside, source=source or None)
-        mine = set(tmpl) & {h for h, _ in cleaned.paragraph_hashes}
-        store.save_cleaning(
-            aid,
-            cleaned.text,
-            cleaned.removed,
-            cleaned.credits,
-            cleaned.title,
-            _sig(mine, tmpl, cfg.template_sentence_share),
-        )
+
+    def jobs() -> Iterator[tuple[str, str, str | None, str, list[str]]]:
+        for aid in [*pending, *again]:
+            aside = [
+                r["text"]
+                for r in store.db.execute(
+                    "SELECT text FROM removed WHERE article_id = ? AND by_stage = 'ingest'",
+                    (aid,),
+                )
+            ]
+            yield (aid, *texts.pop(aid), aside)
+
+    clean = partial(_clean_one, cfg=cfg, templates=templates)
+    for done, (aid, cleaned, sig) in enumerate(ctx.engine.map(clean, jobs(), "clean"), start=1):
+        store.save_cleaning(aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, sig)
         ctx.progress.advance()
         _fault_point("clean", done)
     ctx.result.counts["cleaned"] = len(pending)
     ctx.result.counts["recleaned"] = len(again)
+
+
+def _clean_one(
+    job: tuple[str, str, str | None, str, list[str]], cfg: Any, templates: dict[str, Any]
+) -> tuple[str, Any, str]:
+    """One article cleaned against its outlet's template, and what of the template touches it."""
+    aid, text, title, source, aside = job
+    tmpl = templates.get(source, {})
+    cleaned = clean_text(text, title, cfg, tmpl, set_aside=aside, source=source or None)
+    mine = set(tmpl) & {h for h, _ in cleaned.paragraph_hashes}
+    return aid, cleaned, _sig(mine, tmpl, cfg.template_sentence_share)
+
+
+def _split_one(job: tuple[str, str], splitter: str, cap_s: float) -> tuple[str, str, list]:
+    aid, clean = job
+    return aid, clean, split_sentences(clean, splitter, cap_s)
 
 
 def stage_segment(ctx: Context) -> None:
@@ -216,12 +243,14 @@ def stage_segment(ctx: Context) -> None:
     ctx.progress.start("segment", len(pending))
     cap = ctx.settings.ingest.max_sentences
     total = 0
-    for done, aid in enumerate(pending, start=1):
-        clean = (
-            store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()["clean"]
-            or ""
-        )
-        spans = split_sentences(clean, cfg.splitter, cfg.time_cap_s)
+
+    def jobs() -> Iterator[tuple[str, str]]:
+        for aid in pending:
+            row = store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()
+            yield aid, row["clean"] or ""
+
+    split = partial(_split_one, splitter=cfg.splitter, cap_s=cfg.time_cap_s)
+    for done, (aid, clean, spans) in enumerate(ctx.engine.map(split, jobs(), "segment"), 1):
         if len(spans) > cap:
             _too_many_sentences(ctx, aid, len(spans), cap)
             spans = spans[:cap]
@@ -297,19 +326,25 @@ def stage_reuse(ctx: Context) -> None:
         return views[aid]
 
     ctx.progress.start("reuse: index", len(pending) + len(backlog))
-    for start in range(0, len(pending) + len(backlog), 500):
-        chunk = [*pending, *backlog][start : start + 500]
-        texts = [" ".join(view(a).sentences) for a in chunk]
-        sigs = printer.signatures(texts)
+    everything = [*pending, *backlog]
+
+    def chunks() -> Iterator[tuple[list[str], list[str]]]:
+        for start in range(0, len(everything), 500):
+            chunk = everything[start : start + 500]
+            yield chunk, [" ".join(view(a).sentences) for a in chunk]
+            views.clear()  # only the articles of candidate pairs are read again
+
+    sign = partial(_signatures, printer=printer)
+    for done, (chunk, texts, sigs) in enumerate(ctx.engine.map(sign, chunks(), "minhash"), 1):
         store.save_fingerprints(
             (a, exact_hash(t), sig.tobytes()) for a, t, sig in zip(chunk, texts, sigs, strict=True)
         )
-        _fault_point("reuse-index", start // 500 + 1)  # signatures saved, band keys not yet
+        _fault_point("reuse-index", done)  # signatures saved, band keys not yet
         index.put(list(zip(chunk, texts, sigs, strict=True)))
-        views.clear()  # only the articles of candidate pairs are read again
         ctx.progress.advance(len(chunk))
     store.set_state("fingerprint_scheme", scheme)
     embedder = ctx.embedder()
+    ctx.engine.embed_ahead(embedder, lambda: _texts_to_embed(ctx, pending), ctx.settings.embed)
     decision = load_decision(cfg.decision_model or None)
     # Linked a block at a time, in canonical order (memory stays bounded on a large run);
     # a pair with an article of a later block is compared in that block.
@@ -352,6 +387,27 @@ def stage_reuse(ctx: Context) -> None:
     ctx.result.counts["linked"] = len(pending)
     ctx.result.counts["links"] = links_found
     ctx.result.counts["stored_compared"] = len(touched - pending_set)
+
+
+def _signatures(job: tuple[list[str], list[str]], printer: Any) -> tuple[list[str], list[str], Any]:
+    chunk, texts = job
+    return chunk, texts, printer.signatures(texts)
+
+
+def _texts_to_embed(ctx: Context, ids: list[str]) -> list[str]:
+    """What the later stages will embed of these articles: their sentences (alignment,
+    digests) and, where stories use embeddings, each one's title and lead."""
+    from storyline.stories.model import lead
+
+    out = []
+    for aid in ids:
+        a = ctx.store.get_article(aid, full=False)
+        if a is None:
+            continue
+        out += [x.text for x in a.sentences]
+        if ctx.settings.stories.embeddings:
+            out.append(lead(a.title or "", a.clean or ""))
+    return out
 
 
 def stage_stories(ctx: Context) -> None:
@@ -561,12 +617,16 @@ def run_pipeline(
     settings: Settings | None = None,
     progress: Progress | None = None,
     stages: list[tuple[str, Stage]] | None = None,
+    engine: Any = None,
 ) -> RunResult:
-    """Run every stage over the store: ingest ``inputs``, then process what is pending."""
+    """Run every stage over the store: ingest ``inputs``, then process what is pending; the
+    per-article work on ``engine`` (``storyline.engine``; this process when None)."""
     settings = settings or Settings()
     run_id = store.start_run(list(inputs), settings.to_dict())
     result = RunResult(run_id=run_id)
     ctx = Context(store, settings, progress or _Silent(), run_id, list(inputs), result)
+    if engine is not None:
+        ctx.engine = engine
     status = "failed"
     try:
         for name, stage in stages or STAGES:

@@ -1,0 +1,154 @@
+"""The local engine against the Ray engine on one machine: seconds per stage, peak memory of
+the driver and of Ray's workers, and whether the two stores agree.
+
+The articles are ``pipeline_volume``'s invented stories (400-800 words, duplicates, wire
+copies and spun rewrites planted). Each engine runs in a fresh subprocess on a fresh store;
+the Ray one starts a local Ray on ``--cpus`` cores (its start-up is reported apart: on a
+cluster it is paid once, not per run). Worker memory is the peak RSS sampled every 100 ms
+over Ray's worker processes (children of this process's raylet).
+
+    .venv/bin/python benchmarks/engines.py --sizes 1000 --model hashing
+    .venv/bin/python benchmarks/engines.py --sizes 1000,10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pipeline_volume import STAGES, _settings, generate, write
+
+
+class WorkerPeaks:
+    """Peak RSS of this process's descendants (Ray's raylet, workers and actors), sampled."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak_one = 0.0
+        self.peak_all = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self.done.wait(0.1):
+            total = 0.0
+            for p in self.me.children(recursive=True):
+                try:
+                    mib = p.memory_info().rss / 2**20
+                    line = " ".join(p.cmdline())
+                except psutil.Error:
+                    continue
+                if line.startswith("ray::") or "default_worker" in line:
+                    self.peak_one = max(self.peak_one, mib)
+                total += mib
+            self.peak_all = max(self.peak_all, total)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) -> None:
+    from storyline.corpus import Corpus
+    from storyline.engine import make_engine
+
+    settings = _settings(model)
+    peaks = WorkerPeaks()
+    t = time.perf_counter()
+    runner = make_engine(engine, num_cpus=cpus) if engine == "ray" else make_engine(engine)
+    started = time.perf_counter() - t
+    with Corpus(db, settings) as corpus:
+        t = time.perf_counter()
+        run = corpus.add([folder], engine=runner)
+        seconds = time.perf_counter() - t
+        digest = hashlib.blake2b(digest_size=8)
+        for query in (  # what the engines make (not when: added_at, first_run)
+            "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
+            " ORDER BY id",
+            "SELECT * FROM sentences ORDER BY 1, 2",
+            "SELECT * FROM links ORDER BY 1, 2",
+        ):
+            for row in corpus.store.db.execute(query):
+                digest.update(repr(tuple(row)).encode())
+        for st in sorted(corpus.store.stories(), key=lambda s: s["id"]):
+            digest.update(repr((st["id"], sorted(st["articles"]))).encode())
+        n = corpus.store.count_articles()
+    runner.close()
+    peaks.stop()
+    Path(out).write_text(
+        json.dumps(
+            {
+                "start_seconds": started,
+                "seconds": seconds,
+                "timings": run.timings,
+                "articles": n,
+                "driver_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "worker_peak_mib": peaks.peak_one,
+                "workers_total_peak_mib": peaks.peak_all,
+                "store_digest": digest.hexdigest(),
+            }
+        )
+    )
+
+
+def _spawn(*args: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        subprocess.run([sys.executable, __file__, "--child", *args, fh.name], check=True)
+        return json.loads(Path(fh.name).read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000", help="comma-separated article counts")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="embedding model (or hashing)")
+    parser.add_argument("--cpus", type=int, default=2, help="cores for the local Ray")
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, folder, db, model, cpus, out = args.child
+        child(engine, folder, db, model, int(cpus), out)
+        return
+    print(f"model {args.model}; Ray on {args.cpus} cores of this machine")
+    head = " ".join(f"{s:>8}" for s in STAGES)
+    print(f"{'articles':>8} {'engine':>6} {head} {'total s':>8} {'art/s':>7} "
+          f"{'start s':>7} {'driver MiB':>10} {'worker MiB':>10} {'all workers':>11} store")  # fmt: skip
+    for n in [int(x) for x in args.sizes.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "articles"
+            write(generate(n), folder)
+            digests = {}
+            for engine in ("local", "ray"):
+                r = _spawn(engine, str(folder), str(Path(tmp) / f"{engine}.db"), args.model,
+                           str(args.cpus))  # fmt: skip
+                digests[engine] = r["store_digest"]
+                cells = " ".join(f"{r['timings'].get(s, 0.0):8.1f}" for s in STAGES)
+                print(
+                    f"{n:>8,} {engine:>6} {cells} {r['seconds']:8.1f} "
+                    f"{r['articles'] / r['seconds']:7.1f} {r['start_seconds']:7.1f} "
+                    f"{r['driver_peak_mib']:10,.0f} {r['worker_peak_mib']:10,.0f} "
+                    f"{r['workers_total_peak_mib']:11,.0f} {r['store_digest']}",
+                    flush=True,
+                )
+            print(f"{'':>8} stores {'equal' if len(set(digests.values())) == 1 else 'DIFFER'}")
+
+
+if __name__ == "__main__":
+    main()

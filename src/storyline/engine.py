@@ -1,0 +1,232 @@
+"""Where the pipeline's per-article work runs: in this process, or on a Ray cluster.
+
+The stages (``storyline.pipeline``) read from the store, hand the pure per-item work — read a
+file, clean an article, split it into sentences, MinHash a block of articles, embed sentences —
+to ``ctx.engine``, and write what comes back to the store in the order it was asked for. The
+local engine is Python's own ``map``; the Ray engine maps the same functions with Ray Data
+(order preserved, failed tasks retried) and embeds in a pool of actors, each loading the model
+once (a GPU each when the cluster has them). The store, the candidate search, alignment,
+stories and digests stay on the driver: one code path, so both engines give the same store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+ENGINES = ("local", "ray")
+
+
+class LocalEngine:
+    """Everything in this process, lazily: memory stays what one item needs."""
+
+    name = "local"
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], stage: str = "") -> Iterator[R]:
+        return map(fn, items)
+
+    def flat_map(
+        self, fn: Callable[[T], Iterable[R]], items: Iterable[T], stage: str = ""
+    ) -> Iterator[R]:
+        return itertools.chain.from_iterable(map(fn, items))
+
+    def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
+        """Nothing ahead of time here: the stages embed what they need as they go."""
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+class RayEngine:
+    """Ray Data over a local Ray (``address`` None: started here, ``num_cpus`` cores) or an
+    existing cluster (``address`` "auto" or ``HOST:PORT``).
+
+    Each map is a Ray Data dataset of the items, in order (``preserve_order``); a map that
+    raises is retried up to ``retries`` times (Ray Data's ``max_map_retries``; a worker that
+    dies Ray retries by itself), so a flaky worker neither loses nor doubles an item. Embeddings run in ``actors`` actors
+    (``num_gpus`` each), sentences batched by ``batch_size``."""
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        actors: int | None = None,
+        num_gpus: float = 0.0,
+        batch_size: int = 256,
+        retries: int = 3,
+    ) -> None:
+        if not log.isEnabledFor(logging.DEBUG):  # Ray Data's plans and progress: -vv shows them
+            os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
+        import ray
+        import ray.data
+
+        self.started = not ray.is_initialized()
+        if self.started:
+            ray.init(
+                address=address or None,
+                num_cpus=None if address else num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        # A map that raises is tried again, in a task or in an actor, up to ``retries`` times
+        # (a task whose worker dies Ray tries again by itself).
+        context.max_map_retries = retries
+        context.retried_map_errors = True
+        context.actor_task_retry_on_errors = True
+        resources = ray.cluster_resources()
+        slots = resources.get("GPU", 0.0) / num_gpus if num_gpus else resources.get("CPU", 1.0)
+        self.actors = actors or max(1, int(slots))
+        self.num_gpus = num_gpus
+        self.batch_size = batch_size
+        self.retries = retries
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], stage: str = "") -> Iterator[R]:
+        import ray.data
+
+        rows = [{"x": item} for item in items]
+        if not rows:
+            return iter(())
+        call = _Call(fn, stage)
+        ds = ray.data.from_items(rows).map(call)
+        return (row["y"] for row in ds.iter_rows())
+
+    def flat_map(
+        self, fn: Callable[[T], Iterable[R]], items: Iterable[T], stage: str = ""
+    ) -> Iterator[R]:
+        import ray.data
+
+        rows = [{"x": item} for item in items]
+        if not rows:
+            return iter(())
+        call = _FlatCall(fn, stage)
+        # One file per block: a large file's records stream out of its own task.
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+        return (row["y"] for row in ds.flat_map(call).iter_rows())
+
+    def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
+        """Embed the ``texts()`` the store does not hold yet in the actor pool (``[embed]``
+        settings ``cfg``), and store them as ``StoredEmbedder`` would (float16, by model name
+        and text hash), where the stages will find them. Returns how many."""
+        import ray.data
+
+        from storyline.embed import text_key
+
+        wanted = texts()
+        by_key = {text_key(t): t for t in wanted}
+        keys = list(by_key)
+        stored = embedder.store.load_embeddings(embedder.name, keys)
+        todo = [k for k in keys if k not in stored]
+        if not todo:
+            return 0
+        # Longest first, so each batch holds sentences of like length (less padding).
+        todo.sort(key=lambda k: -len(by_key[k]))
+        ds = ray.data.from_items([{"key": k, "text": by_key[k]} for k in todo])
+        # The settings travel with the class (no constructor arguments in the object store).
+        actor = type("EmbedActor", (_EmbedActor,), {"cfg": cfg})
+        vectors = ds.map_batches(
+            actor,
+            batch_size=self.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=self.actors),
+            num_gpus=self.num_gpus or None,
+        )
+        done = 0
+        batch: list[tuple[str, np.ndarray]] = []
+        for row in vectors.iter_rows():
+            batch.append((row["key"], np.asarray(row["vector"], dtype=np.float16)))
+            if len(batch) >= 4096:
+                embedder.store.save_embeddings(embedder.name, batch)
+                done += len(batch)
+                batch = []
+        if batch:
+            embedder.store.save_embeddings(embedder.name, batch)
+            done += len(batch)
+        embedder.embedded += done
+        return done
+
+    def close(self) -> None:
+        import ray
+
+        if self.started and ray.is_initialized():
+            ray.shutdown()
+
+
+class _Call:
+    def __init__(self, fn: Callable[[Any], Any], stage: str) -> None:
+        self.fn, self.stage = fn, stage
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        _fault_once(self.stage, row["x"])
+        return {"y": self.fn(row["x"])}
+
+
+class _FlatCall:
+    def __init__(self, fn: Callable[[Any], Iterable[Any]], stage: str) -> None:
+        self.fn, self.stage = fn, stage
+
+    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        _fault_once(self.stage, row["x"])
+        return [{"y": y} for y in self.fn(row["x"])]
+
+
+class _EmbedActor:
+    """One model per actor, loaded once: the ``[embed]`` settings' embedder (``cfg``, set on a
+    subclass by ``embed_ahead``)."""
+
+    cfg: Any = None
+
+    def __init__(self) -> None:
+        from storyline.config import Settings
+        from storyline.embed import embedder_of
+
+        self.embedder = embedder_of(self.cfg if self.cfg is not None else Settings().embed)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        _fault_once("embed", str(batch["key"][0]))
+        vectors = self.embedder.encode([str(t) for t in batch["text"]])
+        return {"key": batch["key"], "vector": vectors.astype(np.float32)}
+
+
+def _fault_once(stage: str, item: Any) -> None:
+    """Testing hook: with ``STORYLINE_RAY_FAULT=STAGE[,STAGE…]:DIR``, the first task of each
+    stage named to reach here raises once (a marker file in DIR remembers it, across workers):
+    Ray must retry it without losing or doubling the item."""
+    stages, _, folder = os.environ.get("STORYLINE_RAY_FAULT", "").partition(":")
+    if stage not in stages.split(",") or not folder:
+        return
+    marker = Path(folder) / f"{stage}.raised"
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    raise RuntimeError(f"injected fault in a {stage} task ({str(item)[:60]!r})")
+
+
+def make_engine(name: str = "local", address: str | None = None, **options: Any) -> Any:
+    if name == "local":
+        return LocalEngine()
+    if name == "ray":
+        try:
+            return RayEngine(address, **options)
+        except ImportError as exc:
+            raise ValueError("the ray engine needs Ray Data: pip install 'storyline[ray]'") from exc
+    raise ValueError(f"unknown engine {name!r}; choose {', '.join(ENGINES)}")

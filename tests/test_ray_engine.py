@@ -1,0 +1,104 @@
+"""The Ray engine: the same stage functions mapped by Ray Data on a real local Ray, giving the
+same store as the local engine; a task that fails once is retried without losing or doubling
+an article."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storyline import Corpus, Store
+
+ray = pytest.importorskip("ray", reason="the ray engine needs storyline[ray]")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Any]:
+    from storyline.engine import RayEngine
+
+    runner = RayEngine(num_cpus=2)
+    yield runner
+    runner.close()
+
+
+def _articles(store: Store) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r)
+        for r in store.db.execute(
+            "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
+            " ORDER BY id"
+        )
+    ]
+
+
+def _sentences(store: Store) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in store.db.execute("SELECT * FROM sentences ORDER BY 1, 2")]
+
+
+def _links(store: Store) -> list[dict[str, Any]]:
+    return sorted(store.links(kinds_only=False), key=lambda ln: (ln["a"], ln["b"]))
+
+
+def _stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
+    out = {}
+    for st in store.stories():
+        digest = dict(store.digest(st["id"]) or {})
+        digest.pop("story", None)
+        out[frozenset(st["articles"])] = {"id": st["id"], "digest": digest}
+    return out
+
+
+def _same_store(local: Store, distributed: Store) -> None:
+    assert _articles(distributed) == _articles(local)
+    assert _sentences(distributed) == _sentences(local)
+    assert _links(distributed) == _links(local)
+    assert _stories(distributed) == _stories(local)
+
+
+def test_the_ray_engine_gives_the_local_engines_store_on_the_example(
+    engine: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+) -> None:
+    with Corpus(tmp_path / "ray.db") as corpus:
+        result = corpus.add([str(example_corpus)], engine=engine)
+        assert result.counts["articles_new"] == 32
+        _same_store(example_analyzed.store, corpus.store)
+
+
+def test_the_ray_engine_gives_the_local_engines_store_on_the_seeds(
+    engine: Any, seeds_analyzed: Corpus, seeds_dir: Path, tmp_path: Path
+) -> None:
+    with Corpus(tmp_path / "ray.db") as corpus:
+        corpus.add([str(seeds_dir)], engine=engine)
+        _same_store(seeds_analyzed.store, corpus.store)
+
+
+def test_tasks_that_fail_once_are_retried_and_nothing_is_lost_or_doubled(
+    engine: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+) -> None:
+    # One task of each stage raises once. Ray's workers read the variable from the runtime
+    # environment Ray gives them, so Ray is started again with it.
+    stages = ("ingest", "clean", "segment", "minhash", "embed")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    ray.shutdown()
+    ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False,
+        runtime_env={"env_vars": {"STORYLINE_RAY_FAULT": f"{','.join(stages)}:{marks}"}},
+    )  # fmt: skip
+    try:
+        with Corpus(tmp_path / "ray.db") as corpus:
+            result = corpus.add([str(example_corpus)], engine=engine)
+            assert sorted(p.name for p in marks.iterdir()) == sorted(f"{s}.raised" for s in stages)
+            assert result.counts["articles_new"] == 32
+            assert corpus.store.count_articles() == 32
+            assert sqlite3.connect(corpus.store.path).execute(
+                "PRAGMA integrity_check"
+            ).fetchone() == ("ok",)
+            _same_store(example_analyzed.store, corpus.store)
+    finally:
+        ray.shutdown()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
