@@ -198,6 +198,18 @@ class _EmbedActor:
         from storyline.embed import embedder_of
 
         self.embedder = embedder_of(self.cfg if self.cfg is not None else Settings().embed)
+        # As many model threads as the actor was given cores (not all the node's: the actors
+        # of one node would oversubscribe it).
+        import ray
+
+        cores = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+        inner = getattr(self.embedder, "inner", None)
+        if inner is not None and hasattr(inner, "threads") and not inner.threads:
+            inner.threads = cores
+        elif type(inner).__name__ == "SentenceTransformerEmbedder":
+            import torch
+
+            torch.set_num_threads(cores)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         _fault_once("embed", str(batch["key"][0]))
