@@ -55,8 +55,10 @@ class RayEngine:
 
     Each map is a Ray Data dataset of the items, in order (``preserve_order``); a map that
     raises is retried up to ``retries`` times (Ray Data's ``max_map_retries``; a worker that
-    dies Ray retries by itself), so a flaky worker neither loses nor doubles an item. Embeddings run in ``actors`` actors
-    (``num_gpus`` each), sentences batched by ``batch_size``."""
+    dies Ray retries by itself), so a flaky worker neither loses nor doubles an item.
+    Embeddings run in ``actors`` actors (``num_gpus`` each), sentences batched by
+    ``batch_size``. Every node needs storyline installed (``pip install 'storyline[ray]'``):
+    the tasks import it."""
 
     name = "ray"
 
