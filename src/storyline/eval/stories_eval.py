@@ -103,6 +103,11 @@ def _bcubed_f1(pred: dict[str, str], gold: dict[str, set[str]]) -> float:
     return scores(pred, gold)["bcubed_f1"]
 
 
+def _scores(pred: dict[str, int], gold: dict[str, set[str]]) -> dict[str, Any]:
+    """``scores`` of story numbers."""
+    return scores({aid: str(story) for aid, story in pred.items()}, gold)
+
+
 def evaluate_stories(
     fmt: str, path: str | Path, settings: Settings | None = None, model: Decision | None = None
 ) -> dict[str, Any]:
@@ -114,7 +119,7 @@ def evaluate_stories(
     result: dict[str, Any] = {}
     for mode in ("batch", "stream", "add"):
         pred = cluster(docs, model, settings, mode)
-        got = scores({k: str(v) for k, v in pred.items()}, gold)
+        got = _scores(pred, gold)
         result.update({(k if mode == "batch" else f"{mode}_{k}"): v for k, v in got.items()})
         if fmt == "mixed" and mode == "batch":  # each set's share of the one clustering
             for name in MIXED:
@@ -144,9 +149,7 @@ def headroom(
     params = batch.BatchParams.from_meta(getattr(model, "meta", None))
     if s.batch == "average" and len(docs) <= params.max_articles:
         best = batch.best_in_trees(docs, params, first)
-        out["ceiling_trees_bcubed_f1"] = scores({k: str(v) for k, v in best.items()}, gold)[
-            "bcubed_f1"
-        ]
+        out["ceiling_trees_bcubed_f1"] = _scores(best, gold)["bcubed_f1"]
     return out
 
 
@@ -188,7 +191,7 @@ class _Scored:
         if key not in self.seen:
             docs, gold = self.sets[k]
             pred = batch.cluster(docs, params, _no_fallback)
-            self.seen[key] = _bcubed_f1({k: str(v) for k, v in pred.items()}, gold)
+            self.seen[key] = _scores(pred, gold)["bcubed_f1"]
         return self.seen[key]
 
 
@@ -256,12 +259,12 @@ def leave_one_out_and_ship(
             window_days=settings.stories.window_days,
         )
         docs, gold = prepared[held]
-        got = scores({k: str(v) for k, v in cluster(docs, model, settings).items()}, gold)
+        got = _scores(cluster(docs, model, settings), gold)
         out[f"{held}_bcubed_f1"] = got["bcubed_f1"]
         out[f"{held}_ari"] = got["ari"]
         for mode in ("stream", "add"):
             pred = cluster(docs, model, settings, mode)
-            out[f"{held}_{mode}_bcubed_f1"] = _bcubed_f1({k: str(v) for k, v in pred.items()}, gold)
+            out[f"{held}_{mode}_bcubed_f1"] = _scores(pred, gold)["bcubed_f1"]
         out[f"{held}_trained_on"] = "+".join(rest)
         if table:
             out[f"{held}_batch"] = meta["batch"]
@@ -269,7 +272,5 @@ def leave_one_out_and_ship(
     if in_sample and shipped is not None:  # the model trained on every set, scored on each
         for name, (docs, gold) in prepared.items():
             pred = cluster(docs, shipped, settings)
-            out[f"{name}_in_sample_bcubed_f1"] = _bcubed_f1(
-                {k: str(v) for k, v in pred.items()}, gold
-            )
+            out[f"{name}_in_sample_bcubed_f1"] = _scores(pred, gold)["bcubed_f1"]
     return out, (shipped if ship else None)
