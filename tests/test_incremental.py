@@ -33,6 +33,18 @@ def _stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
     return out
 
 
+def _families_from_every_link(store: Store) -> dict[str, str]:
+    """The copy families made again from all of the store's links (the stage remakes only
+    the families an add touches)."""
+    from storyline.reuse.index import canonical
+    from storyline.reuse.links import families
+
+    edges = store.link_edges()
+    members = sorted({x for e in edges for x in (e["a"], e["b"])})
+    order = {a: canonical(p, a) for a, p in store.published_of(members).items()}
+    return families(edges, order)
+
+
 def _half_then_rest(files: list[str], db: Path) -> Corpus:
     corpus = Corpus(db)
     corpus.add(files[::2])
@@ -45,6 +57,8 @@ def test_half_then_add_equals_one_run_on_the_example(
 ) -> None:
     with _half_then_rest(_files(example_corpus), tmp_path / "split.db") as split:
         assert _links(split.store) == _links(example_analyzed.store)
+        assert split.store.families() == example_analyzed.store.families()
+        assert split.store.families() == _families_from_every_link(split.store)
         split.rebuild_stories()
         assert _stories(split.store) == _stories(example_analyzed.store)
 
@@ -54,6 +68,8 @@ def test_half_then_add_equals_one_run_on_the_seeds(
 ) -> None:
     with _half_then_rest(_files(seeds_dir), tmp_path / "split.db") as split:
         assert _links(split.store) == _links(seeds_analyzed.store)
+        assert split.store.families() == seeds_analyzed.store.families()
+        assert split.store.families() == _families_from_every_link(split.store)
         split.rebuild_stories()
         assert _stories(split.store) == _stories(seeds_analyzed.store)
 
@@ -103,6 +119,7 @@ def test_adding_an_unrelated_article_reads_only_what_it_touches(
             return original(self, article_id, full)
 
         monkeypatch.setattr(Store, "get_article", counting)
+        monkeypatch.setattr(Store, "link_edges", None)  # no stage reads every link
         result = corpus.add([str(new)])
         assert result.counts["articles_new"] == 1
         assert corpus.store.count_articles() == stored + 1
@@ -195,6 +212,7 @@ def test_linking_a_block_at_a_time_gives_the_same_links(
         corpus.add([str(example_corpus)])
         assert _links(corpus.store) == _links(example_analyzed.store)
         assert corpus.store.families() == example_analyzed.store.families()
+        assert corpus.store.families() == _families_from_every_link(corpus.store)
 
 
 def test_a_full_vector_cache_still_returns_every_vector(tmp_path: Path) -> None:

@@ -296,7 +296,7 @@ def stage_reuse(ctx: Context) -> None:
     from storyline.reuse.fingerprint import SCHEME, Fingerprinter, exact_hash
     from storyline.reuse.index import ReuseIndex, canonical
     from storyline.reuse.kinds import ArticleView
-    from storyline.reuse.links import families, find_links
+    from storyline.reuse.links import FAMILY_KINDS, families, find_links
 
     store, cfg = ctx.store, ctx.settings.reuse
     pending = store.ids_at_stage("segmented")
@@ -366,19 +366,24 @@ def stage_reuse(ctx: Context) -> None:
         block_set = set(block)
         touched |= {x for r in records for x in (r["a"], r["b"])} - block_set
         replaced = found.dropped | pairs  # stored comparisons that are gone or made again now
+        # Only the families these changes touch are made again: those of the block's
+        # articles and of both ends of every pair compared or dropped now. Any other family
+        # keeps all its links (a kept link joins members of one family), so it stays as stored.
+        ends = block_set | {x for p in replaced for x in p}
+        members = ends | store.family_members(set(store.families_of(ends).values()))
         edges = [
-            e for e in store.link_edges() if not {e["source"], e["copy"]} & block_set
+            e for e in store.link_edges_of(members, FAMILY_KINDS)
+            if not {e["source"], e["copy"]} & block_set
             and (min(e["a"], e["b"]), max(e["a"], e["b"])) not in replaced
         ]  # fmt: skip
-        all_links = [*edges, *[r for r in records if r["kind"]]]
-        members = {x for e in all_links for x in (e["source"], e["copy"])}
+        all_links = [*edges, *[r for r in records if r["kind"] in FAMILY_KINDS]]
         order = {a: canonical(p, a) for a, p in store.published_of(sorted(members)).items()}
         fams = families(all_links, order)
         _fault_point("reuse", 1)
         with store.transaction():
             index.save_lists(found.lists)
             store.drop_links(found.dropped)
-            store.save_links(records, block, fams)
+            store.save_links(records, block, fams, members)
         compared += len(records)
         links_found += sum(1 for r in records if r["kind"])
         ctx.progress.advance(len(block))

@@ -208,6 +208,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # A copy family's members by its root, so that linking new articles rewrites only
+        # the families they touch, not every family of the store.
+        "0010_family_roots",
+        """
+        CREATE INDEX families_root ON families (root);
+        """,
+    ),
+    (
         # What people follow (a story, a name, a search), what changed in it (one alert per
         # change: its key is unique, so a batch read twice never alerts twice), and each
         # watched feed's poll state (conditional GET validators, backoff).
@@ -702,9 +710,14 @@ class Store:
         return out
 
     def save_links(
-        self, links: Iterable[dict[str, Any]], linked: Iterable[str], families: dict[str, str]
+        self,
+        links: Iterable[dict[str, Any]],
+        linked: Iterable[str],
+        families: dict[str, str],
+        members: Iterable[str],
     ) -> None:
-        """Store compared pairs (with or without a kind), mark articles linked, replace families.
+        """Store compared pairs (with or without a kind), mark articles linked, and replace
+        the families of ``members`` with ``families`` (members absent from it are in none).
 
         Earlier comparisons that involve the articles linked now (re-cleaned ones) are replaced.
         """
@@ -735,7 +748,9 @@ class Store:
             self.db.executemany(
                 "UPDATE articles SET stage = 'linked' WHERE id = ?", [(i,) for i in linked]
             )
-            self.db.execute("DELETE FROM families")
+            self.db.executemany(
+                "DELETE FROM families WHERE article_id = ?", [(m,) for m in members]
+            )
             self.db.executemany("INSERT INTO families VALUES (?, ?)", list(families.items()))
 
     def links(self, kinds_only: bool = True) -> list[dict[str, Any]]:
@@ -806,13 +821,18 @@ class Store:
         sql = "SELECT article_id, root FROM families WHERE article_id IN ({marks})"
         return {r["article_id"]: r["root"] for r in self._in_chunks(sql, ids)}
 
-    def _in_chunks(self, sql: str, ids: Iterable[str]) -> Iterator[sqlite3.Row]:
+    def _in_chunks(
+        self, sql: str, ids: Iterable[str], tail: Iterable[Any] = ()
+    ) -> Iterator[sqlite3.Row]:
         """Rows of ``sql`` for these ids (``{marks}`` stands for a chunk of them), 500 at a
-        time, each id once."""
+        time, each id once; ``tail`` binds the parameters after the chunk."""
         wanted = sorted(set(ids))
+        tail = list(tail)
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            yield from self.db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+            yield from self.db.execute(
+                sql.format(marks=",".join("?" * len(chunk))), [*chunk, *tail]
+            )
 
     def briefs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Title, outlet, time, URL and credited outlets of these articles, in two queries
@@ -843,6 +863,26 @@ class Store:
                 "SELECT a, b, source, copy, kind, direction FROM links WHERE kind IS NOT NULL"
             )
         ]
+
+    def link_edges_of(self, ids: Iterable[str], kinds: Iterable[str]) -> list[dict[str, Any]]:
+        """The links of these kinds touching any of ``ids`` (read by index from either end),
+        each once, without evidence: what the families of some articles are made from."""
+        kinds = sorted(kinds)
+        marks = ",".join("?" * len(kinds))
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for end in ("a", "b"):
+            sql = (
+                "SELECT a, b, source, copy, kind, direction FROM links"
+                f" WHERE {end} IN ({{marks}}) AND kind IN ({marks})"
+            )
+            for r in self._in_chunks(sql, ids, tail=kinds):
+                out[(r["a"], r["b"])] = dict(r)
+        return [out[k] for k in sorted(out)]
+
+    def family_members(self, roots: Iterable[str]) -> set[str]:
+        """Every member of the copy families with these roots."""
+        sql = "SELECT article_id FROM families WHERE root IN ({marks})"
+        return {r[0] for r in self._in_chunks(sql, roots)}
 
     def drop_links(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Forget the comparisons of these pairs (either order)."""
