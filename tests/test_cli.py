@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from builders import BODY, write_jsonl
@@ -53,6 +54,20 @@ def test_run_writes_reports_and_prints_a_summary(tmp_path: Path) -> None:
     assert "2 new" in result.output and "skipped" in result.output and "empty.txt" in result.output
     assert (out / "report.json").exists() and (out / "report.html").exists()
     assert (out / "storyline.db").exists()  # the store sits beside the reports by default
+
+
+def test_run_writes_parquet_beside_the_reports(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = make(tmp_path)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", str(src), "--out", str(out), "--parquet", str(out / "parquet"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert str(out / "parquet") in summary["written"]
+    titles = pq.read_table(out / "parquet" / "articles.parquet").column("title").to_pylist()
+    assert sorted(titles) == ["Levee", "Levee 2"]
 
 
 def test_run_json_and_incremental_add(tmp_path: Path) -> None:

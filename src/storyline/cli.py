@@ -299,6 +299,14 @@ def run(
         float,
         typer.Option("--ray-gpus", help="With --engine ray: GPUs per embedding actor."),
     ] = 0.0,
+    parquet: Annotated[
+        Path | None,
+        typer.Option(
+            "--parquet",
+            help="Also write the store's tables as Parquet to this folder (articles, "
+            "sentences, links, stories, digests, ...; load with `storyline import`).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest INPUTS, run every stage, and write report.json and report.html.
 
@@ -327,6 +335,9 @@ def run(
         with Corpus(_db(db, out_dir), _settings(config), wait=wait) as corpus:
             result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json), runner)
             written = corpus.write_report(out_dir, formats)
+            if parquet is not None:
+                corpus.export_parquet(parquet)
+                written.append(parquet)
             _run_summary(result, corpus, written, as_json)
             _post_alerts(corpus, result)
     finally:
@@ -355,6 +366,71 @@ def add(
         result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
         _run_summary(result, corpus, [], as_json)
         _post_alerts(corpus, result)
+
+
+@app.command("export")
+def export_(
+    folder: Annotated[Path, typer.Argument(help="Folder for the Parquet files (made if missing).")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the store's tables as Parquet, one file per table, with a manifest.
+
+    Column names are the report's (an article's clean text is `text`, the text before
+    cleaning `extracted`); links, stories and digests carry their report record as JSON in
+    `data`. Read them with pandas, DuckDB or Spark, or load them into a store with
+    `storyline import`.
+    """
+    from storyline.store.parquet import ParquetError
+
+    with _open(db) as corpus:
+        try:
+            counts = corpus.export_parquet(folder)
+        except ParquetError as exc:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+    _print_tables(f"exported to {folder}", counts, as_json)
+
+
+@app.command("import")
+def import_(
+    folder: Annotated[
+        Path, typer.Argument(help="A folder written by `storyline export` or `run --parquet`.")
+    ],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a Parquet export (from a cluster run, say) into a new store, all or nothing.
+
+    The CLI, the reports and `storyline serve` then work on it as on any store, and
+    `storyline add` goes on from it.
+    """
+    from storyline.store.parquet import ParquetError
+
+    path = _db(db)
+    made = not path.exists()
+    try:
+        with Corpus(path) as corpus:
+            counts = corpus.import_parquet(folder)
+    except ParquetError as exc:
+        if made:  # a store this command created and could not fill is not left behind
+            for p in path.parent.glob(path.name + "*"):
+                p.unlink(missing_ok=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    _print_tables(f"imported into {path}", counts, as_json)
+
+
+def _print_tables(title: str, counts: dict[str, int], as_json: bool) -> None:
+    if as_json:
+        _emit_json({"tables": counts})
+        return
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
 
 
 def _article_row(a: Article) -> dict[str, Any]:

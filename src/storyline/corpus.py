@@ -59,6 +59,20 @@ class Corpus:
             )
         return self.last_run
 
+    def export_parquet(self, folder: str | Path) -> dict[str, int]:
+        """Every table of the store as ``folder/TABLE.parquet`` (``storyline.store.parquet``)."""
+        from storyline.store.parquet import export_parquet
+
+        return export_parquet(self.store, folder)
+
+    def import_parquet(self, folder: str | Path) -> dict[str, int]:
+        """Load an export (``export_parquet``, or a Ray run's ``--parquet``) into this store,
+        which must be empty; all or nothing."""
+        from storyline.store.parquet import import_parquet
+
+        with self.writing():
+            return import_parquet(folder, self.store)
+
     def articles(self) -> Iterator[Article]:
         """Articles in canonical order (published time, then id)."""
         return self.store.iter_articles()
