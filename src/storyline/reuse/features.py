@@ -79,7 +79,10 @@ class _Profile:
         self.caps = {w for w in text.split() if w[:1].isupper()}
 
 
-@lru_cache(maxsize=20_000)
+# About 32 KB a sentence: 8,000 hold the sentences of the articles near in time that the
+# reuse stage plans together (it plans in time order), ~250 MiB. Measured at 1,000 generated
+# articles: 20,000 entries 42.5 s of reuse and 1,226 MiB peak, 8,000 48.9 s and 827 MiB.
+@lru_cache(maxsize=8_000)
 def _profile(text: str) -> _Profile:
     return _Profile(text, stopwords())
 

@@ -158,10 +158,19 @@ def find_links(
 ) -> list[Link]:
     """The links among candidate ``pairs`` of article ids (from ``storyline.reuse.index``);
     each pair is aligned with its earlier article (canonical order) first."""
-    ordered = []
-    for x, y in sorted(pairs):
+    # Planned in time order (of the later article, then the earlier), so that the
+    # sentences' cached word profiles (``features._profile``) are read again while they are
+    # still held: the cache then needs the sentences of the articles near in time, not of
+    # the whole block.
+    plans = {}
+    timed = []
+    for x, y in set(pairs):
         i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
-        ordered.append((i, j, plan_alignment(views[i].sentences, views[j].sentences, decision)))
+        timed.append((canonical(views[j].published, j), canonical(views[i].published, i), x, y))
+    for _, _, x, y in sorted(timed):
+        i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
+        plans[x, y] = (i, j, plan_alignment(views[i].sentences, views[j].sentences, decision))
+    ordered = [plans[p] for p in sorted(plans)]
     # Embed only the sentences the plans need, each text once, in one call so the model sees
     # full batches.
     needed: dict[str, None] = {}
