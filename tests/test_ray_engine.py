@@ -76,12 +76,26 @@ def test_the_ray_engine_gives_the_local_engines_store_on_the_seeds(
         _same_store(seeds_analyzed.store, corpus.store)
 
 
+@pytest.mark.parametrize(
+    "stages",
+    [
+        # One task of each stage raises once.
+        ("ingest", "clean", "segment", "minhash", "embed"),
+        # The process of a cleaning task, and an actor of the embedding pool, die mid-run
+        # (``os._exit``: what ``ray.kill`` or a lost node does to a worker).
+        ("clean!", "embed!"),
+    ],
+    ids=["tasks-raise", "workers-die"],
+)
 def test_tasks_that_fail_once_are_retried_and_nothing_is_lost_or_doubled(
-    engine: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+    engine: Any,
+    example_analyzed: Corpus,
+    example_corpus: Path,
+    tmp_path: Path,
+    stages: tuple[str, ...],
 ) -> None:
-    # One task of each stage raises once. Ray's workers read the variable from the runtime
-    # environment Ray gives them, so Ray is started again with it.
-    stages = ("ingest", "clean", "segment", "minhash", "embed")
+    # Ray's workers read the variable from the runtime environment Ray gives them, so Ray is
+    # started again with it.
     marks = tmp_path / "marks"
     marks.mkdir()
     ray.shutdown()
@@ -92,7 +106,8 @@ def test_tasks_that_fail_once_are_retried_and_nothing_is_lost_or_doubled(
     try:
         with Corpus(tmp_path / "ray.db") as corpus:
             result = corpus.add([str(example_corpus)], engine=engine)
-            assert sorted(p.name for p in marks.iterdir()) == sorted(f"{s}.raised" for s in stages)
+            expected = [f"{s[:-1]}.died" if s.endswith("!") else f"{s}.raised" for s in stages]
+            assert sorted(p.name for p in marks.iterdir()) == sorted(expected)
             assert result.counts["articles_new"] == 32
             assert corpus.store.count_articles() == 32
             assert sqlite3.connect(corpus.store.path).execute(

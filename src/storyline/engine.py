@@ -221,17 +221,23 @@ class _EmbedActor:
 
 def _fault_once(stage: str, item: Any) -> None:
     """Testing hook: with ``STORYLINE_RAY_FAULT=STAGE[,STAGE…]:DIR``, the first task of each
-    stage named to reach here raises once (a marker file in DIR remembers it, across workers):
-    Ray must retry it without losing or doubling the item."""
+    stage named to reach here raises once (a marker file in DIR remembers it, across workers);
+    a stage named ``STAGE!`` instead kills the worker process running it (an actor of the
+    embedding pool, or a task's worker), as a node or ``ray.kill`` would. Ray must retry it
+    without losing or doubling the item."""
     stages, _, folder = os.environ.get("STORYLINE_RAY_FAULT", "").partition(":")
-    if stage not in stages.split(",") or not folder:
+    named = stages.split(",")
+    die = f"{stage}!" in named
+    if not folder or not (die or stage in named):
         return
-    marker = Path(folder) / f"{stage}.raised"
+    marker = Path(folder) / f"{stage}.{'died' if die else 'raised'}"
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return
     os.close(fd)
+    if die:
+        os._exit(1)
     raise RuntimeError(f"injected fault in a {stage} task ({str(item)[:60]!r})")
 
 
