@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 BODY = (
     "Flood waters rose through the lower town of Marrow Bend on Tuesday, forcing the evacuation "
@@ -86,3 +87,19 @@ def write_jsonl(path: Path, records: list[object], gz: bool = False) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+def article_reads(monkeypatch: Any) -> list[str]:
+    """The ids of the articles read whole from any store from now on (``Store.get_article``),
+    in order: what a stage had to load."""
+    from storyline.store import Store
+
+    read: list[str] = []
+    original = Store.get_article
+
+    def counting(self: Store, article_id: str, full: bool = True) -> Any:
+        read.append(article_id)
+        return original(self, article_id, full)
+
+    monkeypatch.setattr(Store, "get_article", counting)
+    return read

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from builders import article_reads
 from storyline import Corpus, Store
 from storyline.embed import StoredEmbedder, get_embedder
 from storyline.reuse.index import ReuseIndex, band_keys, term_vector
@@ -111,14 +112,7 @@ def test_adding_an_unrelated_article_reads_only_what_it_touches(
             "Tuesday, a month later than usual, after the guild settled a quarrel over sand. "
             "Master blower Oriel Tamsin said the first pieces would be lanterns for the harbour."
         )
-        read: list[str] = []
-        original = Store.get_article
-
-        def counting(self: Store, article_id: str, full: bool = True) -> Any:
-            read.append(article_id)
-            return original(self, article_id, full)
-
-        monkeypatch.setattr(Store, "get_article", counting)
+        read = article_reads(monkeypatch)
         monkeypatch.setattr(Store, "link_edges", None)  # no stage reads every link
         result = corpus.add([str(new)])
         assert result.counts["articles_new"] == 1

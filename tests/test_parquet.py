@@ -13,6 +13,7 @@ import pytest
 pa = pytest.importorskip("pyarrow")
 import pyarrow.parquet as pq  # noqa: E402
 
+from builders import article_reads  # noqa: E402
 from storyline import Corpus, Store  # noqa: E402
 from storyline.config import Settings  # noqa: E402
 from storyline.report.build import build_report  # noqa: E402
@@ -101,16 +102,9 @@ def test_an_imported_store_serves_and_takes_an_add(
         "the quay on Friday, the guild's first festival since the flood. Guild warden Pell "
         "Aranow said the lamps would stay lit until the spring tides."
     )
-    read: list[str] = []
-    original = Store.get_article
-
-    def counting(self: Store, article_id: str, full: bool = True) -> Any:
-        read.append(article_id)
-        return original(self, article_id, full)
-
     with Corpus(db) as corpus:
         before = corpus.store.count_articles()
-        monkeypatch.setattr(Store, "get_article", counting)
+        read = article_reads(monkeypatch)
         result = corpus.add([str(new)])
         assert result.counts["articles_new"] == 1
         assert corpus.store.count_articles() == before + 1
