@@ -201,7 +201,11 @@ def test_linking_a_block_at_a_time_gives_the_same_links(
 ) -> None:
     import storyline.pipeline
 
+    import storyline.reuse.index
+
     monkeypatch.setattr(storyline.pipeline, "_REUSE_BLOCK", 5)
+    # Term neighbours looked up 2 articles at a time: the same candidates.
+    monkeypatch.setattr(storyline.reuse.index, "NEAR_CHUNK", 2)
     with Corpus(tmp_path / "blocks.db") as corpus:
         corpus.add([str(example_corpus)])
         assert _links(corpus.store) == _links(example_analyzed.store)

@@ -30,7 +30,7 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,6 +43,8 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _LN10 = math.log(10.0)
 #: How many of an article's strongest terms go into the inverted index.
 INDEX_TERMS = 20
+#: Articles whose term neighbours are looked up at once (``ReuseIndex._choose_all``).
+NEAR_CHUNK = 200
 
 
 @lru_cache(maxsize=1)
@@ -291,6 +293,25 @@ class ReuseIndex:
         earlier.sort()
         return [(o, round(-s, 6)) for s, o in earlier[: cfg.neighbours]], later
 
+    def _choose_all(
+        self,
+        ids: list[str],
+        vectors: dict[str, TermVector],
+        published: dict[str, str | None],
+    ) -> Iterator[tuple[str, list[tuple[str, float]], list[str]]]:
+        """``_choose`` for each of ``ids`` (those indexed), ``NEAR_CHUNK`` at a time: the
+        articles sharing a strong term with one can be most of the store, so they are held
+        for a chunk, not for all of ``ids``. ``vectors`` and ``published`` are filled as read."""
+        for start in range(0, len(ids), NEAR_CHUNK):
+            chunk = ids[start : start + NEAR_CHUNK]
+            near = self._shares_term(chunk)
+            need = ({*chunk} | {o for s in near.values() for o in s}) - set(vectors)
+            vectors.update(self._vectors(sorted(need)))
+            published.update(self._published(set(vectors) - set(published)))
+            for aid in chunk:
+                if aid in vectors:
+                    yield (aid, *self._choose(aid, near[aid], vectors, published))
+
     def candidates(self, ids: list[str], later: Iterable[str] = ()) -> Candidates:
         """Every candidate pair that involves one of ``ids`` (already indexed), the rewrite
         neighbours of the articles whose choice changes, and the stored pairs that no rule
@@ -300,28 +321,18 @@ class ReuseIndex:
         deferred = set(later)
         pending = set(ids) | deferred
         pairs: set[tuple[str, str]] = set(self.exact_and_lsh(ids))
-        near = self._shares_term(ids)
         # Later stored articles that listed a pending one must choose again (its vector changed).
         listed = self._listing(ids)
-        vectors = self._vectors({*ids, *(o for s in near.values() for o in s)})
-        published = self._published(vectors)
+        vectors: dict[str, TermVector] = {}
+        published: dict[str, str | None] = {}
         lists: dict[str, list[tuple[str, float]]] = {}
         affected: set[str] = set(listed) - pending
-        for aid in ids:
-            if aid not in vectors:
-                continue
-            chosen, after = self._choose(aid, near[aid], vectors, published)
+        for aid, chosen, after in self._choose_all(ids, vectors, published):
             lists[aid] = chosen
             affected.update(o for o in after if o not in pending)
-        more = self._shares_term(sorted(affected)) if affected else {}
-        vectors.update(
-            self._vectors(({o for s in more.values() for o in s} | affected) - set(vectors))
-        )
-        published.update(self._published(set(vectors) - set(published)))
         old_lists = self._stored_lists(sorted(affected)) if affected else {}
-        for aid in sorted(affected):
-            if aid in vectors:
-                lists[aid] = self._choose(aid, more[aid], vectors, published)[0]
+        for aid, chosen, _ in self._choose_all(sorted(affected), vectors, published):
+            lists[aid] = chosen
         for aid, chosen in lists.items():
             before = set(old_lists.get(aid, ()))
             for o, _ in chosen:
