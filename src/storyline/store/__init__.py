@@ -208,14 +208,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # A copy family's members by its root, so that linking new articles rewrites only
-        # the families they touch, not every family of the store.
-        "0010_family_roots",
-        """
-        CREATE INDEX families_root ON families (root);
-        """,
-    ),
-    (
         # What people follow (a story, a name, a search), what changed in it (one alert per
         # change: its key is unique, so a batch read twice never alerts twice), and each
         # watched feed's poll state (conditional GET validators, backoff).
@@ -239,6 +231,14 @@ MIGRATIONS: list[tuple[str, str]] = [
             retry_at REAL NOT NULL DEFAULT 0,
             last_error TEXT, body_sha TEXT
         );
+        """,
+    ),
+    (
+        # A copy family's members by its root, so that linking new articles rewrites only
+        # the families they touch, not every family of the store.
+        "0010_family_roots",
+        """
+        CREATE INDEX families_root ON families (root);
         """,
     ),
 ]
