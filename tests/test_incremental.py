@@ -200,7 +200,6 @@ def test_linking_a_block_at_a_time_gives_the_same_links(
     example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import storyline.pipeline
-
     import storyline.reuse.index
 
     monkeypatch.setattr(storyline.pipeline, "_REUSE_BLOCK", 5)
