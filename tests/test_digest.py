@@ -44,6 +44,32 @@ def test_speakers_after_before_pronoun_follow_on_and_role() -> None:
     assert "cheap trick" not in got  # two quoted words are a term, not a quote
 
 
+_ROLE_PIECES = ("the city's fire chief", "Ada Brisk", "Mayor Tobias Wren", "said", ",", ", ",
+                ".", ";", "“We will rebuild”", '"no"', "an official with the port authority",
+                "Jan de Vries", "J.R. Holt", "O'Neil", "Smith-Jones", "\n", "\t", " ", "a" * 90,
+                "spokesperson", "Kessler")  # fmt: skip
+
+
+def test_roles_before_names_are_found_as_the_pattern_finds_them(example_corpus: Path) -> None:
+    """``_role_first`` gives the matches of the ``_ROLE_FIRST`` pattern, the same ones in the
+    same order, on the example articles and on random texts of roles, names and stops."""
+    import random
+
+    from storyline.digest.quotes import _ROLE_FIRST, _role_first
+
+    rng = random.Random(5)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(example_corpus.rglob("*.txt"))]
+    texts += [
+        " ".join(rng.choice(_ROLE_PIECES) for _ in range(rng.randint(1, 40))) for _ in range(3000)
+    ]
+    found = 0
+    for text in texts:
+        want = [(m.group("name"), m.group("role")) for m in _ROLE_FIRST.finditer(text)]
+        assert list(_role_first(text)) == want, text
+        found += len(want)
+    assert found > 500
+
+
 def test_attribution_and_source_names() -> None:
     assert attribution("Russia has 100,000 troops there, according to the US and allies.") == (
         "the US and allies"

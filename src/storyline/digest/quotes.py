@@ -20,8 +20,9 @@ different outlets' English renderings of the same words become its variants.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +85,26 @@ _BEFORE = re.compile(
 )
 _APPOSITION = re.compile(rf"(?P<name>{_NAME}),\s+(?P<role>[^,.;“”\"]{{6,80}}?)[,.;]")
 _ROLE_FIRST = re.compile(rf"(?P<role>[^,.;“”\"]{{6,80}}?),\s+(?P<name>{_NAME})[,.;\s]")
+_ROLE_STOP = re.compile(r"[,.;“”\"]")
+_NAME_AFTER_COMMA = re.compile(rf",(?=\s+(?P<name>{_NAME})[,.;\s])")
+
+
+def _role_first(text: str) -> Iterator[tuple[str, str]]:
+    """(name, role) of each match of ``_ROLE_FIRST`` ("the city's fire chief, Ada Brisk,"),
+    the same matches in the same order, found from the commas a name follows. The pattern
+    itself tries up to 75 role lengths at every character of the text (5.7 ms an article,
+    most of the quotes' cost); a role runs from the last stop character before its comma
+    (or 80 characters back, or the end of the previous match) and has 6 characters or more."""
+    stops = [m.start() for m in _ROLE_STOP.finditer(text)]
+    pos = 0
+    for m in _NAME_AFTER_COMMA.finditer(text):
+        comma = m.start()
+        at = bisect.bisect_left(stops, comma)  # stops[at] is this comma
+        start = max(pos, stops[at - 1] + 1 if at else 0, comma - 80)
+        if comma - start < 6:
+            continue
+        yield m.group("name"), text[start:comma]
+        pos = m.end("name") + 1  # the character after the name is part of the match
 
 
 @dataclass
@@ -168,11 +189,11 @@ class _Article:
                 self.mentions.append((m.start(), full))
         self.roles: list[tuple[str, str]] = []
         self.spoke: list[tuple[int, str]] = []
-        for pattern in (_APPOSITION, _ROLE_FIRST):
-            for m in pattern.finditer(text):
-                name, role = _strip_titles(m.group("name")), m.group("role").strip().lower()
-                if len(name.split()) >= 2 and _is_name(name) and not role[:1].isupper():
-                    self.roles.append((role, name))
+        found = [(m.group("name"), m.group("role")) for m in _APPOSITION.finditer(text)]
+        for raw_name, raw_role in [*found, *_role_first(text)]:
+            name, role = _strip_titles(raw_name), raw_role.strip().lower()
+            if len(name.split()) >= 2 and _is_name(name) and not role[:1].isupper():
+                self.roles.append((role, name))
 
     def canonical(self, name: str) -> str:
         name = _person(name)
