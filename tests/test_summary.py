@@ -108,3 +108,73 @@ def test_rouge_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(module.shutil, "which", lambda name: None)
     with pytest.raises(module.RougeUnavailable, match="perl is not installed"):
         module.rouge([["a b c"]], [["a b c"]])
+
+
+def _greedy_one_by_one(units: list[Unit], words: int, fill: bool) -> list[Unit]:
+    """``submodular`` as first written: each candidate's gain computed on its own."""
+    import math
+
+    import numpy as np
+
+    from storyline.digest import summary as s
+
+    n = len(units)
+    sim = s.similarity(units)
+    prior = np.array([s._prior(u) for u in units])
+    weight = np.array([0.5 if u.is_copy else 1.0 for u in units]) * prior
+    saturation = s.ALPHA_A / n * (sim * weight[None, :]).sum(axis=1)
+    cover = np.zeros(n)
+    reward = (sim * weight[:, None]).sum(axis=0) / n * prior
+    parts = s._partition(sim, round(s.CLUSTER_SHARE * n))
+    part_mass = np.zeros(int(parts.max()) + 1)
+
+    def gain(j: int) -> float:
+        new = np.minimum(cover + sim[:, j], saturation) - np.minimum(cover, saturation)
+        k = parts[j]
+        diversity = math.sqrt(part_mass[k] + reward[j]) - math.sqrt(part_mass[k])
+        return float((weight * new).sum()) + s.LAMBDA * diversity
+
+    candidates = [j for j in s.representatives(units) if units[j].words >= s.MIN_WORDS]
+    chosen: list[int] = []
+    used = 0
+    while candidates and used < words:
+        if not fill:
+            candidates = [j for j in candidates if used + units[j].words <= words]
+            if not candidates:
+                break
+        j = min(
+            candidates,
+            key=lambda j: (
+                -round(gain(j) / units[j].words ** s.COST_POWER, 9),
+                *s._place(units[j]),
+            ),
+        )
+        candidates.remove(j)
+        if used + units[j].words > words and not fill:
+            continue
+        chosen.append(j)
+        used += units[j].words
+        cover += sim[:, j]
+        part_mass[parts[j]] += reward[j]
+    return [units[j] for j in chosen]
+
+
+@pytest.mark.parametrize(("words", "fill"), [(100, False), (400, False), (250, True)])
+def test_submodular_gains_of_all_candidates_at_once_equal_one_by_one(
+    words: int, fill: bool
+) -> None:
+    """The greedy scores every candidate in one matrix step; it picks what scoring each on
+    its own picks, on a story of 600 sentences (more candidates than one step takes)."""
+    import random
+
+    from storyline.digest.summary import submodular
+
+    rng = random.Random(2)
+    vocab = [f"w{i}" for i in range(150)] + [w.lower() for f in FACTS for w in f.split()]
+    units = []
+    for i in range(600):
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(4, 30)))
+        article = f"a{i % 40}"
+        units.append(Unit(text, article, i // 40, rng.randrange(300), [article], 1 + i % 3,
+                          i % 7 == 0, f"2024-03-{1 + i % 9:02d}", None, 15))  # fmt: skip
+    assert submodular(units, words, fill) == _greedy_one_by_one(units, words, fill)

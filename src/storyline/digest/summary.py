@@ -209,15 +209,23 @@ def submodular(units: list[Unit], words: int, fill: bool = False) -> list[Unit]:
     parts = _partition(sim, round(CLUSTER_SHARE * n))
     part_mass = np.zeros(int(parts.max()) + 1)
 
-    def gain(j: int) -> float:
-        coverage = float(
-            (
-                weight * (np.minimum(cover + sim[:, j], saturation) - np.minimum(cover, saturation))
-            ).sum()
-        )
-        k = parts[j]
-        diversity = math.sqrt(part_mass[k] + reward[j]) - math.sqrt(part_mass[k])
-        return coverage + LAMBDA * diversity
+    # Rows of sim^T: a candidate's column of sim as a contiguous row, so that every
+    # candidate's coverage gain is one row sum (the same pairwise sum as one vector's).
+    by_column = np.ascontiguousarray(sim.T)
+
+    def gains(js: list[int]) -> list[float]:
+        """The gain of adding each of ``js``, 256 candidates at a time (memory)."""
+        covered = np.minimum(cover, saturation)
+        out: list[float] = []
+        for start in range(0, len(js), 256):
+            at = np.array(js[start : start + 256], dtype=np.int64)
+            coverage = (weight * (np.minimum(cover + by_column[at], saturation) - covered)).sum(
+                axis=1
+            )
+            k = parts[at]
+            diversity = np.sqrt(part_mass[k] + reward[at]) - np.sqrt(part_mass[k])
+            out.extend((coverage + LAMBDA * diversity).tolist())
+        return out
 
     candidates = [j for j in representatives(units) if units[j].words >= MIN_WORDS]
     chosen: list[int] = []
@@ -228,9 +236,10 @@ def submodular(units: list[Unit], words: int, fill: bool = False) -> list[Unit]:
             candidates = [j for j in candidates if used + units[j].words <= words]
             if not candidates:
                 break
+        score = dict(zip(candidates, gains(candidates), strict=True))
         j = min(
             candidates,
-            key=lambda j: (-round(gain(j) / units[j].words ** COST_POWER, 9), *_place(units[j])),
+            key=lambda j: (-round(score[j] / units[j].words ** COST_POWER, 9), *_place(units[j])),
         )
         candidates.remove(j)
         if used + units[j].words > words and not fill:
