@@ -372,6 +372,12 @@ def main() -> None:
                       + f" {r['seconds']:>8.1f} {r['seconds'] / first:>8.2f}"
                       f" {r['peak_rss_mib']:>9.0f} {r.get('base_seconds', 0):>8.0f}")  # fmt: skip
                 _counts(r)
+            for b, r in rows:
+                if b:
+                    t = r["base_timings"]
+                    print(f"building the store of {b:,}: {r['base_seconds']:.1f} s ("
+                          + ", ".join(f"{s} {t.get(s, 0):.1f}" for s in STAGES)
+                          + f"), {b / r['base_seconds']:.1f} articles/s")  # fmt: skip
         for n in sizes:
             write(records[:n], root / f"all{n}")
             print(f"[pipeline_volume] whole pipeline over {n:,}", file=sys.stderr, flush=True)

@@ -183,6 +183,88 @@ def test_the_index_finds_the_same_pairs_whatever_the_order_articles_came_in() ->
     assert pairs([order[:12], order[12:20], order[20:]]) == everything
 
 
+def _unwindowed(self: ReuseIndex, ids: list[str]) -> dict[str, set[str]]:
+    """Every indexed article that shares a strong term with one of ``ids``, at any date."""
+    self._linking(ids)
+    near: dict[str, set[str]] = {i: set() for i in ids}
+    for a, b in self.db.execute(
+        "SELECT DISTINCT t.id, m.article_id FROM temp.linking t"
+        " JOIN term_index l ON l.article_id = t.id"
+        " JOIN term_index m ON m.term = l.term AND m.article_id != t.id"
+    ):
+        near[a].add(b)
+    return near
+
+
+def test_rewrite_neighbours_looked_up_by_day_equal_those_of_every_date(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The term index answers by day (the window and a day more); the neighbours chosen are
+    those chosen among every article sharing a term: dated over 40 days (and at the edge of
+    the window), date-only, naive, undated."""
+    from storyline.config import ReuseSettings
+
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words, 80)) for _ in range(48)]
+    dates: list[str | None] = [f"2026-03-01T{i % 24:02d}:00:00+00:00" for i in range(48)]
+    for i in range(48):
+        day = 1 + (i * 7) % 40
+        dates[i] = f"2026-{3 + day // 31:02d}-{1 + day % 31:02d}T{i % 24:02d}:30:00+00:00"
+    dates[5] = dates[6] = None  # undated
+    dates[7] = "2026-03-09"  # a date alone
+    dates[8] = "2026-03-16T12:00:00"  # no zone
+    dates[9], dates[10] = "2026-03-20T00:00:00+00:00", "2026-03-27T00:00:00+00:00"  # 7 days
+    store = Store(":memory:")
+    for i, when in enumerate(dates):
+        store.db.execute(
+            "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
+            " VALUES (?, '', '', '', ?, 'linked', '')",
+            (f"a{i:02d}", when),
+        )
+    index = ReuseIndex(store, ReuseSettings(neighbours=4, min_tfidf=0.05))
+    sigs = np.zeros((len(texts), 128), dtype=np.uint32)
+    index.put([(f"a{i:02d}", t, sigs[i]) for i, t in enumerate(texts)])
+    ids = [f"a{i:02d}" for i in range(len(texts))]
+    by_day = [(a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {})]
+    windowed = index._shares_term(ids)
+    monkeypatch.setattr(ReuseIndex, "_shares_term", _unwindowed)
+    every = [(a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {})]
+    assert by_day == every
+    assert sum(len(chosen) for _, chosen, _ in every) > 48  # the lists are not empty
+    # The lookup by day left out articles: it is not every date's.
+    assert sum(map(len, windowed.values())) < sum(map(len, _unwindowed(index, ids).values()))
+    assert windowed["a05"] == _unwindowed(index, ["a05"])["a05"]  # undated: every date
+
+
+def test_a_term_index_made_before_days_gets_them(tmp_path: Path) -> None:
+    """A store made before the term index held days is given them from its articles' dates
+    (undated: every window's)."""
+    import sqlite3
+
+    from storyline.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+    upto = [n for n, _ in MIGRATIONS].index("0011_term_days")
+    for name, sql in MIGRATIONS[:upto]:
+        db.executescript(sql)
+        db.execute("INSERT INTO migrations VALUES (?, '')", (name,))
+    for aid, when in (("a", "2026-03-02T12:00:00+00:00"), ("b", None), ("c", "2026-03-09")):
+        db.execute(
+            "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
+            " VALUES (?, '', '', '', ?, 'linked', '')",
+            (aid, when),
+        )
+        db.execute("INSERT INTO term_index VALUES (7, ?)", (aid,))
+    db.commit()
+    db.close()
+    store = Store(path)
+    days = dict(store.db.execute("SELECT article_id, day FROM term_index").fetchall())
+    assert days == {"a": 20514.5, "b": -1e12, "c": 20521.0}
+
+
 def test_term_vectors_and_band_keys_are_deterministic() -> None:
     a = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")
     b = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")

@@ -85,6 +85,15 @@ class TermVector:
         return cls(np.frombuffer(terms, dtype="<i8"), np.frombuffer(weights, dtype="<f4"))
 
 
+#: The day the term index holds for an undated article.
+UNDATED = -1e12
+_NEAR = (
+    "SELECT t.id, m.article_id FROM temp.choosing t"
+    " CROSS JOIN term_index l ON l.article_id = t.id"
+    " CROSS JOIN term_index m ON m.term = l.term"
+)
+
+
 def term_vector(text: str, index_terms: int = INDEX_TERMS) -> TermVector:
     stop = _stop_words()
     counts = Counter(w for w in _TOKEN.findall(text.lower()) if w not in stop)
@@ -191,9 +200,14 @@ class ReuseIndex:
                 "INSERT INTO term_vectors VALUES (?, ?, ?)",
                 [(it[0], *v.to_row()) for it, v in zip(items, vectors, strict=True)],
             )
+            days = self._days([it[0] for it in items])
             self.db.executemany(
-                "INSERT OR IGNORE INTO term_index VALUES (?, ?)",
-                [(t, it[0]) for it, v in zip(items, vectors, strict=True) for t in v.top],
+                "INSERT OR IGNORE INTO term_index (term, day, article_id) VALUES (?, ?, ?)",
+                [
+                    (t, days.get(it[0], UNDATED), it[0])
+                    for it, v in zip(items, vectors, strict=True)
+                    for t in v.top
+                ],
             )
 
     def unindexed(self) -> list[str]:
@@ -245,16 +259,43 @@ class ReuseIndex:
             found.add((min(a, b), max(a, b)))
         return found
 
+    def _days(self, ids: list[str]) -> dict[str, float]:
+        """Each article's day as the term index holds it (``UNDATED`` when it has none)."""
+        from storyline.stories.stream import epoch
+
+        out = {}
+        for aid, published in self._published(set(ids)).items():
+            t = epoch(published)
+            out[aid] = UNDATED if t is None else t / 86400.0
+        return out
+
     def _shares_term(self, ids: list[str]) -> dict[str, set[str]]:
-        """Each of ``ids`` with the indexed articles that share one of its strongest terms."""
-        self._linking(ids)
+        """Each of ``ids`` with the indexed articles that share one of its strongest terms,
+        and that may lie in its time window: a day more than the window either side, as the
+        index holds days (``_choose`` checks the window itself); undated ones always."""
+        days = self._days(ids)
+        reach = self.settings.window_days + 1.0
+        self.db.execute("DROP TABLE IF EXISTS temp.choosing")
+        self.db.execute("CREATE TEMP TABLE choosing (id, lo, hi)")
+        self.db.executemany(
+            "INSERT INTO temp.choosing VALUES (?, ?, ?)",
+            [
+                (i, None, None)
+                if days.get(i, UNDATED) == UNDATED
+                else (i, days[i] - reach, days[i] + reach)
+                for i in ids
+            ],  # fmt: skip
+        )
         near: dict[str, set[str]] = {i: set() for i in ids}
         for a, b in self.db.execute(
-            "SELECT DISTINCT t.id, m.article_id FROM temp.linking t"
-            " JOIN term_index l ON l.article_id = t.id"
-            " JOIN term_index m ON m.term = l.term AND m.article_id != t.id"
+            # CROSS JOIN keeps SQLite's order: each article's terms, then their rows by
+            # (term, day) range, never a scan of the index.
+            f"{_NEAR} AND m.day BETWEEN t.lo AND t.hi UNION {_NEAR} AND m.day = ?"
+            f" UNION {_NEAR} WHERE t.lo IS NULL",
+            (UNDATED,),
         ):
-            near[a].add(b)
+            if a != b:
+                near[a].add(b)
         return near
 
     def _choose(

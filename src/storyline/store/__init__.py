@@ -241,6 +241,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX families_root ON families (root);
         """,
     ),
+    (
+        # An article's strongest terms with its day (days since 1970, UTC; -1e12 when
+        # undated), so that rewrite candidates are looked up in the time window, not among
+        # every article that ever used the term. Days of stored rows from SQLite's reading of
+        # the date (new rows: Python's; lookups allow a day's difference).
+        "0011_term_days",
+        """
+        CREATE TABLE term_days (
+            term INTEGER NOT NULL, day REAL NOT NULL, article_id TEXT NOT NULL,
+            PRIMARY KEY (term, day, article_id)
+        ) WITHOUT ROWID;
+        INSERT INTO term_days
+            SELECT t.term, COALESCE(julianday(a.published) - 2440587.5, -1e12), t.article_id
+            FROM term_index t LEFT JOIN articles a ON a.id = t.article_id;
+        DROP TABLE term_index;
+        ALTER TABLE term_days RENAME TO term_index;
+        CREATE INDEX term_index_article ON term_index (article_id);
+        """,
+    ),
 ]
 
 
