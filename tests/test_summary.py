@@ -178,3 +178,57 @@ def test_submodular_gains_of_all_candidates_at_once_equal_one_by_one(
         units.append(Unit(text, article, i // 40, rng.randrange(300), [article], 1 + i % 3,
                           i % 7 == 0, f"2024-03-{1 + i % 9:02d}", None, 15))  # fmt: skip
     assert submodular(units, words, fill) == _greedy_one_by_one(units, words, fill)
+
+
+def _many_units(n: int, seed: int = 3) -> list[Unit]:
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(120)] + [w.lower() for f in FACTS for w in f.split()]
+    out = []
+    for i in range(n):
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(5, 25)))
+        article = f"a{i % 30}"
+        out.append(Unit(text, article, i // 30, i, [article], 1 + i % 4, i % 5 == 0,
+                        f"2024-03-{1 + i % 9:02d}", None, n // 30))  # fmt: skip
+    return out
+
+
+def test_gram_in_blocks_equals_the_whole_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past GRAM_BLOCK rows the similarities are made a block of rows at a time (OpenBLAS's
+    threaded syrk, which numpy uses for ``x @ x.T``, segfaults on large ones); the values
+    are the whole product's, and up to the block they are that product itself."""
+    import numpy as np
+
+    from storyline.digest import summary
+
+    x = np.random.default_rng(1).random((300, 40))
+    assert np.array_equal(summary.gram(x), x @ x.T)
+    monkeypatch.setattr(summary, "GRAM_BLOCK", 64)
+    blocked = summary.gram(x)
+    assert blocked.shape == (300, 300)
+    assert np.allclose(blocked, x @ x.T, rtol=1e-12, atol=1e-12)
+    assert np.allclose(summary.gram(x.astype(np.float32)), (x @ x.T).astype(np.float32), rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_a_large_story_is_summarised_from_its_most_corroborated_and_lead_units(
+    method: str,
+) -> None:
+    """Over ``max_units`` units the methods see only those the prior ranks first (in their
+    order): the summary is the one made from those alone, and under the cap nothing
+    changes."""
+    from storyline.digest.summary import _prior, within
+
+    units = _many_units(400)
+    kept = within(units, 120)
+    assert len(kept) == 120
+    assert [units.index(u) for u in kept] == sorted(units.index(u) for u in kept)  # their order
+    floor = min(_prior(u) for u in kept)
+    assert all(_prior(u) <= floor for u in units if u not in kept)
+    assert any(_prior(u) < floor for u in units if u not in kept)  # the cap left some out
+    chosen = summarize(units, 80, method, max_units=120)
+    assert chosen and all(u in kept for u in chosen)
+    assert chosen == summarize(kept, 80, method, max_units=0)
+    assert within(units, 0) is units and within(units, 400) is units
+    assert summarize(units, 80, method, max_units=0) == summarize(units, 80, method, max_units=400)

@@ -159,6 +159,9 @@ class DigestSettings:
     #: Summary length in words, and the summarizer by name (``storyline summarize --help``).
     words: int = 100
     method: str = "submodular"
+    #: The summary is chosen among at most this many of a story's sentences, those of the
+    #: most lead and corroboration (its pairwise similarities take n x n memory); 0: all.
+    summary_max_units: int = 4000
     #: Entity extractor for the story's people, organisations and places: auto takes spaCy's
     #: en_core_web_sm when installed and says when it fell back to rules.
     entities: str = "auto"

@@ -145,7 +145,7 @@ def build_digest(
     words = words or cfg.words
     digest: dict[str, Any] = {"story": story_id, "method": method, "words": words}
     if "summary" in parts:
-        chosen = summarize(units, words, method)
+        chosen = summarize(units, words, method, max_units=cfg.summary_max_units)
         digest["summary"] = [
             _undated(
                 {

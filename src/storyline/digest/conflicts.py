@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from storyline.digest.facts import Source
+from storyline.digest.summary import gram
 from storyline.digest.units import Unit
 from storyline.ingest.clean import stopwords
 from storyline.text.seqmatch import SequenceMatcher
@@ -100,7 +101,7 @@ def number_conflicts(
         vectors = np.asarray(embed([units[u].text for u in bare]), dtype=np.float32)
         for u, v in zip(bare, vectors, strict=True):
             units[u].vector = v
-    sims = windows @ windows.T
+    sims = gram(windows)
     from storyline.stories.stream import epoch
 
     times = {u.article: epoch(u.published) for u in units}
