@@ -10,6 +10,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from storyline.ingest.clean import stopwords
 from storyline.reuse.features import pair_features, pair_features_many
@@ -150,6 +151,62 @@ def test_the_gate_is_shared_content_words_over_the_smaller_sentence() -> None:
     assert allowed(a, [], 0.3).shape == (2, 0)
 
 
+def test_the_gate_equals_the_overlap_of_each_pairs_stem_sets(seeds_dir: Path) -> None:
+    """The stem matrix (stems cached apart from the pair profiles, as numbered ids) counts
+    the stems ``pair_features`` reads, and the gate equals computing every pair's overlap
+    coefficient from the two stem sets."""
+    from storyline.reuse.lexical import MIN_OVERLAP, allowed, stem_matrix, stems
+
+    texts = [s for p in sorted(seeds_dir.iterdir())[:2] for s in _example_sentences(p)]
+    half = len(texts) // 2
+    a, b = texts[:half], texts[half:]
+    matrix, sizes = stem_matrix(texts)
+    assert sizes.tolist() == [len(stems(t)) for t in texts]
+    assert (matrix @ matrix.T).diagonal().tolist() == sizes.tolist()
+    gate = allowed(a, b, MIN_OVERLAP, top=len(texts))  # every partner: the cut alone
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            sx, sy = stems(x), stems(y)
+            shared = len(sx & sy)
+            want = shared > 0 and shared / max(1, min(len(sx), len(sy))) >= MIN_OVERLAP
+            assert gate[i, j] == want, (x, y)
+
+
+def _gate_reference(a: list[str], b: list[str], cut: float, top: int) -> np.ndarray:
+    """Pairs reaching the cut that are among the ``top`` partners (by the cosine of the stem
+    sets; ties: the earlier) of either sentence, pair by pair with Python sets."""
+    from storyline.reuse.lexical import stems
+
+    score = {}
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            sx, sy = stems(x), stems(y)
+            shared = len(sx & sy)
+            if shared and shared / max(1, min(len(sx), len(sy))) >= cut:
+                score[i, j] = np.float32(shared) / np.sqrt(np.float32(max(1, len(sx) * len(sy))))
+    out = np.zeros((len(a), len(b)), dtype=bool)
+    for i in range(len(a)):
+        for _, j in sorted((-score[i, j], j) for j in range(len(b)) if (i, j) in score)[:top]:
+            out[i, j] = True
+    for j in range(len(b)):
+        for _, i in sorted((-score[i, j], i) for i in range(len(a)) if (i, j) in score)[:top]:
+            out[i, j] = True
+    return out
+
+
+def test_gates_of_many_article_pairs_at_once_equal_each_pairs_own(seeds_dir: Path) -> None:
+    """``allowed_many`` scores every article pair in one product: each pair's gate is the
+    one its own sentences give (checked against a plain reference), empty articles too."""
+    from storyline.reuse.lexical import MIN_OVERLAP, allowed_many
+
+    articles = [_example_sentences(p) for p in sorted(seeds_dir.iterdir())]
+    pairs = [(a, b) for a in articles for b in articles] + [([], articles[0]), (articles[1], [])]
+    gates = allowed_many(pairs, MIN_OVERLAP)
+    assert sum(int(g.sum()) for g in gates) > 0
+    for (a, b), gate in zip(pairs, gates, strict=True):
+        assert gate.tolist() == _gate_reference(a, b, MIN_OVERLAP, 3).tolist()
+
+
 def test_fact_edges_equal_scoring_every_candidate_with_its_cosine(seeds_dir: Path) -> None:
     """The cascade (words first, the model only where they leave it open) accepts exactly the
     candidate pairs that scoring each with its embedding cosine accepts."""
@@ -180,3 +237,25 @@ def test_fact_edges_equal_scoring_every_candidate_with_its_cosine(seeds_dir: Pat
     assert set(edges) == expected
     embedded = sum(u.vector is not None for u in units)
     assert embedded < len(units)  # the words decided some sentences' every pair
+
+
+_PIECES = ("the", "The", "troops", "troop", "said", "not", "isn't", "4,000", "5.5%", "Rain",
+           "rain", "a", "b", "the the", "U.S.", "Mr.", "—", "“quoted”", "x", "2019", "Port")  # fmt: skip
+
+
+def test_features_of_random_texts_equal_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeated words and n-grams (multiset overlaps), numbers, capitals, negation and empty
+    texts, drawn at random and scored all at once (and 7 pairs at a time): every value equals
+    the reference's."""
+    import storyline.reuse.features
+
+    rng = random.Random(3)
+    texts = ["", " "] + [
+        " ".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 14))) for _ in range(400)
+    ]
+    pairs = [(rng.choice(texts), rng.choice(texts)) for _ in range(4000)]
+    cosines = [rng.uniform(-0.2, 1.0) for _ in pairs]
+    expected = [reference(a, b, c) for (a, b), c in zip(pairs, cosines, strict=True)]
+    assert pair_features_many(pairs, cosines) == expected
+    monkeypatch.setattr(storyline.reuse.features, "_CHUNK", 7)
+    assert pair_features_many(pairs, cosines) == expected

@@ -246,3 +246,25 @@ def test_term_cosines_at_once_equal_one_by_one() -> None:
         one_by_one = np.array([cosine(a, b) for b in vectors])
         assert np.allclose(cosines(a, vectors), one_by_one, rtol=0, atol=1e-12)
     assert cosines(vectors[0], []).shape == (0,)
+
+
+def test_alignments_planned_together_equal_one_at_a_time(
+    example_links: tuple[dict, dict[str, str], Corpus],
+) -> None:
+    """``find_links`` plans many article pairs at once (their sentence pairs' features in one
+    batch): every plan equals the article pair's own."""
+    from storyline.reuse.align import plan_alignment, plan_alignments
+    from storyline.reuse.decision import load_decision
+
+    corpus = example_links[2]
+    texts = [[s.text for s in a.sentences] for a in corpus.articles()]
+    pairs = [(texts[i], texts[j]) for i in range(len(texts)) for j in range(i + 1, len(texts))]
+    decision = load_decision()
+    together = plan_alignments(pairs, decision)
+    assert sum(len(p.i) for p in together) > 0
+    for (a, b), plan in zip(pairs, together, strict=True):
+        alone = plan_alignment(a, b, decision)
+        assert plan.i.tolist() == alone.i.tolist() and plan.j.tolist() == alone.j.tolist()
+        assert plan.same.tolist() == alone.same.tolist()
+        assert plan.scores.base.tolist() == alone.scores.base.tolist()
+        assert plan.scores.lin.tolist() == alone.scores.lin.tolist()

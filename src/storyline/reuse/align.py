@@ -9,7 +9,7 @@ one-to-one matching keeps the pairs it calls "same statement".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from storyline.reuse.decision import Decision
 from storyline.reuse.features import tokens
 from storyline.reuse.fingerprint import normalize
-from storyline.reuse.lexical import MIN_OVERLAP, LexicalScores, allowed, lexical_scores
+from storyline.reuse.lexical import MIN_OVERLAP, LexicalScores, allowed_many, lexical_scores
 from storyline.text.seqmatch import SequenceMatcher
 
 _QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{3,})[\"“”«»]")
@@ -134,15 +134,35 @@ def plan_alignment(
     min_cosine: float = 0.4,
     min_overlap: float = MIN_OVERLAP,
 ) -> AlignPlan:
-    i, j = np.nonzero(allowed(texts_a, texts_b, min_overlap))
-    scores = lexical_scores(
-        [(texts_a[x], texts_b[y]) for x, y in zip(i, j, strict=True)], decision, min_cosine
-    )
-    keep = ~scores.rejected(min_cosine)
-    i, j = i[keep].astype(np.int64), j[keep].astype(np.int64)
-    scores = scores.take(keep)
-    same = np.array([texts_a[x] == texts_b[y] for x, y in zip(i, j, strict=True)], dtype=bool)
-    return AlignPlan(texts_a, texts_b, i, j, scores, same, min_cosine)
+    return plan_alignments([(texts_a, texts_b)], decision, min_cosine, min_overlap)[0]
+
+
+def plan_alignments(
+    articles: Sequence[tuple[list[str], list[str]]],
+    decision: Decision,
+    min_cosine: float = 0.4,
+    min_overlap: float = MIN_OVERLAP,
+) -> list[AlignPlan]:
+    """``plan_alignment`` of many article pairs (the sentences of A, of B), the words of all
+    their sentence pairs scored at once (the features cost less per pair in one batch)."""
+    gates = [np.nonzero(gate) for gate in allowed_many(articles, min_overlap)]
+    flat = [
+        (a[x], b[y])
+        for (a, b), (i, j) in zip(articles, gates, strict=True)
+        for x, y in zip(i.tolist(), j.tolist(), strict=True)
+    ]
+    every = lexical_scores(flat, decision, min_cosine)
+    kept = ~every.rejected(min_cosine)
+    plans = []
+    start = 0
+    for (a, b), (i, j) in zip(articles, gates, strict=True):
+        rows = np.arange(start, start + len(i))
+        start += len(i)
+        keep = kept[rows]
+        ii, jj = i[keep].astype(np.int64), j[keep].astype(np.int64)
+        same = np.array([a[x] == b[y] for x, y in zip(ii, jj, strict=True)], dtype=bool)
+        plans.append(AlignPlan(a, b, ii, jj, every.take(rows[keep]), same, min_cosine))
+    return plans
 
 
 def align(

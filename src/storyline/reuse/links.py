@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from storyline.config import ReuseSettings
-from storyline.reuse.align import AlignedPair, AlignPlan, align, plan_alignment
+from storyline.reuse.align import AlignedPair, AlignPlan, align, plan_alignment, plan_alignments
 from storyline.reuse.decision import Decision
 from storyline.reuse.fingerprint import jaccard_estimate
 from storyline.reuse.index import canonical
@@ -146,6 +146,10 @@ def _no_direction(a: ArticleView, b: ArticleView) -> Direction:
     return Direction(first.id, second.id, False, 0.0, [NOT_A_COPY])
 
 
+#: Article pairs whose alignments are planned together.
+PLAN_BATCH = 256
+
+
 def find_links(
     views: dict[str, ArticleView],
     pairs: Iterable[tuple[str, str]],
@@ -167,9 +171,18 @@ def find_links(
     for x, y in set(pairs):
         i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
         timed.append((canonical(views[j].published, j), canonical(views[i].published, i), x, y))
-    for _, _, x, y in sorted(timed):
-        i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
-        plans[x, y] = (i, j, plan_alignment(views[i].sentences, views[j].sentences, decision))
+    # Article pairs are planned PLAN_BATCH at a time: their sentence pairs' features are
+    # computed together.
+    timed.sort()
+    for start in range(0, len(timed), PLAN_BATCH):
+        batch = []
+        for _, _, x, y in timed[start : start + PLAN_BATCH]:
+            i, j = sorted((x, y), key=lambda a: canonical(views[a].published, a))
+            batch.append((x, y, i, j))
+        made = plan_alignments([(views[i].sentences, views[j].sentences) for *_, i, j in batch],
+                               decision)  # fmt: skip
+        for (x, y, i, j), plan in zip(batch, made, strict=True):
+            plans[x, y] = (i, j, plan)
     ordered = [plans[p] for p in sorted(plans)]
     # Embed only the sentences the plans need, each text once, in one call so the model sees
     # full batches.
