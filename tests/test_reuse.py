@@ -268,3 +268,25 @@ def test_alignments_planned_together_equal_one_at_a_time(
         assert plan.same.tolist() == alone.same.tolist()
         assert plan.scores.base.tolist() == alone.scores.base.tolist()
         assert plan.scores.lin.tolist() == alone.scores.lin.tolist()
+
+
+def test_term_cosines_of_a_chunk_equal_each_articles_own_bit_for_bit() -> None:
+    """The rewrite neighbours' cosines of a chunk of articles come from one sparse product;
+    each equals ``cosines`` of its article exactly (ties among neighbours are broken by these
+    values), with empty vectors and articles that share no term among them."""
+    import random
+
+    from storyline.reuse.index import cosine_matrix, cosines, term_vector
+
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(400)] + ["Halloran", "bridge", "mayor", "strike"]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 120))) for _ in range(150)]
+    texts += ["", "the of and", texts[3], texts[3]]  # no terms; duplicates (cosine 1)
+    vectors = [term_vector(t) for t in texts]
+    table = cosine_matrix(vectors[:60], vectors)
+    assert table.shape == (60, len(vectors))
+    for r in range(60):
+        assert np.array_equal(table[r], cosines(vectors[r], vectors))
+    assert table[3, -1] == table[3, -2] and table[3, -1] > 0.999
+    assert cosine_matrix([], vectors).shape == (0, len(vectors))
+    assert cosine_matrix(vectors[-4:-2], vectors[-4:-2]).tolist() == [[0.0, 0.0], [0.0, 0.0]]

@@ -132,6 +132,38 @@ def cosines(a: TermVector, others: list[TermVector]) -> np.ndarray:
     return np.bincount(owner, weights=products, minlength=len(others))
 
 
+def cosine_matrix(rows: list[TermVector], columns: list[TermVector]) -> np.ndarray:
+    """``cosines(r, columns)`` of every one of ``rows`` (rows x columns), from one sparse
+    product. Bit for bit the same: each cosine sums the products of the shared terms in
+    ascending term order, as ``cosines`` does (its other products are exact zeros), and
+    scipy's product sums a row's terms in the order they are stored (sorted here)."""
+    from scipy import sparse
+
+    out = np.zeros((len(rows), len(columns)), dtype=np.float64)
+    if not rows or not columns:
+        return out
+    vocab = np.unique(np.concatenate([v.terms for v in (*rows, *columns)]))
+    if not len(vocab):
+        return out
+
+    def matrix(vectors: list[TermVector]) -> sparse.csr_matrix:
+        sizes = np.array([len(v.terms) for v in vectors], dtype=np.int64)
+        indptr = np.zeros(len(vectors) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        m = sparse.csr_matrix(
+            (
+                np.concatenate([v.weights for v in vectors]).astype(np.float64),
+                np.searchsorted(vocab, np.concatenate([v.terms for v in vectors])),
+                indptr,
+            ),
+            shape=(len(vectors), len(vocab)),
+        )
+        m.check_format(full_check=True)  # sorted, in range: scipy's product trusts them
+        return m
+
+    return np.asarray((matrix(rows) @ matrix(columns).T).toarray(), dtype=np.float64)
+
+
 _P1 = np.uint64(0x9E3779B97F4A7C15)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -304,10 +336,12 @@ class ReuseIndex:
         others: Iterable[str],
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
+        scores: tuple[np.ndarray, dict[str, int]] | None = None,
     ) -> tuple[list[tuple[str, float]], list[str]]:
         """``aid``'s rewrite neighbours among ``others`` and the later articles close to it.
         The time window is checked first, and the cosines of those within it are taken at
-        once (``cosines``)."""
+        once (``cosines``; or read from ``scores``, the same values of a chunk's product: a
+        row of cosines and each article's column in it)."""
         from storyline.stories.stream import epoch
 
         cfg = self.settings
@@ -321,10 +355,13 @@ class ReuseIndex:
             o for o in others
             if mine is None or (t := when[o]) is None or abs(mine - t) / 86400.0 <= cfg.window_days
         ]  # fmt: skip
-        scores = cosines(vectors[aid], [vectors[o] for o in near])
+        if scores is None:
+            found = cosines(vectors[aid], [vectors[o] for o in near])
+        else:
+            found = scores[0][np.array([scores[1][o] for o in near], dtype=np.int64)]
         earlier: list[tuple[float, str]] = []
         later: list[str] = []
-        for o, score in zip(near, scores.tolist(), strict=True):
+        for o, score in zip(near, found.tolist(), strict=True):
             if score < cfg.min_tfidf:
                 continue
             if canonical(published[o], o) < me:
@@ -349,9 +386,13 @@ class ReuseIndex:
             need = ({*chunk} | {o for s in near.values() for o in s}) - set(vectors)
             vectors.update(self._vectors(sorted(need)))
             published.update(self._published(set(vectors) - set(published)))
-            for aid in chunk:
-                if aid in vectors:
-                    yield (aid, *self._choose(aid, near[aid], vectors, published))
+            # The cosines of the chunk with every article near one of it, in one product.
+            mine = [a for a in chunk if a in vectors]
+            union = sorted({o for a in mine for o in near[a]})
+            column = {o: k for k, o in enumerate(union)}
+            table = cosine_matrix([vectors[a] for a in mine], [vectors[o] for o in union])
+            for row, aid in enumerate(mine):
+                yield (aid, *self._choose(aid, near[aid], vectors, published, (table[row], column)))
 
     def candidates(self, ids: list[str], later: Iterable[str] = ()) -> Candidates:
         """Every candidate pair that involves one of ``ids`` (already indexed), the rewrite
