@@ -177,7 +177,7 @@ def gram(x: np.ndarray) -> np.ndarray:
     n = len(x)
     if n <= GRAM_BLOCK:
         return x @ x.T
-    out = np.empty((n, n), dtype=np.result_type(x.dtype, x.dtype))
+    out = np.empty((n, n), dtype=x.dtype)
     for start in range(0, n, GRAM_BLOCK):
         np.matmul(x[start : start + GRAM_BLOCK], x.T, out=out[start : start + GRAM_BLOCK])
     return out

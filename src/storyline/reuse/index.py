@@ -336,12 +336,11 @@ class ReuseIndex:
         others: Iterable[str],
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
-        scores: tuple[np.ndarray, dict[str, int]] | None = None,
+        scores: tuple[np.ndarray, dict[str, int]],
     ) -> tuple[list[tuple[str, float]], list[str]]:
         """``aid``'s rewrite neighbours among ``others`` and the later articles close to it.
-        The time window is checked first, and the cosines of those within it are taken at
-        once (``cosines``; or read from ``scores``, the same values of a chunk's product: a
-        row of cosines and each article's column in it)."""
+        The time window is checked first, and the cosines of those within it are read from
+        ``scores``: ``aid``'s row of its chunk's ``cosine_matrix`` and each article's column."""
         from storyline.stories.stream import epoch
 
         cfg = self.settings
@@ -355,10 +354,7 @@ class ReuseIndex:
             o for o in others
             if mine is None or (t := when[o]) is None or abs(mine - t) / 86400.0 <= cfg.window_days
         ]  # fmt: skip
-        if scores is None:
-            found = cosines(vectors[aid], [vectors[o] for o in near])
-        else:
-            found = scores[0][np.array([scores[1][o] for o in near], dtype=np.int64)]
+        found = scores[0][np.array([scores[1][o] for o in near], dtype=np.int64)]
         earlier: list[tuple[float, str]] = []
         later: list[str] = []
         for o, score in zip(near, found.tolist(), strict=True):
