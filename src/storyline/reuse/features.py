@@ -67,10 +67,7 @@ class _Profile:
             list(map(hash, set(_NUMBER.findall(text)))),
             list(map(hash, {w for w in text.split() if w[:1].isupper()})),
         ]  # in the order _G1, _G2, _G3, _G4, _CONTENT, _STEMS, _CHAR3, _NUMBERS, _CAPS
-        self.keys, self.families = _keys(items)
-        #: per family, its number of keys: a multiset's size (so _G1 is the number of tokens;
-        #: content words, repeats counted, are _CONTENT + _CONTENT_REPEATS)
-        self.sizes = np.bincount(self.families, minlength=_FAMILIES)
+        self.keys, self.families, self.sizes = _keys(items)
         self.negated = "not" in ta or "n't" in text
 
 
@@ -79,11 +76,15 @@ _FAMILY_SALT = np.uint64(0x9E3779B97F4A7C15)
 _COUNT_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
-def _keys(items: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+def _keys(items: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted keys of a sentence's multisets (``items``: the hashes of each family's items,
-    in ``_ITEM_FAMILIES`` order) and each key's family: one key per (family, item, k) for k
-    below the item's count, mixed by splitmix64's finaliser. Content words' keys with k >= 1
-    are the family _CONTENT_REPEATS."""
+    in ``_ITEM_FAMILIES`` order), each key's family, and per family its number of items (a
+    multiset's size: _G1 is the number of tokens; content words, repeats counted, are
+    _CONTENT + _CONTENT_REPEATS). One key per (family, item, k) for k below the item's count,
+    mixed by splitmix64's finaliser and kept to 62 bits, so that keys are column numbers of a
+    sparse matrix (``_overlaps``); content words' keys with k >= 1 are the family
+    _CONTENT_REPEATS. Two items of one sentence that share a key count once in overlaps, as
+    two that share a hash always did."""
     h = np.fromiter(itertools.chain.from_iterable(items), dtype=np.int64).view(np.uint64)
     family = np.repeat(_ITEM_FAMILIES, [len(x) for x in items])
     order = np.lexsort((h, family))
@@ -100,9 +101,13 @@ def _keys(items: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         x *= np.uint64(0x94D049BB133111EB)
         x ^= x >> np.uint64(31)
     family[(family == _CONTENT) & (k > 0)] = _CONTENT_REPEATS
-    keys = x.view(np.int64)
-    order = np.argsort(keys)
-    return keys[order], family[order].astype(np.int8)
+    sizes = np.bincount(family, minlength=_FAMILIES)
+    keys, first = np.unique((x >> np.uint64(2)).view(np.int64), return_index=True)
+    return keys, family[first].astype(np.int8), sizes
+
+
+#: The sparse matrices' width: every key is below it (62 bits).
+_KEY_SPACE = 1 << 62
 
 
 # About 2.5 KB a sentence (as Python sets of n-gram tuples it was 32 KB, and 8,000 were kept).
@@ -116,37 +121,31 @@ def _tokens(text: str) -> list[str]:
     return tokens(text)
 
 
-def _segments(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The positions ``starts[k] .. starts[k] + lengths[k] - 1`` of every k, concatenated."""
-    total = int(lengths.sum())
-    shift = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return shift + np.arange(total, dtype=np.int64)
-
-
 def _overlaps(profiles: list[_Profile], ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     """Per pair (``profiles[ia[k]]``, ``profiles[ib[k]]``) and family, the number of keys both
     sentences hold (pairs × families).
 
-    The sentences' keys are numbered in one space (``np.unique``) and tagged by pair; both
-    sides' tags are sorted runs, so one merge (a stable sort of two runs) puts each shared
-    key next to its twin."""
-    lengths = np.array([len(p.keys) for p in profiles], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    Each sentence is a row of a sparse matrix whose columns are its keys (sorted and distinct:
+    scipy's canonical form), its values the keys' families (plus one); the element-wise
+    product of the rows ``ia`` with the rows ``ib`` of a matrix of ones (scipy merges two sorted
+    index lists per row, in C++) holds each pair's shared keys, valued by family. A third of
+    the time of numbering the keys and merging them in numpy (``benchmarks/features_speed.py``)."""
+    from scipy import sparse
+
+    indptr = np.zeros(len(profiles) + 1, dtype=np.int64)
+    np.cumsum([len(p.keys) for p in profiles], out=indptr[1:])
     keys = np.concatenate([p.keys for p in profiles])
-    distinct, local = np.unique(keys, return_inverse=True)
-    family = np.zeros(len(distinct), dtype=np.int64)
-    family[local] = np.concatenate([p.families for p in profiles])
-    width = max(1, len(distinct))
-    tags = []
-    for side in (ia, ib):
-        at = _segments(starts[side], lengths[side])
-        pair = np.repeat(np.arange(len(side), dtype=np.int64), lengths[side])
-        tags.append(pair * width + local[at])  # sorted: by pair, then by key
-    merged = np.concatenate(tags)
-    merged.sort(kind="stable")  # two sorted runs: a merge
-    both = merged[1:][merged[1:] == merged[:-1]]
+    families = np.concatenate([p.families for p in profiles]).astype(np.int8) + np.int8(1)
+    shape = (len(profiles), _KEY_SPACE)
+    valued = sparse.csr_matrix((families, keys, indptr), shape=shape)
+    ones = sparse.csr_matrix((np.ones(len(keys), dtype=np.int8), keys, indptr), shape=shape)
+    for m in (valued, ones):
+        m.check_format(full_check=True)  # scipy's products trust indices: never hand them bad ones
+        m.has_canonical_format = True  # each row's keys are sorted and distinct (``_keys``)
+    both = valued[ia].multiply(ones[ib]).tocsr()
+    pair = np.repeat(np.arange(len(ia), dtype=np.int64), np.diff(both.indptr))
     counts = np.bincount(
-        (both // width) * _FAMILIES + family[both % width], minlength=len(ia) * _FAMILIES
+        pair * _FAMILIES + both.data.astype(np.int64) - 1, minlength=len(ia) * _FAMILIES
     )
     return counts.reshape(len(ia), _FAMILIES)
 
