@@ -3,11 +3,13 @@ definition that the MRPC decision model was trained on (kept here as the referen
 
 from __future__ import annotations
 
+import importlib
 import random
 import re
 from collections import Counter
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -222,7 +224,7 @@ def test_fact_edges_equal_scoring_every_candidate_with_its_cosine(seeds_dir: Pat
     embed = get_embedder().encode
     decision = load_decision()
     edges = _edges(units, embed, decision, 0.55, top=8)
-    candidates = _candidates(units, 8, 0.3)
+    candidates, _, _ = _candidates(units, 8, 0.3)
     vectors = np.asarray(embed([u.text for u in units]))
     cos = np.array([float(vectors[i] @ vectors[j]) for i, j in candidates])
     feats = np.array(
@@ -237,6 +239,56 @@ def test_fact_edges_equal_scoring_every_candidate_with_its_cosine(seeds_dir: Pat
     assert set(edges) == expected
     embedded = sum(u.vector is not None for u in units)
     assert embedded < len(units)  # the words decided some sentences' every pair
+
+
+def _story_units(articles: list[Path]) -> list[Any]:
+    from storyline.digest.units import Unit
+
+    units = []
+    for path in articles:
+        for k, text in enumerate(_example_sentences(path)):
+            units.append(Unit(text, path.name, k, len(units), [path.name]))
+    return units
+
+
+def _long(units: list[Any]) -> int:
+    return sum(u.words >= 5 for u in units)
+
+
+@pytest.mark.parametrize(
+    ("rows_at_once", "top", "keep_top"), [(1024, 8, 64), (7, 8, 64), (7, 2, 2), (5, 3, 3)]
+)
+def test_fact_partners_resumed_equal_those_searched_among_all(
+    example_corpus: Path, monkeypatch: pytest.MonkeyPatch, rows_at_once: int, top: int,
+    keep_top: int,
+) -> None:  # fmt: skip
+    """A story that gained articles (at its end or between its old ones) searches partners
+    for its new sentences only, and finds the same candidate pairs and partners as a search
+    among all, whatever its ``top`` now; a story that lost an article, or whose partners
+    were kept to another depth, searches all again. (A shallow depth makes new sentences
+    displace old partners.)"""
+    facts = importlib.import_module("storyline.digest.facts")  # the module, not its function
+
+    monkeypatch.setattr(facts, "_ROWS_AT_ONCE", rows_at_once)
+    monkeypatch.setattr(facts, "_KEEP_TOP", keep_top)
+    files = sorted(example_corpus.rglob("*.txt"))
+    assert len(files) >= 8
+    every = _story_units(files)
+    full, whole, searched = facts._candidates(every, top, 0.3)
+    assert len(full) > 50 and searched == _long(every)
+    for old in (files[: len(files) // 2], files[::3]):
+        _, prior, _ = facts._candidates(_story_units(old), min(top, 2), 0.3)
+        pairs, made, searched = facts._candidates(every, top, 0.3, [prior])
+        assert pairs == full
+        for name in ("units", "rows", "others", "ranks"):
+            assert np.array_equal(getattr(made, name), getattr(whole, name)), name
+        new = [u for u in every if u.article not in {f.name for f in old}]
+        assert searched == _long(new) < _long(every)
+    # Not resumable: an article of the prior is gone, or the prior chose another number.
+    _, prior, _ = facts._candidates(_story_units(files[:4]), top, 0.3)
+    fewer = _story_units(files[1:])
+    assert facts._candidates(fewer, top, 0.3, [prior])[2] == _long(fewer)
+    assert facts._candidates(every, max(top, keep_top) + 1, 0.3, [prior])[2] == _long(every)
 
 
 _PIECES = ("the", "The", "troops", "troop", "said", "not", "isn't", "4,000", "5.5%", "Rain",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -343,13 +344,18 @@ def test_a_store_fingerprinted_another_way_is_fingerprinted_again(tmp_path: Path
 
 
 def test_a_story_that_gained_an_article_scores_only_its_new_sentence_pairs(
-    example_corpus: Path, tmp_path: Path
+    example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """...and searches partners for its new sentences only (every story's partners are kept
+    here, not only large ones')."""
     from storyline.digest import build_digest, story_docs
 
+    monkeypatch.setattr(importlib.import_module("storyline.digest.facts"), "PARTNERS_MIN_UNITS", 0)
     files = _files(example_corpus)
     with Corpus(tmp_path / "s.db") as corpus:
         first = corpus.add(files[:-1])
+        kept = corpus.store.db.execute("SELECT COUNT(*) FROM fact_partners").fetchone()[0]
+        assert kept == len(corpus.stories())
 
         def named() -> int:  # texts whose names the digest's extractor has read
             return int(
@@ -362,6 +368,9 @@ def test_a_story_that_gained_an_article_scores_only_its_new_sentence_pairs(
         result = corpus.add(files[-1:])
         assert result.counts["fact_pairs_reused"] > 0
         assert result.counts["fact_pairs_scored"] < first.counts["fact_pairs_scored"]
+        # Partners are searched for the sentences this add segmented, not the stories' others.
+        assert 0 < result.counts["fact_sentences_searched"] <= result.counts["sentences"]
+        assert result.counts["sentences"] < first.counts["fact_sentences_searched"]
         # Only the new articles' names are read: the touched story's others are stored.
         assert 0 < named() - before <= result.counts["articles_new"]
         # The digests made from stored scores equal digests made from nothing.

@@ -469,7 +469,7 @@ def stage_digest(ctx: Context) -> None:
     import json
 
     from storyline.digest import build_digest, story_docs
-    from storyline.digest.facts import SCHEME, PairScores
+    from storyline.digest.facts import PARTNERS_MIN_UNITS, SCHEME, PairScores
     from storyline.entities import StoredExtractor, get_extractor
 
     store = ctx.store
@@ -509,7 +509,9 @@ def stage_digest(ctx: Context) -> None:
                             ctx.settings.reuse.decision_model, SCHEME,
                             ctx.settings.digest.fact_min_cosine])  # fmt: skip
     scored: list[tuple[str, str, Any, Any]] = []
+    partners: list[tuple[str, str, Any]] = []
     ctx.result.counts["fact_pairs_scored"] = ctx.result.counts["fact_pairs_reused"] = 0
+    ctx.result.counts["fact_sentences_searched"] = 0
     # A story made again reads the scored pairs of every story its articles were digested in
     # (a rebuild splits, joins and renames stories; a pair's score depends on its texts only).
     earlier = _digested_in(store, [st["id"] for st, _ in todo], set(made) - keep)
@@ -525,7 +527,10 @@ def stage_digest(ctx: Context) -> None:
                 log.exception("finding names ahead of %d digests failed", len(ahead))
         docs, roots = ahead.pop(st["id"])
         olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
-        cache = PairScores(known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)))
+        cache = PairScores(
+            known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)),
+            partners=[p for sid in sorted(olds) if (p := store.fact_partners(sid, namespace))],
+        )
         try:
             done.append(
                 (st["id"], key,
@@ -536,6 +541,11 @@ def stage_digest(ctx: Context) -> None:
                 scored.append((st["id"], namespace, *cache.made))
                 ctx.result.counts["fact_pairs_scored"] += cache.scored
                 ctx.result.counts["fact_pairs_reused"] += len(cache.made[0]) - cache.scored
+            made_partners = cache.partners_made
+            if made_partners is not None and len(made_partners.units) < PARTNERS_MIN_UNITS:
+                made_partners = None  # found again at less cost than keeping them
+            partners.append((st["id"], namespace, made_partners))
+            ctx.result.counts["fact_sentences_searched"] += cache.searched
         except Exception as exc:  # one story's digest must not sink the run
             log.exception("digest of story %s failed", st["id"])
             keep.discard(st["id"])  # no digest rather than one of other articles
@@ -546,10 +556,12 @@ def stage_digest(ctx: Context) -> None:
         ctx.progress.advance()
         if len(done) >= 50:
             store.save_fact_scores(scored, holding)
+            store.save_fact_partners(partners, holding)
             store.save_digests(done, keep)
-            done, scored = [], []
+            done, scored, partners = [], [], []
         _fault_point("digest", n + 1)
     store.save_fact_scores(scored, keep)
+    store.save_fact_partners(partners, keep)
     store.save_digests(done, keep)
     ctx.result.counts["digests"] = len(store.digest_keys())
 

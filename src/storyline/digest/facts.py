@@ -31,6 +31,14 @@ Embed = Callable[[list[str]], np.ndarray]
 _MIN_FACT_WORDS = 5
 #: How candidate pairs are chosen and scored; stored scores and digests of another are redone.
 SCHEME = "lexical-gate-1"
+#: The stories whose sentence partners are stored (``Partners``): searching a story's
+#: sentences among each other costs with the square of their number, and a small one's
+#: partners are found again at less cost than storing them.
+PARTNERS_MIN_UNITS = 2000
+#: Sentences whose partners are searched in one sparse product.
+_ROWS_AT_ONCE = 1024
+#: How many partners of each sentence are kept (the most a story's ``top`` can be).
+_KEEP_TOP = 64
 
 
 @dataclass
@@ -86,16 +94,36 @@ class FactGroup:
 
 
 @dataclass
+class Partners:
+    """Each long-enough sentence's ``top`` partners in a story's last digest (``_candidates``):
+    the story's units by key (article, position and text; in story order), and per entry the
+    positions of the sentence (``rows``) and its partner (``others``) among them, with the
+    rank that chose the partner. A story that gained articles searches the partners of its
+    new sentences among all, and those of its old sentences among the new ones only: an old
+    sentence's partners are its best among its old partners and the new sentences."""
+
+    top: int
+    units: np.ndarray  # uint64
+    rows: np.ndarray  # int32
+    others: np.ndarray  # int32
+    ranks: np.ndarray  # float32: as ``storyline.reuse.lexical.overlap`` computes it
+
+
+@dataclass
 class PairScores:
     """The scores of a story's candidate sentence pairs: ``known`` (sorted uint64 pair keys
     and their scores, from the story's last digest) is read, ``made`` holds every candidate
     pair of this digest, to be stored for the next. A pair's score depends only on its two
     texts and their cosine (the same vectors give the same cosine), so a story that gained
-    an article scores only the pairs it has not scored before."""
+    an article scores only the pairs it has not scored before. Likewise ``partners`` (of the
+    stories its articles were in) and ``partners_made`` (see ``Partners``)."""
 
     known: tuple[np.ndarray, np.ndarray] | None = None
     made: tuple[np.ndarray, np.ndarray] | None = None
     scored: int = 0  # pairs scored this time (the rest came from ``known``)
+    partners: list[Partners] = field(default_factory=list)
+    partners_made: Partners | None = None
+    searched: int = 0  # sentences whose partners were searched among the whole story
 
 
 def _text_keys(texts: list[str]) -> np.ndarray:
@@ -112,27 +140,77 @@ def _pair_keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return mix64(mix64(lo) ^ hi)
 
 
-def _candidates(units: list[Unit], top: int, min_overlap: float) -> list[tuple[int, int]]:
+def _unit_keys(units: list[Unit]) -> np.ndarray:
+    import hashlib
+
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(f"{u.article}\x00{u.index}\x00{u.text}".encode(
+            "utf-8", "surrogatepass"), digest_size=8).digest(), "little") for u in units],
+        dtype=np.uint64,
+    )  # fmt: skip
+
+
+def _resume(prior: list[Partners], keys: np.ndarray, depth: int) -> tuple[Partners, np.ndarray]:
+    """The largest of ``prior`` (searched as deep) whose units are all among ``keys`` and in
+    the same order, and where its units are now; else nothing to resume (an empty start)."""
+    where = {k: n for n, k in enumerate(keys.tolist())}
+    for p in sorted(prior, key=lambda p: -len(p.units)):
+        at = [where.get(k, -1) for k in p.units.tolist()]
+        pos = np.array(at, dtype=np.int64)
+        if p.top == depth and len(pos) and (pos >= 0).all() and (np.diff(pos) > 0).all():
+            return p, pos
+    none = np.zeros(0, dtype=np.int64)
+    return Partners(depth, keys[:0], none, none, np.zeros(0, dtype=np.float32)), none
+
+
+def _candidates(
+    units: list[Unit], top: int, min_overlap: float, prior: list[Partners] | None = None
+) -> tuple[list[tuple[int, int]], Partners, int]:
     """Pairs (i < j) of long-enough sentences of different articles that share enough
     content words: each sentence's ``top`` partners by the cosine of their content-word
-    stems (ties: the earlier)."""
+    stems (ties: the earlier). Also the partners found, ``_KEEP_TOP`` deep whatever ``top``
+    (the first ``top`` of a sentence's deeper list are its ``top``; a story's ``top`` grows
+    with its articles), to resume from (``prior``: the same pairs as searching all, tested),
+    and how many sentences were searched among all."""
     from storyline.reuse.lexical import best_per_row, overlap, stem_matrix
 
     n = len(units)
+    depth = max(top, _KEEP_TOP)
     long_enough = np.array([u.words >= _MIN_FACT_WORDS for u in units])
     article = np.array([hash(u.article) for u in units])
+    keys = _unit_keys(units)
+    start, at = _resume(prior or [], keys, depth)
+    old = np.zeros(n, dtype=bool)
+    old[at] = True
+    # The old sentences' partners so far: their last ones, positions now.
+    kept = (at[start.rows], at[start.others], start.ranks.astype(np.float64))
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    search = np.flatnonzero(~old & long_enough)
     matrix, sizes = stem_matrix([u.text if u.words >= _MIN_FACT_WORDS else "" for u in units])
-    candidates: set[tuple[int, int]] = set()
-    for start in range(0, n, 1024):
-        rows = slice(start, min(n, start + 1024))
+    for first in range(0, len(search), _ROWS_AT_ONCE):
+        rows = search[first : first + _ROWS_AT_ONCE]
         i, j, coef, rank = overlap(matrix[rows], sizes[rows], matrix, sizes)
-        i = i + start
+        i = rows[i]
         keep = (coef >= min_overlap) & (article[i] != article[j]) & long_enough[i] & long_enough[j]
         i, j, rank = i[keep], j[keep], rank[keep]
-        best = best_per_row(i, j, rank, top)
-        lo, hi = np.minimum(i, j)[best].tolist(), np.maximum(i, j)[best].tolist()
-        candidates.update(zip(lo, hi, strict=True))
-    return sorted(candidates)
+        best = best_per_row(i, j, rank, depth)
+        found.append((i[best], j[best], rank[best]))
+        if len(at):  # old sentences meet the new ones: their best of the old and the new
+            back = old[j]
+            ri, rj, rr = (
+                np.concatenate(x) for x in zip(kept, (j[back], i[back], rank[back]), strict=True)
+            )
+            best = best_per_row(ri, rj, rr, depth)
+            kept = (ri[best], rj[best], rr[best])
+    found.append(kept)
+    rows_, others, ranks = (np.concatenate(x) for x in zip(*found, strict=True))
+    order = np.lexsort((others, rows_))
+    rows_, others, ranks = rows_[order], others[order], ranks[order]
+    best = best_per_row(rows_, others, ranks, top)
+    lo, hi = np.minimum(rows_, others)[best].tolist(), np.maximum(rows_, others)[best].tolist()
+    made = Partners(depth, keys, rows_.astype(np.int32), others.astype(np.int32),
+                    ranks.astype(np.float32))  # fmt: skip
+    return sorted(set(zip(lo, hi, strict=True))), made, len(search)
 
 
 def _edges(
@@ -154,7 +232,12 @@ def _edges(
     before are not scored again (see ``PairScores``)."""
     from storyline.reuse.lexical import MIN_OVERLAP, lexical_scores
 
-    ordered = _candidates(units, top, MIN_OVERLAP if min_overlap is None else min_overlap)
+    ordered, partners, searched = _candidates(
+        units, top, MIN_OVERLAP if min_overlap is None else min_overlap,
+        cache.partners if cache is not None else None,
+    )  # fmt: skip
+    if cache is not None:
+        cache.partners_made, cache.searched = partners, searched
     if not ordered:
         return {}
     probs = np.zeros(len(ordered), dtype=np.float64)

@@ -260,6 +260,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX term_index_article ON term_index (article_id);
         """,
     ),
+    (
+        # Each sentence's candidate partners in a large story's last digest, so that a story
+        # that gained articles searches partners for its new sentences only.
+        "0012_fact_partners",
+        """
+        CREATE TABLE fact_partners (
+            story_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, top INTEGER NOT NULL,
+            units BLOB NOT NULL, rows BLOB NOT NULL, others BLOB NOT NULL, ranks BLOB NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -1130,6 +1141,42 @@ class Store:
             for sid in [r[0] for r in self.db.execute("SELECT story_id FROM fact_scores")]:
                 if sid not in keep:
                     self.db.execute("DELETE FROM fact_scores WHERE story_id = ?", (sid,))
+
+    def fact_partners(self, story_id: str, namespace: str) -> Any:
+        """A story's sentence partners from its last digest (``storyline.digest.facts.
+        Partners``), if they were found under ``namespace``."""
+        from storyline.digest.facts import Partners
+
+        row = self.db.execute(
+            "SELECT top, units, rows, others, ranks FROM fact_partners"
+            " WHERE story_id = ? AND namespace = ?",
+            (story_id, namespace),
+        ).fetchone()
+        if row is None:
+            return None
+        return Partners(
+            int(row[0]), np.frombuffer(row[1], dtype=np.uint64),
+            np.frombuffer(row[2], dtype=np.int32), np.frombuffer(row[3], dtype=np.int32),
+            np.frombuffer(row[4], dtype=np.float32),
+        )  # fmt: skip
+
+    def save_fact_partners(self, rows: list[tuple[str, str, Any]], keep: set[str]) -> None:
+        """Store (story id, namespace, Partners or None: none kept); drop those of stories
+        not in ``keep``."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO fact_partners VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(sid, ns, p.top, p.units.astype(np.uint64).tobytes(),
+                  p.rows.astype(np.int32).tobytes(), p.others.astype(np.int32).tobytes(),
+                  p.ranks.astype(np.float32).tobytes()) for sid, ns, p in rows if p is not None],
+            )  # fmt: skip
+            self.db.executemany(
+                "DELETE FROM fact_partners WHERE story_id = ?",
+                [(sid,) for sid, _, p in rows if p is None],
+            )
+            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM fact_partners")]:
+                if sid not in keep:
+                    self.db.execute("DELETE FROM fact_partners WHERE story_id = ?", (sid,))
 
     def digest(self, story_id: str) -> dict[str, Any] | None:
         sid = self.resolve_story(story_id) or story_id
