@@ -316,6 +316,7 @@ def _spawn(*args: str) -> dict[str, Any]:
 
 COUNTS = ("compared", "links", "embedded_reuse", "embed_seconds_reuse", "embedded_stories",
           "embed_seconds_stories", "embedded_digest", "embed_seconds_digest", "fact_pairs_scored",
+          "fact_sentences_searched",
           "fact_pairs_reused", "digests")  # fmt: skip
 
 
