@@ -93,6 +93,49 @@ def test_number_conflicts_skip_identifiers_and_years() -> None:
     assert _mentions([conditional]) == []
 
 
+def test_number_pairs_are_those_of_the_plain_loop() -> None:
+    """The mention pairs that may state one figure, decided in numpy blocks, are those the
+    plain pairwise loop finds, in its order: figures of other articles, within a day (or of
+    unknown time), within 3x of each other, in the same role or counting the same noun."""
+    import random
+
+    import numpy as np
+
+    from storyline.digest.conflicts import Mention, _pairs
+    from storyline.digest.units import Unit
+    from storyline.stories.stream import epoch
+
+    rng = random.Random(3)
+    dates = [None, "2026-03-01T10:00:00Z", "2026-03-01T23:00:00Z", "2026-03-03T09:00:00Z"]
+    published = [rng.choice(dates) for _ in range(40)]  # one date an article
+    units = []
+    for n in range(300):
+        a = rng.randrange(40)
+        units.append(Unit("x", f"a{a}", 0, n, published=published[a]))
+    mentions = [
+        Mention(rng.randrange(300), rng.choice([0.0, 1.0, 2.5, 3.0, 9.0, 10.0, 40.0, 1e6]), "",
+                "", rng.choice(["", "homes", "people", "homes"]))
+        for _ in range(1500)
+    ]  # fmt: skip
+    sims = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+    sims = (sims + sims.T) / 2
+    expected = []
+    for i in range(len(mentions)):
+        ui = units[mentions[i].unit]
+        for j in range(i + 1, len(mentions)):
+            uj = units[mentions[j].unit]
+            ta, tb = epoch(ui.published), epoch(uj.published)
+            if ui.article == uj.article or not (ta is None or tb is None or abs(ta - tb) <= 86400):
+                continue
+            vi, vj = mentions[i].value, mentions[j].value
+            if max(vi, vj) > 3.0 * min(vi, vj):
+                continue
+            if sims[i, j] >= 0.8 or (mentions[i].noun and mentions[i].noun == mentions[j].noun):
+                expected.append((i, j))
+    assert len(expected) > 1000
+    assert _pairs(mentions, units, sims, 0.8) == expected
+
+
 def test_summary_cites_its_articles_and_counts_copies_once() -> None:
     from storyline.digest import build_digest
 

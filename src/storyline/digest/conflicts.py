@@ -102,28 +102,15 @@ def number_conflicts(
         for u, v in zip(bare, vectors, strict=True):
             units[u].vector = v
     sims = gram(windows)
-    from storyline.stories.stream import epoch
-
-    times = {u.article: epoch(u.published) for u in units}
     linked: dict[tuple[int, int], float] = {}
-    for i in range(len(mentions)):
-        ui = units[mentions[i].unit]
-        for j in range(i + 1, len(mentions)):
-            uj = units[mentions[j].unit]
-            if ui.article == uj.article or not _same_time(times[ui.article], times[uj.article]):
-                continue
-            topic = (
-                float(ui.vector @ uj.vector)
-                if ui.vector is not None and uj.vector is not None
-                else 1.0
-            )
-            same_noun = mentions[i].noun and mentions[i].noun == mentions[j].noun
-            vi, vj = mentions[i].value, mentions[j].value
-            # Figures far apart (600,000 nationwide, 22,000 in one city) count different things.
-            if max(vi, vj) > _MAX_RATIO * min(vi, vj):
-                continue
-            if topic >= same_topic and (sims[i, j] >= same_role or same_noun):
-                linked[(i, j)] = float(sims[i, j]) + (1.0 if same_noun else 0.0)
+    for i, j in _pairs(mentions, units, sims, same_role):
+        ui, uj = units[mentions[i].unit], units[mentions[j].unit]
+        topic = (
+            float(ui.vector @ uj.vector) if ui.vector is not None and uj.vector is not None else 1.0
+        )
+        same_noun = mentions[i].noun and mentions[i].noun == mentions[j].noun
+        if topic >= same_topic:
+            linked[(i, j)] = float(sims[i, j]) + (1.0 if same_noun else 0.0)
     # Complete linkage: a mention joins a cluster only when it is linked to every member, so
     # "14 lots" never rides into the bottles' cluster on one shared neighbour.
     clusters: dict[int, list[int]] = {i: [i] for i in range(len(mentions))}
@@ -166,10 +153,44 @@ def number_conflicts(
     return out
 
 
-def _same_time(ta: float | None, tb: float | None, days: float = 1.0) -> bool:
-    """Figures in a developing story change; only reports within a day of each other that
-    disagree are a conflict (unknown times are given the benefit of the doubt)."""
-    return ta is None or tb is None or abs(ta - tb) <= days * 86400
+def _pairs(
+    mentions: list[Mention], units: list[Unit], sims: np.ndarray, same_role: float
+) -> list[tuple[int, int]]:
+    """The mention pairs (i < j, in that order) that may state one figure: of different
+    articles reported within a day of each other (figures in a developing story change; an
+    unknown time is given the benefit of the doubt), figures within
+    ``_MAX_RATIO`` of each other (600,000 nationwide and 22,000 in one city count different
+    things), and either in the same role (window cosine ``same_role``) or counting the same
+    noun. Decided a block of rows at a time in numpy; the sentences' topic is left to the
+    caller."""
+    from storyline.stories.stream import epoch
+
+    m = len(mentions)
+    arts = {a: n for n, a in enumerate(dict.fromkeys(units[x.unit].article for x in mentions))}
+    article = np.array([arts[units[x.unit].article] for x in mentions], dtype=np.int64)
+    when = {u.article: epoch(u.published) for u in units}
+    times = np.array(
+        [np.nan if (t := when[units[x.unit].article]) is None else t for x in mentions],
+        dtype=np.float64,
+    )
+    nouns = {w: n for n, w in enumerate(dict.fromkeys(x.noun for x in mentions if x.noun))}
+    noun = np.array([nouns[x.noun] if x.noun else -1 for x in mentions], dtype=np.int64)
+    value = np.array([x.value for x in mentions], dtype=np.float64)
+    out: list[tuple[int, int]] = []
+    for start in range(0, m, 1024):
+        i = np.arange(start, min(m, start + 1024))[:, None]
+        j = np.arange(m)[None, :]
+        ti, tj = times[i], times[j]
+        ok = (
+            (j > i)
+            & (article[i] != article[j])
+            & (np.isnan(ti) | np.isnan(tj) | (np.abs(ti - tj) <= 86400.0))
+            & ~(np.maximum(value[i], value[j]) > _MAX_RATIO * np.minimum(value[i], value[j]))
+            & ((sims[start : start + 1024] >= same_role) | ((noun[i] >= 0) & (noun[i] == noun[j])))
+        )
+        rows, cols = np.nonzero(ok)
+        out.extend(zip((rows + start).tolist(), cols.tolist(), strict=True))
+    return out
 
 
 def name_conflicts(units: list[Unit], sources: dict[str, Source]) -> list[dict[str, Any]]:
