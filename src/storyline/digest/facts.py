@@ -185,6 +185,7 @@ def _candidates(
     # The old sentences' partners so far: their last ones, positions now.
     kept = (at[start.rows], at[start.others], start.ranks.astype(np.float64))
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    met: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     search = np.flatnonzero(~old & long_enough)
     matrix, sizes = stem_matrix([u.text if u.words >= _MIN_FACT_WORDS else "" for u in units])
     for first in range(0, len(search), _ROWS_AT_ONCE):
@@ -195,13 +196,14 @@ def _candidates(
         i, j, rank = i[keep], j[keep], rank[keep]
         best = best_per_row(i, j, rank, depth)
         found.append((i[best], j[best], rank[best]))
-        if len(at):  # old sentences meet the new ones: their best of the old and the new
-            back = old[j]
-            ri, rj, rr = (
-                np.concatenate(x) for x in zip(kept, (j[back], i[back], rank[back]), strict=True)
-            )
-            best = best_per_row(ri, rj, rr, depth)
-            kept = (ri[best], rj[best], rr[best])
+        back = old[j]  # old sentences meet new ones: their best of these, for now
+        ri, rj, rr = j[back], i[back], rank[back]
+        best = best_per_row(ri, rj, rr, depth)
+        met.append((ri[best], rj[best], rr[best]))
+    if met:  # the old sentences' best of their old partners and the new sentences
+        ri, rj, rr = (np.concatenate(x) for x in zip(kept, *met, strict=True))
+        best = best_per_row(ri, rj, rr, depth)
+        kept = (ri[best], rj[best], rr[best])
     found.append(kept)
     rows_, others, ranks = (np.concatenate(x) for x in zip(*found, strict=True))
     order = np.lexsort((others, rows_))
