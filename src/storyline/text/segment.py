@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 Span = tuple[int, int]
 Splitter = Callable[[str], list[Span]]
@@ -154,6 +155,13 @@ def _cover(n: int, spans: list[Span]) -> list[Span]:
     return out
 
 
+@lru_cache(maxsize=20_000)
+def _split_paragraph(split: Splitter, paragraph: str) -> tuple[Span, ...]:
+    """A splitter's spans of one paragraph, kept for the paragraphs seen last: wire copy and
+    its duplicates repeat paragraphs word for word, and pysbd is most of segmenting's cost."""
+    return tuple(split(paragraph))
+
+
 def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0) -> list[Span]:
     """Sentence spans of ``text`` (trimmed of surrounding space), paragraph by paragraph."""
     try:
@@ -170,7 +178,7 @@ def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0)
             continue
         use = split if time.perf_counter() < deadline else _regex
         try:
-            local = use(paragraph)
+            local = list(_split_paragraph(use, paragraph))
         except Exception:  # a splitter bug on one paragraph must not lose it
             local = _regex(paragraph)
         for a, b in _rejoin(paragraph, _cover(len(paragraph), local)):
