@@ -19,7 +19,9 @@ Two measurements, each in a fresh subprocess (peak RSS is that process's):
 * ``--bases 0,10000 --add 1000``: a store of each base size is built with ``storyline run``
   over the first articles, then the next 1,000 are added with ``Corpus.add``; prints the
   seconds of each stage of the add. The goal: adding to a large store costs what is added,
-  so the largest base's add is within 1.5x of the empty one's.
+  so the largest base's add is within 1.5x of the empty one's. The empty store's add is of the
+  corpus's first articles; a row marked (*) adds the largest base's own 1,000 to an empty
+  store, the same work but for the store.
 * ``--sizes 10000``: one run over N articles, ingest to digest: seconds and articles/s per
   stage and overall, peak RSS.
 
@@ -363,18 +365,32 @@ def main() -> None:
                 r = _spawn("add", str(root / f"base{b}") if b else "", str(root / f"add{b}"),
                            str(root / f"s{b}.db"), args.model)  # fmt: skip
                 rows.append((b, r))
+            top = max(bases)
+            if top and 0 in bases:  # the largest base's own new articles, into an empty store
+                print(f"[pipeline_volume] the {args.add:,} added to {top:,}, into an empty store",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                r = _spawn("add", "", str(root / f"add{top}"), str(root / f"same{top}.db"),
+                           args.model)  # fmt: skip
+                rows.insert(1, (-top, r))
             print(f"\nadd {args.add:,} articles to a store of N (model {args.model}); seconds")
             head = f"{'store N':>9} " + " ".join(f"{s:>8}" for s in STAGES)
             print(head + f" {'add s':>8} {'× empty':>8} {'peak MiB':>9} {'base s':>8}")
             first = rows[0][1]["seconds"]
             for b, r in rows:
                 t = r["timings"]
-                print(f"{b:>9,} " + " ".join(f"{t.get(s, 0):>8.2f}" for s in STAGES)
+                label = f"{b:>9,}" if b >= 0 else f"{'0 (*)':>9}"
+                print(f"{label} " + " ".join(f"{t.get(s, 0):>8.2f}" for s in STAGES)
                       + f" {r['seconds']:>8.1f} {r['seconds'] / first:>8.2f}"
                       f" {r['peak_rss_mib']:>9.0f} {r.get('base_seconds', 0):>8.0f}")  # fmt: skip
                 _counts(r)
+            if top and 0 in bases:
+                same = dict(rows)
+                print(f"(*) the {args.add:,} articles added to the store of {top:,}, added to an "
+                      "empty store instead: the same articles, so the same work but for the store;"
+                      f" into {top:,} they took {same[top]['seconds'] / same[-top]['seconds']:.2f}x"
+                      " as long")  # fmt: skip
             for b, r in rows:
-                if b:
+                if b > 0:
                     t = r["base_timings"]
                     print(f"building the store of {b:,}: {r['base_seconds']:.1f} s ("
                           + ", ".join(f"{s} {t.get(s, 0):.1f}" for s in STAGES)
