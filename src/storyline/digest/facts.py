@@ -95,14 +95,14 @@ class FactGroup:
 
 @dataclass
 class Partners:
-    """Each long-enough sentence's ``top`` partners in a story's last digest (``_candidates``):
-    the story's units by key (article, position and text; in story order), and per entry the
-    positions of the sentence (``rows``) and its partner (``others``) among them, with the
-    rank that chose the partner. A story that gained articles searches the partners of its
-    new sentences among all, and those of its old sentences among the new ones only: an old
-    sentence's partners are its best among its old partners and the new sentences."""
+    """Each long-enough sentence's best ``depth`` partners in a story's last digest
+    (``_candidates``): the story's units by key (article, position and text; in story order),
+    and per entry the positions of the sentence (``rows``) and its partner (``others``) among
+    them, with the rank that chose the partner. A story that gained articles searches the
+    partners of its new sentences among all, and those of its old sentences among the new ones
+    only: an old sentence's partners are its best among its old partners and the new sentences."""
 
-    top: int
+    depth: int
     units: np.ndarray  # uint64
     rows: np.ndarray  # int32
     others: np.ndarray  # int32
@@ -157,7 +157,7 @@ def _resume(prior: list[Partners], keys: np.ndarray, depth: int) -> tuple[Partne
     for p in sorted(prior, key=lambda p: -len(p.units)):
         at = [where.get(k, -1) for k in p.units.tolist()]
         pos = np.array(at, dtype=np.int64)
-        if p.top == depth and len(pos) and (pos >= 0).all() and (np.diff(pos) > 0).all():
+        if p.depth == depth and len(pos) and (pos >= 0).all() and (np.diff(pos) > 0).all():
             return p, pos
     none = np.zeros(0, dtype=np.int64)
     return Partners(depth, keys[:0], none, none, np.zeros(0, dtype=np.float32)), none

@@ -266,7 +266,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0012_fact_partners",
         """
         CREATE TABLE fact_partners (
-            story_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, top INTEGER NOT NULL,
+            story_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, depth INTEGER NOT NULL,
             units BLOB NOT NULL, rows BLOB NOT NULL, others BLOB NOT NULL, ranks BLOB NOT NULL
         );
         """,
@@ -1148,7 +1148,7 @@ class Store:
         from storyline.digest.facts import Partners
 
         row = self.db.execute(
-            "SELECT top, units, rows, others, ranks FROM fact_partners"
+            "SELECT depth, units, rows, others, ranks FROM fact_partners"
             " WHERE story_id = ? AND namespace = ?",
             (story_id, namespace),
         ).fetchone()
@@ -1166,7 +1166,7 @@ class Store:
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO fact_partners VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(sid, ns, p.top, p.units.astype(np.uint64).tobytes(),
+                [(sid, ns, p.depth, p.units.astype(np.uint64).tobytes(),
                   p.rows.astype(np.int32).tobytes(), p.others.astype(np.int32).tobytes(),
                   p.ranks.astype(np.float32).tobytes()) for sid, ns, p in rows if p is not None],
             )  # fmt: skip
