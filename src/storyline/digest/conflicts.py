@@ -158,11 +158,10 @@ def _pairs(
 ) -> list[tuple[int, int]]:
     """The mention pairs (i < j, in that order) that may state one figure: of different
     articles reported within a day of each other (figures in a developing story change; an
-    unknown time is given the benefit of the doubt), figures within
-    ``_MAX_RATIO`` of each other (600,000 nationwide and 22,000 in one city count different
-    things), and either in the same role (window cosine ``same_role``) or counting the same
-    noun. Decided a block of rows at a time in numpy; the sentences' topic is left to the
-    caller."""
+    unknown time is given the benefit of the doubt), figures within ``_MAX_RATIO`` of each
+    other (600,000 nationwide and 22,000 in one city count different things), and either in
+    the same role (window cosine ``same_role``) or counting the same noun. Decided a block of
+    rows at a time in numpy; the sentences' topic is left to the caller."""
     from storyline.stories.stream import epoch
 
     m = len(mentions)
