@@ -1113,9 +1113,15 @@ class Store:
                 "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?)",
                 [(sid, key, _now(), json.dumps(d, ensure_ascii=False)) for sid, key, d in digests],
             )
-            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM digests")]:
-                if sid not in keep:
-                    self.db.execute("DELETE FROM digests WHERE story_id = ?", (sid,))
+            self._keep_stories("digests", keep)
+
+    def _keep_stories(self, table: str, keep: set[str]) -> None:
+        """Drop the rows of ``table`` (one of the per-story tables) whose story is not in
+        ``keep`` (inside the caller's transaction)."""
+        gone = [
+            (sid,) for (sid,) in self.db.execute(f"SELECT story_id FROM {table}") if sid not in keep
+        ]
+        self.db.executemany(f"DELETE FROM {table} WHERE story_id = ?", gone)
 
     def fact_scores(self, story_id: str, namespace: str) -> tuple[np.ndarray, np.ndarray] | None:
         """A story's scored sentence pairs (sorted uint64 pair keys, float64 scores), if they
@@ -1138,9 +1144,7 @@ class Store:
                 [(sid, ns, k.astype(np.uint64).tobytes(), v.astype(np.float64).tobytes())
                  for sid, ns, k, v in rows],
             )  # fmt: skip
-            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM fact_scores")]:
-                if sid not in keep:
-                    self.db.execute("DELETE FROM fact_scores WHERE story_id = ?", (sid,))
+            self._keep_stories("fact_scores", keep)
 
     def fact_partners(self, story_id: str, namespace: str) -> Any:
         """A story's sentence partners from its last digest (``storyline.digest.facts.
@@ -1174,9 +1178,7 @@ class Store:
                 "DELETE FROM fact_partners WHERE story_id = ?",
                 [(sid,) for sid, _, p in rows if p is None],
             )
-            for sid in [r[0] for r in self.db.execute("SELECT story_id FROM fact_partners")]:
-                if sid not in keep:
-                    self.db.execute("DELETE FROM fact_partners WHERE story_id = ?", (sid,))
+            self._keep_stories("fact_partners", keep)
 
     def digest(self, story_id: str) -> dict[str, Any] | None:
         sid = self.resolve_story(story_id) or story_id
