@@ -530,7 +530,9 @@ class TreeCut:
     own loosest cut, in ``levels``). Taking the highest story first, its split into its two children is kept when
     it raises the mean silhouette; when it does not, its split at each of the next
     ``lookahead`` band cuts below it is tried, and the first that raises it is kept. Nodes at
-    or under the band's tightest cut are never split. So every region of the corpus is cut
+    or under the band's tightest cut are never split. A story whose split was refused is
+    tried again once the others have split (a split judged against coarse neighbours can pay
+    against fine ones), in rounds until a round splits nothing. So every region of the corpus is cut
     where its own stories stand furthest apart: a corpus of full articles and headlines, or of
     a tight week and a loose season, is not held to one distance.
 
@@ -625,15 +627,20 @@ class TreeCut:
         state = _Silhouettes(self, max(p.sample, p.sample_cells // n))
         state.open(start)
         heap = [(-self.height[u], u) for u in start if self._splits(u)]
-        heapq.heapify(heap)
-        while heap:
-            _, v = heapq.heappop(heap)
-            for parts in self.splits(v):
-                if state.split(v, parts):
-                    for u in parts:
-                        if self._splits(u):
-                            heapq.heappush(heap, (-self.height[u], u))
-                    break
+        while heap:  # rounds, until one splits nothing
+            heapq.heapify(heap)
+            kept, refused = state.stories(), []
+            while heap:
+                _, v = heapq.heappop(heap)
+                for parts in self.splits(v):
+                    if state.split(v, parts):
+                        for u in parts:
+                            if self._splits(u):
+                                heapq.heappush(heap, (-self.height[u], u))
+                        break
+                else:
+                    refused.append(v)
+            heap = [(-self.height[u], u) for u in refused] if state.stories() > kept else []
         if state.stories() < 2:
             return None, None
         mean = state.mean()
