@@ -146,42 +146,88 @@ def test_sentence_vectors_persist_and_are_not_embedded_again(tmp_path: Path) -> 
     store.close()
 
 
-def test_the_index_finds_the_same_pairs_whatever_the_order_articles_came_in() -> None:
+def _index_in_batches(
+    texts: list[str], sigs: np.ndarray, order: list[list[int]]
+) -> tuple[set[tuple[str, str]], set[tuple[str, str, float]]]:
+    """The candidate pairs standing after indexing ``texts`` batch by batch, and the stored
+    rewrite-neighbour lists (article, neighbour, cosine)."""
+    from storyline.config import ReuseSettings
+
+    store = Store(":memory:")
+    found: set[tuple[str, str]] = set()
+    for batch in order:
+        for i in batch:
+            store.db.execute(
+                "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
+                " VALUES (?, '', '', '', ?, 'linked', '')",
+                (f"a{i:02d}", f"2026-03-{1 + i % 9:02d}"),
+            )
+            store.db.execute(
+                "INSERT INTO fingerprints VALUES (?, ?, ?)", (f"a{i:02d}", f"h{i}", b"")
+            )
+        index = ReuseIndex(store, ReuseSettings(neighbours=3, min_tfidf=0.05))
+        index.put([(f"a{i:02d}", texts[i], sigs[i]) for i in batch])
+        got = index.candidates([f"a{i:02d}" for i in batch])
+        with store.transaction():
+            index.save_lists(got.lists)
+        found = (found - got.dropped) | got.pairs
+    lists = {tuple(r) for r in store.db.execute("SELECT article_id, other, score FROM neighbours")}
+    return found, lists
+
+
+def _reuse_texts() -> tuple[list[str], np.ndarray]:
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(300)]
     texts = [" ".join(rng.choice(words, 120)) for _ in range(30)]
     texts += [t.replace("w1 ", "x1 ") for t in texts[:5]]  # near copies
     sigs = rng.integers(0, 2**32, (len(texts), 128), dtype=np.uint64).astype(np.uint32)
     sigs[30:] = sigs[:5]
+    return texts, sigs
 
-    def pairs(order: list[list[int]]) -> set[tuple[str, str]]:
-        from storyline.config import ReuseSettings
 
-        store = Store(":memory:")
-        found: set[tuple[str, str]] = set()
-        for batch in order:
-            for i in batch:
-                store.db.execute(
-                    "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
-                    " VALUES (?, '', '', '', ?, 'linked', '')",
-                    (f"a{i:02d}", f"2026-03-{1 + i % 9:02d}"),
-                )
-                store.db.execute(
-                    "INSERT INTO fingerprints VALUES (?, ?, ?)", (f"a{i:02d}", f"h{i}", b"")
-                )
-            index = ReuseIndex(store, ReuseSettings(neighbours=3, min_tfidf=0.05))
-            index.put([(f"a{i:02d}", texts[i], sigs[i]) for i in batch])
-            got = index.candidates([f"a{i:02d}" for i in batch])
-            with store.transaction():
-                index.save_lists(got.lists)
-            found = (found - got.dropped) | got.pairs
-        return found
-
-    everything = pairs([list(range(len(texts)))])
+def test_the_index_finds_the_same_pairs_whatever_the_order_articles_came_in() -> None:
+    texts, sigs = _reuse_texts()
+    everything, lists = _index_in_batches(texts, sigs, [list(range(len(texts)))])
     assert {(f"a{i:02d}", f"a{i + 30:02d}") for i in range(5)} <= everything
     order = list(range(len(texts)))
     np.random.default_rng(5).shuffle(order)
-    assert pairs([order[:12], order[12:20], order[20:]]) == everything
+    assert _index_in_batches(texts, sigs, [order[:12], order[12:20], order[20:]]) == (
+        everything, lists
+    )  # fmt: skip
+
+
+def test_a_stored_list_a_new_article_enters_is_grown_not_chosen_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stored article that a new, earlier one may join as a rewrite neighbour keeps its list
+    and takes the new one in by its cosine (``_grown``), without reading its window again; the
+    lists and pairs equal those of indexing everything at once, in any order."""
+    texts, sigs = _reuse_texts()
+    everything = _index_in_batches(texts, sigs, [list(range(len(texts)))])
+    chosen: list[str] = []
+    grown: list[tuple[int, int]] = []
+    choose_all, grow = ReuseIndex._choose_all, ReuseIndex._grown
+
+    def spy_choose(self: ReuseIndex, ids: list[str], *args: Any) -> Any:
+        chosen.extend(ids)
+        return choose_all(self, ids, *args)
+
+    def spy_grow(self: ReuseIndex, stored: Any, entering: Any) -> Any:
+        out = grow(self, stored, entering)
+        grown.append((len(stored), len({o for o, _ in out} - {o for o, _ in stored})))
+        return out
+
+    monkeypatch.setattr(ReuseIndex, "_choose_all", spy_choose)
+    monkeypatch.setattr(ReuseIndex, "_grown", spy_grow)
+    for seed in (5, 6, 7):
+        order = list(range(len(texts)))
+        np.random.default_rng(seed).shuffle(order)
+        batches = [order[:10], order[10:18], order[18:26], order[26:]]
+        chosen.clear()
+        assert _index_in_batches(texts, sigs, batches) == everything
+        assert len(chosen) == len(texts)  # each article chose its list once, when it came
+    # Stored lists were grown, full ones among them, and new articles entered them.
+    assert any(size == 3 and entered for size, entered in grown)
 
 
 def _unwindowed(self: ReuseIndex, ids: list[str]) -> dict[str, set[str]]:

@@ -337,10 +337,12 @@ class ReuseIndex:
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
         scores: tuple[np.ndarray, dict[str, int]],
-    ) -> tuple[list[tuple[str, float]], list[str]]:
-        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it.
-        The time window is checked first, and the cosines of those within it are read from
-        ``scores``: ``aid``'s row of its chunk's ``cosine_matrix`` and each article's column."""
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it,
+        with their cosines (rounded as stored). The time window is checked first, and the
+        cosines of those within it are read from ``scores``: ``aid``'s row of its chunk's
+        ``cosine_matrix`` and each article's column. Neighbours are ranked by the rounded
+        cosine, ties by id: what a stored list keeps, so that ``_grown`` can add to it."""
         from storyline.stories.stream import epoch
 
         cfg = self.settings
@@ -356,23 +358,23 @@ class ReuseIndex:
         ]  # fmt: skip
         found = scores[0][np.array([scores[1][o] for o in near], dtype=np.int64)]
         earlier: list[tuple[float, str]] = []
-        later: list[str] = []
+        later: list[tuple[str, float]] = []
         for o, score in zip(near, found.tolist(), strict=True):
             if score < cfg.min_tfidf:
                 continue
             if canonical(published[o], o) < me:
-                earlier.append((-score, o))
+                earlier.append((-round(score, 6), o))
             else:
-                later.append(o)
+                later.append((o, round(score, 6)))
         earlier.sort()
-        return [(o, round(-s, 6)) for s, o in earlier[: cfg.neighbours]], later
+        return [(o, -s) for s, o in earlier[: cfg.neighbours]], later
 
     def _choose_all(
         self,
         ids: list[str],
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
-    ) -> Iterator[tuple[str, list[tuple[str, float]], list[str]]]:
+    ) -> Iterator[tuple[str, list[tuple[str, float]], list[tuple[str, float]]]]:
         """``_choose`` for each of ``ids`` (those indexed), ``NEAR_CHUNK`` at a time: the
         articles sharing a strong term with one can be most of the store, so they are held
         for a chunk, not for all of ``ids``. ``vectors`` and ``published`` are filled as read."""
@@ -400,19 +402,25 @@ class ReuseIndex:
         pending = set(ids) | deferred
         pairs: set[tuple[str, str]] = set(self.exact_and_lsh(ids))
         # Later stored articles that listed a pending one must choose again (its vector changed).
-        listed = self._listing(ids)
+        relist = self._listing(ids) - pending
         vectors: dict[str, TermVector] = {}
         published: dict[str, str | None] = {}
         lists: dict[str, list[tuple[str, float]]] = {}
-        affected: set[str] = set(listed) - pending
+        # Later stored articles close to a new one: it may enter their lists.
+        entering: dict[str, list[tuple[str, float]]] = {}
         for aid, chosen, after in self._choose_all(ids, vectors, published):
             lists[aid] = chosen
-            affected.update(o for o in after if o not in pending)
+            for o, score in after:
+                if o not in pending:
+                    entering.setdefault(o, []).append((aid, score))
+        affected = relist | set(entering)
         old_lists = self._stored_lists(sorted(affected)) if affected else {}
-        for aid, chosen, _ in self._choose_all(sorted(affected), vectors, published):
+        for aid, chosen, _ in self._choose_all(sorted(relist), vectors, published):
             lists[aid] = chosen
+        for aid in sorted(set(entering) - relist):
+            lists[aid] = self._grown(old_lists.get(aid, []), entering[aid])
         for aid, chosen in lists.items():
-            before = set(old_lists.get(aid, ()))
+            before = {o for o, _ in old_lists.get(aid, ())}
             for o, _ in chosen:
                 # A stored pair a list names again is already compared.
                 if aid in pending or o in pending or o not in before:
@@ -421,7 +429,7 @@ class ReuseIndex:
         dropped: set[tuple[str, str]] = set()
         for aid in affected:
             kept = {o for o, _ in lists.get(aid, [])}
-            for o in old_lists.get(aid, []):
+            for o, _ in old_lists.get(aid, []):
                 pair = (min(aid, o), max(aid, o))
                 if o not in kept and o not in pending and pair not in standing:
                     dropped.add(pair)
@@ -437,14 +445,26 @@ class ReuseIndex:
             )
         }
 
-    def _stored_lists(self, ids: list[str]) -> dict[str, list[str]]:
+    def _stored_lists(self, ids: list[str]) -> dict[str, list[tuple[str, float]]]:
         self._linking(ids)
-        out: dict[str, list[str]] = {}
-        for a, o in self.db.execute(
-            "SELECT n.article_id, n.other FROM temp.linking t JOIN neighbours n ON n.article_id = t.id"
+        out: dict[str, list[tuple[str, float]]] = {}
+        for a, o, score in self.db.execute(
+            "SELECT n.article_id, n.other, n.score FROM temp.linking t"
+            " JOIN neighbours n ON n.article_id = t.id"
         ):
-            out.setdefault(a, []).append(o)
+            out.setdefault(a, []).append((o, score))
         return out
+
+    def _grown(
+        self, stored: list[tuple[str, float]], entering: list[tuple[str, float]]
+    ) -> list[tuple[str, float]]:
+        """A stored article's rewrite neighbours once new earlier articles within its window
+        (with their cosines) may enter its list: the best of its stored list and of them.
+        Its list is the best ``neighbours`` of the earlier articles in its window, and the
+        cosines of those stored are as they were (term vectors are the text's alone), so this
+        is the list ``_choose`` would make among them all, without reading its window."""
+        ranked = sorted((-score, o) for o, score in [*stored, *entering])
+        return [(o, -s) for s, o in ranked[: self.settings.neighbours]]
 
     def save_lists(self, lists: dict[str, list[tuple[str, float]]]) -> None:
         """Replace the rewrite neighbours of these articles (inside the caller's transaction)."""
