@@ -25,6 +25,9 @@ Two measurements, each in a fresh subprocess (peak RSS is that process's):
 * ``--sizes 10000``: one run over N articles, ingest to digest: seconds and articles/s per
   stage and overall, peak RSS.
 
+Each row also prints the store's stories scored against the generator's (BCubed, the story
+being the number in each article's URL) and how many planted copies were found.
+
 ``--model hashing`` swaps the sentence model for the lexical hashing embedder, and
 ``--model hashing+rules`` also lists the digest's entities by rules instead of spaCy, to
 measure how cost grows with the store apart from the models' own cost (say so when you
@@ -212,6 +215,20 @@ def planted_recall(corpus: Any, folders: list[str]) -> dict[str, list[int]]:
     return out
 
 
+def story_scores(corpus: Any) -> dict[str, float]:
+    """The store's stories against the generator's (each article's story is the number in
+    its URL): BCubed precision, recall and F1, and the counts of both."""
+    from storyline.stories.metrics import bcubed
+
+    url = dict(corpus.store.db.execute("SELECT id, url FROM articles").fetchall())
+    pred = dict(corpus.store.db.execute("SELECT article_id, story_id FROM story_members"))
+    gold = {a: {url[a].split("/")[3]} for a in pred}
+    out = bcubed(pred, gold)
+    out["stories"] = len(set(pred.values()))
+    out["generated"] = len({next(iter(g)) for g in gold.values()})
+    return out
+
+
 def gate_share(records: list[dict[str, Any]], limit: int = 2000) -> float:
     """The share of cross-article sentence pairs within a story, among its independent
     reports, that pass the lexical gate (``storyline.reuse.lexical.MIN_OVERLAP``)."""
@@ -302,6 +319,7 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
         peaks.stage = "checks"  # what follows is the benchmark's own counting
         result["articles"] = corpus.store.count_articles()
         result["planted"] = planted_recall(corpus, [x for x in (base, extra) if x])
+        result["stories"] = story_scores(corpus)
     peaks.done.set()
     peaks.thread.join()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -327,6 +345,11 @@ def _counts(r: dict[str, Any]) -> None:
     sentence pairs the digest scored and reused."""
     c = r.get("counts", {})
     print("          " + ", ".join(f"{k} {c[k]:,}" for k in COUNTS if k in c))
+    st = r.get("stories")
+    if st:
+        print(f"          stories {st['stories']:,} (generated {st['generated']:,}), against the"
+              f" generator's: BCubed F1 {st['f1']:.3f} (P {st['precision']:.3f},"
+              f" R {st['recall']:.3f})")  # fmt: skip
     found = r.get("planted", {})
     if found:
         print("          planted copies in one family with their source: " + ", ".join(
