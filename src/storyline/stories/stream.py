@@ -85,9 +85,11 @@ class Vectorizer:
 
 
 def _dot(a: Vector, b: Vector) -> float:
+    """The dot product of two sparse vectors: the shared terms' products summed in the
+    smaller one's order (the terms it lacks would add exact zeros: the same sum)."""
     if len(a) > len(b):
         a, b = b, a
-    return sum(w * b.get(k, 0.0) for k, w in a.items())
+    return sum([w * b[k] for k, w in a.items() if k in b])
 
 
 @dataclass
