@@ -176,3 +176,21 @@ def test_the_stream_merges_a_story_it_split_early() -> None:
     assert stream.merged_into == {1: 0} and set(stream.active) == {0}
     assert all(1 not in posting for posting in stream.index.values())
     assert sorted(stream.active[0].members) == ["a", "b", "c"]
+
+
+def test_the_stream_dot_product_is_the_plain_sum_bit_for_bit() -> None:
+    """Summing only the shared terms, in the smaller vector's order, leaves out exact zeros:
+    the very float the sum over every term gives (so no stream decision moves)."""
+    import random
+
+    from storyline.stories.stream import _dot
+
+    rng = random.Random(7)
+    for _ in range(500):
+        a = {rng.randrange(5000): rng.random() for _ in range(rng.randint(0, 200))}
+        b = {rng.randrange(5000): rng.random() for _ in range(rng.randint(0, 2000))}
+        for k in rng.sample(sorted(a), min(len(a), rng.randint(0, 60))):
+            b[k] = rng.random()
+        small, large = (a, b) if len(a) <= len(b) else (b, a)
+        plain = sum(w * large.get(k, 0.0) for k, w in small.items())
+        assert _dot(a, b) == plain and _dot(b, a) == plain
