@@ -289,6 +289,14 @@ class StagePeaks:
             self.peaks[stage] = max(self.peaks.get(stage, 0.0), mib)
 
     def start(self, stage: str, total: int | None) -> None:
+        if stage.split(":")[0] != self.stage.split(":")[0]:  # a line per stage, for long runs
+            mib = self.proc.memory_info().rss / 2**20
+            print(
+                f"[pipeline_volume] {time.strftime('%H:%M:%S')} {stage} ({total or '?'}),"
+                f" RSS {mib:,.0f} MiB, peaks so far { ({k: round(v) for k, v in self.peaks.items()}) }",
+                file=sys.stderr,
+                flush=True,
+            )
         self.stage = stage
 
     def advance(self, n: int = 1) -> None:
@@ -307,9 +315,11 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
     with Corpus(db, settings) as corpus:
         if base:
             t = time.perf_counter()
-            run = corpus.add([base])
+            run = corpus.add([base], peaks)
             result["base_seconds"] = time.perf_counter() - t
             result["base_timings"] = run.timings
+            result["base_stage_peaks_mib"], peaks.peaks = peaks.peaks, {}
+            peaks.stage = "start"
         if extra:
             t = time.perf_counter()
             run = corpus.add([extra], peaks)
@@ -365,6 +375,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="", help="whole-pipeline runs, e.g. 10000,100000")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--keep", default="", help="write the articles and stores to this "
+                        "folder and keep them (default: a temporary folder)")  # fmt: skip
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -373,7 +385,8 @@ def main() -> None:
     bases = [int(x) for x in args.bases.split(",") if x]
     sizes = [int(x) for x in args.sizes.split(",") if x]
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = Path(args.keep or tmp)
+        root.mkdir(parents=True, exist_ok=True)
         need = max([*(b + args.add for b in bases), *sizes, 0])
         records = generate(need, args.seed)
         print(f"generated {len(records):,} articles; cross-article sentence pairs of a story "
@@ -417,7 +430,9 @@ def main() -> None:
                     t = r["base_timings"]
                     print(f"building the store of {b:,}: {r['base_seconds']:.1f} s ("
                           + ", ".join(f"{s} {t.get(s, 0):.1f}" for s in STAGES)
-                          + f"), {b / r['base_seconds']:.1f} articles/s")  # fmt: skip
+                          + f"), {b / r['base_seconds']:.1f} articles/s; peak MiB per stage: "
+                          + ", ".join(f"{s} {r['base_stage_peaks_mib'].get(s, 0):,.0f}"
+                                      for s in STAGES))  # fmt: skip
         for n in sizes:
             write(records[:n], root / f"all{n}")
             print(f"[pipeline_volume] whole pipeline over {n:,}", file=sys.stderr, flush=True)
