@@ -142,3 +142,27 @@ def test_an_unknown_engine_is_refused_before_anything_is_read(tmp_path: Path) ->
     assert result.exit_code == 2
     assert "unknown engine 'spark'; choose local, ray" in result.output
     assert not (tmp_path / "s.db").exists()
+
+
+def test_stories_rebuild_uses_the_settings_file(tmp_path: Path) -> None:
+    """`stories rebuild --config` clusters with that file's sentence model, as the run did: the
+    store holds vectors of no other model afterwards; a broken file is refused plainly."""
+    import sqlite3
+
+    src = make(tmp_path)
+    db = tmp_path / "s.db"
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[embed]\nmodel = "hashing"\n')
+    assert runner.invoke(app, ["run", str(src), "--db", str(db), "--config", str(cfg),
+                               "--out", str(tmp_path / "o")]).exit_code == 0  # fmt: skip
+    result = runner.invoke(app, ["stories", "rebuild", "--db", str(db), "-c", str(cfg), "--json"])
+    assert result.exit_code == 0, result.output
+    assert sum(s["article_count"] for s in json.loads(result.stdout)) == 2
+    with sqlite3.connect(db) as con:
+        models = {m for (m,) in con.execute("SELECT DISTINCT model FROM embeddings")}
+    assert models and all(m.startswith("hashing") for m in models), models
+    (tmp_path / "bad.toml").write_text("[embed\n")
+    bad = runner.invoke(
+        app, ["stories", "rebuild", "--db", str(db), "-c", str(tmp_path / "bad.toml")]
+    )
+    assert bad.exit_code == 2 and "cannot use settings file" in bad.output

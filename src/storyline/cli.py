@@ -639,17 +639,19 @@ def stories(
         ),
     ] = None,
     db: DbOpt = None,
+    config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the stories, latest first: headline, size, outlets, independent sources, time span.
 
     `storyline add` places new articles by the stream against the active stories and clusters
     the whole store again in batch once [stories] rebuild_share of it is new; `storyline
-    stories rebuild` does that now."""
+    stories rebuild` does that now, with the sentence model and story settings of `--config`
+    (the ones the store was built with, as a rule)."""
     if action not in (None, "rebuild"):
         err.print(f"[red]unknown action {escape(action)!r}[/]: the only one is 'rebuild'")
         raise typer.Exit(2)
-    with _open(db) as corpus:
+    with _open(db, config) as corpus:
         if action == "rebuild":
             how = corpus.rebuild_stories()
             if not as_json:
