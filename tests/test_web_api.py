@@ -334,19 +334,16 @@ def fake_digest(story: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def test_story_page_renders_a_digest(client: TestClient, ids: dict[str, Any]) -> None:
+def test_story_page_renders_a_digest(
+    client: TestClient, ids: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storyline.corpus import Corpus
+
     story = ids["stories"][0]
-    site = client.app.state.site
-    saved = getattr(site.corpus, "digest", None)
-    site.corpus.digest = lambda sid: fake_digest(story)
-    try:
-        html = client.get(f"/stories/{story['id']}").text
-        api = client.get(f"/api/stories/{story['id']}").json()
-    finally:
-        if saved is None:
-            del site.corpus.digest
-        else:
-            site.corpus.digest = saved
+    # Every connection the site reads through (it keeps a pool) gives this digest.
+    monkeypatch.setattr(Corpus, "digest", lambda self, sid: fake_digest(story))
+    html = client.get(f"/stories/{story['id']}").text
+    api = client.get(f"/api/stories/{story['id']}").json()
     assert api["digest"]["method"] == "test"
     assert (
         f'href="#ref-{story["id"]}-1">[1]</a><a class="cite" href="#ref-{story["id"]}-2">[2]'
@@ -501,6 +498,56 @@ def test_story_list_is_read_again_after_another_connection_writes(example_db: Pa
         other.close()
         assert [s["id"] for s in site.stories()] == [s["id"] for s in before[1:]]
     finally:
+        site.close()
+
+
+def test_reads_do_not_wait_for_each_other(example_db: Path) -> None:
+    """Each reading thread has a connection of its own (up to ``readers``): a read goes on
+    while another thread is in the middle of one, and one past the pool waits its turn."""
+    import threading
+
+    from storyline.web.site import Site
+
+    site = Site(scratch_copy(example_db, "pool"), readers=2)
+    inside, leave = threading.Event(), threading.Event()
+    held: list[int] = []
+
+    def hold() -> None:
+        with site._locked() as c:
+            held.append(id(c))
+            inside.set()
+            leave.wait(30)
+
+    def read(out: list[Any]) -> None:
+        out.append(site.stories())
+
+    try:
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert inside.wait(30)
+        first: list[Any] = []
+        t = threading.Thread(target=read, args=(first,))
+        t.start()
+        t.join(30)
+        assert first and first[0], "a read waited for another thread's read"
+        # Both connections busy: a third reader waits until one is given back.
+        inside.clear()
+        second = threading.Thread(target=hold)
+        second.start()
+        assert inside.wait(30)
+        late: list[Any] = []
+        t = threading.Thread(target=read, args=(late,))
+        t.start()
+        t.join(0.5)
+        assert not late
+        leave.set()
+        t.join(30)
+        assert late == first
+        holder.join(30)
+        second.join(30)
+        assert len(set(held)) == 2 and len(site._opened) == 2
+    finally:
+        leave.set()
         site.close()
 
 
