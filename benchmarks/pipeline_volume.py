@@ -40,6 +40,7 @@ quote it).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import resource
@@ -75,6 +76,9 @@ def _vocabulary(size: int = 4000) -> tuple[list[str], list[float], dict[str, str
 
 
 VOCAB, WEIGHTS, SYNONYMS = _vocabulary()
+# random.choices with these instead of the weights draws the same words without summing
+# 4,000 weights for every word (generating 100,000 articles took 20 minutes that way).
+CUM_WEIGHTS = list(itertools.accumulate(WEIGHTS))
 
 
 def _word(rng: random.Random, n: int) -> str:
@@ -85,7 +89,7 @@ def _sentence(rng: random.Random, names: list[str], places: list[str], terms: li
     """A sentence of 12-30 words: function words between content words drawn by frequency
     from the shared vocabulary, with the story's own terms, names and places among them."""
     if rng.random() < 0.1:
-        return (f"About {rng.randint(2, 90) * 100:,} {rng.choices(VOCAB, WEIGHTS)[0]} "
+        return (f"About {rng.randint(2, 90) * 100:,} {rng.choices(VOCAB, cum_weights=CUM_WEIGHTS)[0]} "
                 f"{rng.choice(terms)} were affected in {rng.choice(places)}, according to "
                 f"{rng.choice(names)}.")  # fmt: skip
     out: list[str] = []
@@ -100,7 +104,7 @@ def _sentence(rng: random.Random, names: list[str], places: list[str], terms: li
         elif r < 0.58:
             out.append(rng.choice(places))
         else:
-            out.append(rng.choices(VOCAB, WEIGHTS)[0])
+            out.append(rng.choices(VOCAB, cum_weights=CUM_WEIGHTS)[0])
     if rng.random() < 0.2:
         out += ["said", rng.choice(names)]
     return f"{out[0][:1].upper()}{' '.join(out)[1:]}."
