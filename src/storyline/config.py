@@ -208,6 +208,14 @@ class WatchSettings:
 
 
 @dataclass
+class ReportSettings:
+    #: report.html and report.md show at most this many stories (the newest), with their
+    #: articles and links, and say so; report.json always holds everything. A page of every
+    #: story of 10,000 articles is 150 MB, more than a browser opens.
+    html_stories: int = 300
+
+
+@dataclass
 class StoreSettings:
     #: SQLite file; ":memory:" keeps everything in memory (tests).
     path: str = "storyline-out/storyline.db"
@@ -226,6 +234,7 @@ class Settings:
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     outlets: OutletsSettings = field(default_factory=OutletsSettings)
     watch: WatchSettings = field(default_factory=WatchSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @classmethod
     def load(cls, path: str | Path) -> Settings:

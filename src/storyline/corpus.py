@@ -246,9 +246,14 @@ class Corpus:
     def write_report(
         self, out_dir: str | Path, formats: tuple[str, ...] = ("json", "html")
     ) -> list[Path]:
-        from storyline.report import write_reports
+        """report.json (everything, streamed from the store) and report.html / report.md
+        (the newest ``[report] html_stories`` stories) in ``out_dir``."""
+        from storyline.report.build import write_store_reports
 
-        return write_reports(self.report(), out_dir, formats)
+        run = self.last_run
+        return write_store_reports(
+            self.store, self.settings, out_dir, formats, run.counts if run else None
+        )
 
     def close(self) -> None:
         self.store.close()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from storyline import __version__
 from storyline.config import Settings
@@ -87,14 +88,31 @@ def problem_entry(p: Problem) -> dict[str, Any]:
     }
 
 
-def build_report(
+def _summary(
+    store: Store, problems: list[Problem], run_counts: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The report's counts, by SQL (what counting the report's own lists gives)."""
+    one = lambda sql: int(store.db.execute(sql).fetchone()[0])  # noqa: E731
+    return {
+        "articles": one("SELECT COUNT(*) FROM articles"),
+        "sources": one("SELECT COUNT(DISTINCT source) FROM articles WHERE source != ''"),
+        "sentences": one("SELECT COUNT(*) FROM sentences"),
+        "removed_lines": one("SELECT COUNT(*) FROM removed"),
+        "links": one("SELECT COUNT(*) FROM links WHERE kind IS NOT NULL"),
+        "stories": one("SELECT COUNT(*) FROM stories"),
+        "skipped": sum(1 for p in problems if p.severity == "skipped"),
+        "warnings": sum(1 for p in problems if p.severity != "skipped"),
+        "last_run": run_counts or {},
+    }
+
+
+def _sections(
     store: Store,
     settings: Settings,
-    run_counts: dict[str, Any] | None = None,
-    problems: list[Problem] | None = None,
+    run_counts: dict[str, Any] | None,
+    problems: list[Problem] | None,
 ) -> dict[str, Any]:
-    """The whole report as a JSON-ready dict (articles in canonical order)."""
-    articles = [article_entry(a) for a in store.iter_articles(full=False)]
+    """The report with its long lists as iterators over the store (each read once)."""
     problems = problems if problems is not None else store.problems()
     return {
         "schema_version": SCHEMA_VERSION,
@@ -108,24 +126,107 @@ def build_report(
             "store": store.path,
             "runs": len(store.runs()),
         },
-        "summary": {
-            "articles": len(articles),
-            "sources": len({a["source"] for a in articles if a["source"]}),
-            "sentences": sum(a["sentences"] for a in articles),
-            "removed_lines": sum(len(a["removed"]) for a in articles),
-            "links": len(store.links()),
-            "stories": int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0]),
-            "skipped": sum(1 for p in problems if p.severity == "skipped"),
-            "warnings": sum(1 for p in problems if p.severity != "skipped"),
-            "last_run": run_counts or {},
-        },
+        "summary": _summary(store, problems, run_counts),
         "problems": [problem_entry(p) for p in problems],
-        "articles": articles,
-        "links": [_link_entry(ln) for ln in store.links()],
+        "articles": (article_entry(a) for a in store.iter_articles(full=False)),
+        "links": (_link_entry(ln) for ln in store.iter_links()),
         "families": _families(store.families()),
-        "stories": store.stories(),
-        "digests": store.digests(),
+        "stories": store.iter_stories(),
+        "digests": store.iter_digests(),
     }
+
+
+def build_report(
+    store: Store,
+    settings: Settings,
+    run_counts: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (articles in canonical order). At volume, write
+    it with :func:`write_store_reports`, which never holds it whole."""
+    return {
+        k: v if isinstance(v, dict | list | str) else list(v)
+        for k, v in _sections(store, settings, run_counts, problems).items()
+    }
+
+
+def dump_json(report: dict[str, Any], fh: TextIO) -> None:
+    """``json.dumps(report, indent=2, ensure_ascii=False)`` and a newline, written a list item
+    at a time: the top-level values may be iterators, each item is encoded alone."""
+    fh.write("{")
+    for n, (key, value) in enumerate(report.items()):
+        fh.write(("," if n else "") + "\n  " + json.dumps(key, ensure_ascii=False) + ": ")
+        if isinstance(value, dict | str | int | float | bool) or value is None:
+            fh.write(_indented(value, "  "))
+            continue
+        first = True
+        for item in value:
+            fh.write(("[\n    " if first else ",\n    ") + _indented(item, "    "))
+            first = False
+        fh.write("[]" if first else "\n  ]")
+    fh.write("\n}\n" if report else "}\n")
+
+
+def _indented(value: Any, prefix: str) -> str:
+    # Encoded strings hold no raw line breaks, so every line break is json's own.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + prefix)
+
+
+def bounded_report(
+    store: Store,
+    settings: Settings,
+    run_counts: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+) -> dict[str, Any]:
+    """What report.html and report.md show: everything when there are at most ``[report]
+    html_stories`` stories; otherwise the newest that many, with their articles, links,
+    families and digests, the counts of the whole store, and ``shown`` saying so."""
+    limit = settings.report.html_stories
+    total = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    if total <= limit:
+        return build_report(store, settings, run_counts, problems)
+    report = _sections(store, settings, run_counts, problems)
+    stories = list(itertools.islice(store.iter_stories(), limit))
+    members = {a for st in stories for a in st["articles"]}
+    articles = [article_entry(a) for a in store.iter_articles(full=False, only=members)]
+    report.update(
+        articles=articles,
+        links=[
+            _link_entry(ln)
+            for ln in store.links_of(members, both=True)
+            if ln.get("kind") is not None
+        ],
+        families=_families(store.families_of(members)),
+        stories=stories,
+        digests=store.digests_of([st["id"] for st in stories]),
+        shown={"stories": len(stories), "of_stories": total, "articles": len(articles),
+               "of_articles": report["summary"]["articles"]},
+    )  # fmt: skip
+    return report
+
+
+def write_store_reports(
+    store: Store,
+    settings: Settings,
+    out_dir: str | Path,
+    formats: tuple[str, ...] = ("json", "html"),
+    run_counts: dict[str, Any] | None = None,
+) -> list[Path]:
+    """report.json with everything, streamed from the store (memory holds one item, not the
+    report), and report.html / report.md bounded by ``[report] html_stories``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    problems = store.problems()
+    if "json" in formats:
+        path = out / "report.json"
+        with open(path, "w", encoding="utf-8") as fh:
+            dump_json(_sections(store, settings, run_counts, problems), fh)
+        written.append(path)
+    pages = tuple(f for f in formats if f != "json")
+    if pages:
+        written += write_reports(bounded_report(store, settings, run_counts, problems), out, pages)
+    return written
 
 
 def write_reports(
@@ -139,7 +240,8 @@ def write_reports(
     written = []
     if "json" in formats:
         path = out / "report.json"
-        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        with open(path, "w", encoding="utf-8") as fh:
+            dump_json(report, fh)
         written.append(path)
     if "html" in formats:
         path = out / "report.html"

@@ -42,10 +42,19 @@ def render_markdown(report: dict[str, Any]) -> str:
         "# storyline report",
         "",
         f"{s['articles']} articles from {s['sources']} outlets · {s['sentences']} sentences · "
-        f"{len(report.get('links') or [])} reuse links · {len(report.get('stories') or [])} stories · "
+        f"{s.get('links', len(report.get('links') or []))} reuse links · "
+        f"{s.get('stories', len(report.get('stories') or []))} stories · "
         f"{s['skipped']} inputs skipped",
         "",
     ]
+    shown = report.get("shown")
+    if shown:
+        lines += [
+            f"Shown here: the {shown['stories']} newest of {shown['of_stories']} stories, with "
+            f"their {shown['articles']} of {shown['of_articles']} articles (`[report] "
+            "html_stories`); report.json holds everything.",
+            "",
+        ]
     views = story_views(report)
     for st in report.get("stories") or []:
         v = views[st["id"]]

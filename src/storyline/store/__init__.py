@@ -668,15 +668,42 @@ class Store:
             ).fetchone()[0]
         )
 
-    def iter_articles(self, full: bool = True, stage: str | None = None) -> Iterator[Article]:
-        sql = "SELECT * FROM articles"
+    def iter_articles(
+        self,
+        full: bool = True,
+        stage: str | None = None,
+        chunk: int = 200,
+        only: set[str] | None = None,
+    ) -> Iterator[Article]:
+        """The articles (at ``stage``, among ``only``) in canonical order (time, then id),
+        read ``chunk`` at a time: memory holds a chunk, not the store. Without ``full`` the
+        raw input and decoded text are not read at all."""
+        sql = "SELECT id FROM articles"
         args: tuple[Any, ...] = ()
         if stage:
             sql, args = sql + " WHERE stage = ?", (stage,)
-        for row in self.db.execute(
-            sql + " ORDER BY published IS NULL, published, id", args
-        ).fetchall():
-            yield self._article(row, full)
+        ids = [
+            r[0] for r in self.db.execute(sql + " ORDER BY published IS NULL, published, id", args)
+        ]
+        if only is not None:
+            ids = [i for i in ids if i in only]
+        columns = "*" if full else ", ".join(self._BRIEF_COLUMNS)
+        for i in range(0, len(ids), chunk):
+            part = ids[i : i + chunk]
+            rows = {
+                r["id"]: r
+                for r in self.db.execute(
+                    f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            }
+            for aid in part:
+                if aid in rows:
+                    yield self._article(rows[aid], full)
+
+    #: What an article is without its raw input and decoded text.
+    _BRIEF_COLUMNS = ("id", "url", "source", "title", "published", "author", "encoding", "flags",
+                      "clean")  # fmt: skip
 
     def _article(self, row: sqlite3.Row, full: bool) -> Article:
         aid = row["id"]
@@ -798,6 +825,22 @@ class Store:
         "CASE kind WHEN 'duplicate' THEN 0 WHEN 'near_duplicate' THEN 1 WHEN 'rewrite' THEN 2"
         " WHEN 'partial' THEN 3 WHEN 'shared_quotes' THEN 4 ELSE 5 END"
     )
+
+    def _ordered(self, table: str, rowids_sql: str, chunk: int = 500) -> Iterator[str]:
+        """The ``data`` of ``table``'s rows in the order of the rowids ``rowids_sql`` selects,
+        read ``chunk`` rows at a time (the order is taken first: memory holds one chunk)."""
+        rowids = [r[0] for r in self.db.execute(rowids_sql)]
+        for i in range(0, len(rowids), chunk):
+            part = rowids[i : i + chunk]
+            sql = f"SELECT rowid, data FROM {table} WHERE rowid IN ({','.join('?' * len(part))})"
+            data = dict(self.db.execute(sql, part).fetchall())
+            yield from (data[r] for r in part if r in data)
+
+    def iter_links(self) -> Iterator[dict[str, Any]]:
+        """:meth:`links` (those with a kind), one at a time."""
+        order = f"SELECT rowid FROM links WHERE kind IS NOT NULL ORDER BY {self._LINK_RANK}, source, copy"
+        for data in self._ordered("links", order):
+            yield json.loads(data)
 
     def links_of(
         self, ids: Iterable[str], both: bool = False, evidence: bool = True
@@ -1059,13 +1102,20 @@ class Store:
                 "INSERT OR REPLACE INTO story_state VALUES (?, ?)", (key, json.dumps(value))
             )
 
+    _STORY_ORDER = "last_seen IS NULL, last_seen DESC, size DESC, id"
+
     def stories(self) -> list[dict[str, Any]]:
         return [
             json.loads(r["data"])
-            for r in self.db.execute(
-                "SELECT data FROM stories ORDER BY last_seen IS NULL, last_seen DESC, size DESC, id"
-            )
+            for r in self.db.execute(f"SELECT data FROM stories ORDER BY {self._STORY_ORDER}")
         ]
+
+    def iter_stories(self) -> Iterator[dict[str, Any]]:
+        """:meth:`stories`, one at a time."""
+        for data in self._ordered(
+            "stories", f"SELECT rowid FROM stories ORDER BY {self._STORY_ORDER}"
+        ):
+            yield json.loads(data)
 
     def resolve_story(self, story_id: str) -> str | None:
         """A story id (or alias, or unique id prefix) as the id it has now."""
@@ -1189,3 +1239,19 @@ class Store:
         order = {s["id"]: n for n, s in enumerate(self.stories())}
         found = [json.loads(r["data"]) for r in self.db.execute("SELECT data FROM digests")]
         return sorted(found, key=lambda d: order.get(d["story"], len(order)))
+
+    def digests_of(self, story_ids: list[str]) -> list[dict[str, Any]]:
+        """The digests of these stories (those made), in the order given."""
+        sql = "SELECT story_id, data FROM digests WHERE story_id IN ({marks})"
+        found = {r[0]: r[1] for r in self._in_chunks(sql, story_ids)}
+        return [json.loads(found[s]) for s in story_ids if s in found]
+
+    def iter_digests(self) -> Iterator[dict[str, Any]]:
+        """:meth:`digests`, one at a time (in their stories' order; any whose story is gone
+        last, as stored)."""
+        order = (
+            "SELECT d.rowid FROM digests d LEFT JOIN stories s ON s.id = d.story_id ORDER BY"
+            " s.id IS NULL, s.last_seen IS NULL, s.last_seen DESC, s.size DESC, s.id, d.rowid"
+        )
+        for data in self._ordered("digests", order):
+            yield json.loads(data)
