@@ -54,13 +54,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--store", required=True)
+    parser.add_argument("--store", help="the store to write reports of (required)")
     parser.add_argument("--whole", action="store_true", help="also the whole-report way")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
+    if not args.store:
+        parser.error("--store is required")
     import sqlite3
 
     with sqlite3.connect(args.store) as con:
