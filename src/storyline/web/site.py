@@ -77,7 +77,11 @@ class Site:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
-        c = Corpus(self.db, self.settings)
+        try:
+            c = Corpus(self.db, self.settings)
+        except BaseException:
+            self._room.release()
+            raise
         self._opened.append(c)
         return c
 
