@@ -22,8 +22,9 @@ Two measurements, each in a fresh subprocess (peak RSS is that process's):
   so the largest base's add is within 1.5x of the empty one's. The empty store's add is of the
   corpus's first articles; a row marked (*) adds the largest base's own 1,000 to an empty
   store, the same work but for the store.
-* ``--sizes 10000``: one run over N articles, ingest to digest: seconds and articles/s per
-  stage and overall, peak RSS.
+* ``--sizes 10000``: one run over N articles, ingest to digest and the reports (report.json
+  and report.html, as ``storyline run`` writes them): seconds and articles/s per stage and
+  overall, peak RSS.
 
 Each row also prints the store's stories scored against the generator's (BCubed, the story
 being the number in each article's URL) and how many planted copies were found.
@@ -330,6 +331,13 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
             result["seconds"] = time.perf_counter() - t
             result["timings"] = run.timings
             result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
+        if kind == "run":  # `storyline run` ends by writing report.json and report.html
+            peaks.stage = "report"
+            with tempfile.TemporaryDirectory() as reports:
+                t = time.perf_counter()
+                corpus.write_report(reports)
+                result["timings"]["report"] = time.perf_counter() - t
+                result["seconds"] += result["timings"]["report"]
         peaks.stage = "checks"  # what follows is the benchmark's own counting
         result["articles"] = corpus.store.count_articles()
         result["planted"] = planted_recall(corpus, [x for x in (base, extra) if x])
@@ -339,7 +347,6 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["stage_peaks_mib"] = peaks.peaks
     Path(out).write_text(json.dumps(result))
-    del kind
 
 
 def _spawn(*args: str) -> dict[str, Any]:
@@ -445,7 +452,7 @@ def main() -> None:
             print(f"\nwhole pipeline over {n:,} articles (model {args.model})")
             peak = r.get("stage_peaks_mib", {})
             print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11} {'peak MiB':>9}")
-            for s in STAGES:
+            for s in (*STAGES, "report"):
                 print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}"
                       f" {peak.get(s, 0):>9.0f}")  # fmt: skip
             print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
