@@ -312,6 +312,43 @@ def test_a_term_index_made_before_days_gets_them(tmp_path: Path) -> None:
     assert days == {"a": 20514.5, "b": -1e12, "c": 20521.0}
 
 
+def test_stored_vectors_move_to_the_appended_table_and_read_back(tmp_path: Path) -> None:
+    """A store whose sentence vectors were kept in key order gets them in the appended table
+    (rowid order, unique index on model and key), every vector as it was; adding one that is
+    there already changes nothing, a new one is found."""
+    import sqlite3
+
+    from storyline.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+    upto = [n for n, _ in MIGRATIONS].index("0013_embeddings_appended")
+    for name, sql in MIGRATIONS[:upto]:
+        db.executescript(sql)
+        db.execute("INSERT INTO migrations VALUES (?, '')", (name,))
+    rng = np.random.default_rng(3)
+    old = {bytes([k]) * 16: rng.standard_normal(8).astype(np.float16) for k in range(40)}
+    db.executemany("INSERT INTO embeddings VALUES ('m', ?, ?)",
+                   [(k, v.astype("<f2").tobytes()) for k, v in old.items()])  # fmt: skip
+    db.commit()
+    db.close()
+    store = Store(path)
+    table = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'embeddings'").fetchone()
+    assert "WITHOUT ROWID" not in table[0]
+    got = store.load_embeddings("m", list(old))
+    assert set(got) == set(old) and all(np.array_equal(got[k], old[k]) for k in old)
+    fresh = np.ones(8, dtype=np.float16)
+    store.save_embeddings("m", [(bytes([1]) * 16, fresh), (b"new" * 5 + b"!", fresh)])
+    assert np.array_equal(
+        store.load_embeddings("m", [bytes([1]) * 16])[bytes([1]) * 16], old[bytes([1]) * 16]
+    )
+    assert np.array_equal(store.load_embeddings("m", [b"new" * 5 + b"!"])[b"new" * 5 + b"!"], fresh)
+    assert store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 41
+    assert store.load_embeddings("other", list(old)) == {}
+    store.close()
+
+
 def test_term_vectors_and_band_keys_are_deterministic() -> None:
     a = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")
     b = term_vector("Mayor Ada Kessler said the Halloran bridge would reopen on Monday.")

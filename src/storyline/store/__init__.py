@@ -9,6 +9,7 @@ article's ``stage`` column says how far it got.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,8 @@ import numpy as np
 
 from storyline.ids import content_hash
 from storyline.records import Article, Credit, Origin, Problem, RemovedLine, Sentence
+
+log = logging.getLogger(__name__)
 
 __all__ = ["MIGRATIONS", "STAGES", "Store"]
 
@@ -271,6 +274,23 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Sentence vectors appended in rowid order, found by a unique index on (model, key).
+        # Kept in key order (WITHOUT ROWID), each of an add's new vectors (0.8-2 KB, random
+        # hashes) landed on its own page of a table that grows with the store: 16,000 of them
+        # took 3.1 s into a store of 10,000 articles, 0.3 s this way, and reads got faster too.
+        "0013_embeddings_appended",
+        """
+        CREATE TABLE embeddings_appended (
+            model TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL
+        );
+        INSERT INTO embeddings_appended (model, key, vector)
+            SELECT model, key, vector FROM embeddings;
+        DROP TABLE embeddings;
+        ALTER TABLE embeddings_appended RENAME TO embeddings;
+        CREATE UNIQUE INDEX embeddings_key ON embeddings (model, key);
+        """,
+    ),
 ]
 
 
@@ -329,6 +349,8 @@ class Store:
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
+            if done:  # an existing store: a migration may copy a large table
+                log.info("store %s: applying migration %s", self.path, name)
             with self.transaction():
                 for statement in _statements(sql):
                     self.db.execute(statement)
