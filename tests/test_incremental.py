@@ -284,20 +284,27 @@ def test_rewrite_neighbours_looked_up_by_day_equal_those_of_every_date(
     assert windowed["a05"] == _unwindowed(index, ["a05"])["a05"]  # undated: every date
 
 
-def test_a_term_index_made_before_days_gets_them(tmp_path: Path) -> None:
-    """A store made before the term index held days is given them from its articles' dates
-    (undated: every window's)."""
+def _store_before(path: Path, migration: str) -> Any:
+    """A store at ``path`` as a version before ``migration`` made it (an open sqlite3
+    connection, to fill before ``Store`` opens and migrates it)."""
     import sqlite3
 
     from storyline.store import MIGRATIONS
 
-    path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-    upto = [n for n, _ in MIGRATIONS].index("0011_term_days")
+    upto = [n for n, _ in MIGRATIONS].index(migration)
     for name, sql in MIGRATIONS[:upto]:
         db.executescript(sql)
         db.execute("INSERT INTO migrations VALUES (?, '')", (name,))
+    return db
+
+
+def test_a_term_index_made_before_days_gets_them(tmp_path: Path) -> None:
+    """A store made before the term index held days is given them from its articles' dates
+    (undated: every window's)."""
+    path = tmp_path / "old.db"
+    db = _store_before(path, "0011_term_days")
     for aid, when in (("a", "2026-03-02T12:00:00+00:00"), ("b", None), ("c", "2026-03-09")):
         db.execute(
             "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
@@ -316,17 +323,8 @@ def test_stored_vectors_move_to_the_appended_table_and_read_back(tmp_path: Path)
     """A store whose sentence vectors were kept in key order gets them in the appended table
     (rowid order, unique index on model and key), every vector as it was; adding one that is
     there already changes nothing, a new one is found."""
-    import sqlite3
-
-    from storyline.store import MIGRATIONS
-
     path = tmp_path / "old.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
-    upto = [n for n, _ in MIGRATIONS].index("0013_embeddings_appended")
-    for name, sql in MIGRATIONS[:upto]:
-        db.executescript(sql)
-        db.execute("INSERT INTO migrations VALUES (?, '')", (name,))
+    db = _store_before(path, "0013_embeddings_appended")
     rng = np.random.default_rng(3)
     old = {bytes([k]) * 16: rng.standard_normal(8).astype(np.float16) for k in range(40)}
     db.executemany("INSERT INTO embeddings VALUES ('m', ?, ?)",
