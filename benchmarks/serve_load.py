@@ -139,6 +139,35 @@ def hammer(url: str, paths: list[str], requests: int, clients: int, budget: floa
     }
 
 
+#: The locustfile's names of serve_load's endpoints, in the order of ``targets``.
+LOCUST_NAMES = ("stories", "story", "article", "search", "api-stories", "api-story",
+                "api-article", "api-search")  # fmt: skip
+
+
+def locust(binary: str, url: str, name: str, clients: int, seconds: float) -> dict[str, Any]:
+    """The same endpoint's load sent by locust (``benchmarks/locustfile.py``) for about as
+    long as serve_load's own took: its requests/s and p50/p99 from locust's CSV."""
+    import csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [binary, "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless",
+             "-u", str(clients), "-r", str(clients), "-t", f"{max(5, round(seconds))}s",
+             "--host", url, "--csv", f"{tmp}/load", "--only-summary"],
+            check=True, capture_output=True, env={**os.environ, "STORYLINE_ENDPOINT": name},
+        )  # fmt: skip
+        with open(f"{tmp}/load_stats.csv", newline="") as fh:
+            row = next(r for r in csv.DictReader(fh) if r["Name"] == name)
+    return {
+        "requests": int(row["Request Count"]),
+        "errors": int(row["Failure Count"]),
+        "rps": float(row["Requests/s"]),
+        "p50_ms": float(row["50%"]),
+        "p99_ms": float(row["99%"]),
+        "max_ms": float(row["Max Response Time"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, required=True)
@@ -147,6 +176,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--max-seconds", type=float, default=600, help="the whole load, at most")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--locust", metavar="BIN", help="also send each endpoint's load with this"
+                        " locust (benchmarks/locustfile.py), for as long, and print both")  # fmt: skip
     args = parser.parse_args()
     if not args.store.exists():
         if not args.articles:
@@ -164,8 +195,12 @@ def main() -> None:
             for paths in plan.values():  # warm: templates compiled, pages cached by SQLite
                 http.get(paths[0])
         budget = args.max_seconds / len(plan)
-        for name, paths in plan.items():
+        for (name, paths), short in zip(plan.items(), LOCUST_NAMES, strict=True):
+            t = time.perf_counter()
             rows[name] = hammer(url, paths, args.requests, args.clients, budget)
+            if args.locust:
+                took = time.perf_counter() - t
+                rows[f"{name} (locust)"] = locust(args.locust, url, short, args.clients, took)
         rss = psutil.Process(proc.pid).memory_info().rss / 2**20
     finally:
         proc.terminate()
@@ -177,10 +212,10 @@ def main() -> None:
         return
     print(f"\nstore {args.store} ({size:.0f} MiB), {args.clients} clients, "
           f"server RSS {rss:.0f} MiB, {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"{'endpoint':34} {'reqs':>5} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
+    print(f"{'endpoint':43} {'reqs':>5} {'err':>4} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'max ms':>7}")  # fmt: skip
     for name, r in rows.items():
-        print(f"{name:34} {r['requests']:5d} {r['errors']:4d} {r['rps']:7.1f} {r['p50_ms']:7.1f} "
+        print(f"{name:43} {r['requests']:5d} {r['errors']:4d} {r['rps']:7.1f} {r['p50_ms']:7.1f} "
               f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f}")  # fmt: skip
 
 
