@@ -18,29 +18,15 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from typing import Any
 
 from locust import HttpUser, constant, events, task
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_load import LOCUST_NAMES, plan_for  # its imports are all the standard library
+
 PATHS: list[str] = []
-
-
-def _targets(stories: list[dict[str, Any]], rng: random.Random) -> dict[str, list[str]]:
-    picked = rng.sample(stories, min(50, len(stories)))
-    biggest = max(stories, key=lambda s: s["article_count"])
-    story_ids = [s["id"] for s in [biggest, *picked]]
-    article_ids = [a for s in picked for a in s["articles"][:2]][:100]
-    words = [w for s in picked for w in s["headline"].split() if len(w) > 4][:60] or ["the"]
-    return {
-        "stories": ["/"],
-        "story": [f"/stories/{i}" for i in story_ids],
-        "article": [f"/articles/{i}" for i in article_ids],
-        "search": [f"/?q={w}" for w in words],
-        "api-stories": ["/api/stories?limit=50"],
-        "api-story": [f"/api/stories/{i}" for i in story_ids],
-        "api-article": [f"/api/articles/{i}" for i in article_ids],
-        "api-search": [f"/api/search?q={w}" for w in words],
-    }
 
 
 @events.test_start.add_listener
@@ -48,9 +34,9 @@ def _pick(environment: Any, **_: Any) -> None:
     import requests  # locust's own dependency
 
     stories = requests.get(f"{environment.host}/api/stories", params={"limit": 500}, timeout=60)
-    PATHS[:] = _targets(stories.json()["stories"], random.Random(5))[
-        os.environ.get("STORYLINE_ENDPOINT", "api-search")
-    ]
+    plan = plan_for(stories.json()["stories"], random.Random(5))  # serve_load's draw
+    by_name = dict(zip(LOCUST_NAMES, plan.values(), strict=True))
+    PATHS[:] = by_name[os.environ.get("STORYLINE_ENDPOINT", "api-search")]
 
 
 class Reader(HttpUser):

@@ -84,7 +84,11 @@ def serve(store: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def targets(http: Any, rng: random.Random) -> dict[str, list[str]]:
     """The URLs each endpoint is sent: real ids and words drawn from the store."""
-    stories = http.get("/api/stories", params={"limit": 500}).json()["stories"]
+    return plan_for(http.get("/api/stories", params={"limit": 500}).json()["stories"], rng)
+
+
+def plan_for(stories: list[dict[str, Any]], rng: random.Random) -> dict[str, list[str]]:
+    """The URLs of each endpoint, drawn from these stories (``/api/stories``)."""
     picked = rng.sample(stories, min(50, len(stories)))
     biggest = max(stories, key=lambda s: s["article_count"])
     story_ids = [s["id"] for s in [biggest, *picked]]
