@@ -194,3 +194,27 @@ def test_the_stream_dot_product_is_the_plain_sum_bit_for_bit() -> None:
         small, large = (a, b) if len(a) <= len(b) else (b, a)
         plain = sum(w * large.get(k, 0.0) for k, w in small.items())
         assert _dot(a, b) == plain and _dot(b, a) == plain
+
+
+def test_a_light_untitled_article_heads_its_story_by_its_first_sentence() -> None:
+    """The stories stage reads light articles (no sentences); a story whose articles have no
+    title is headed by its best article's first sentence all the same, read by id."""
+    from storyline.records import Article, Origin, Sentence
+    from storyline.stories.build import describe
+
+    clean = "Ferry service resumed on Monday after the storm. Crews cleared the pier."
+    full = Article("a1", "", "", Origin(""), clean=clean, published="2026-03-02T10:00:00Z")
+    full.sentences = [Sentence("a1", 0, "Ferry service resumed on Monday after the storm.", 0, 49)]
+    light = Article("a1", "", "", Origin(""), clean=clean, published="2026-03-02T10:00:00Z")
+    asked: list[str] = []
+
+    def first(aid: str) -> str | None:
+        asked.append(aid)
+        return "Ferry service resumed on Monday after the storm."
+
+    want = describe("s-1", 0, [full], {}, {})
+    assert describe("s-1", 0, [light], {}, {}, first) == want and asked == ["a1"]
+    assert want["headline"] == "Ferry service resumed on Monday after the storm."
+    titled = Article("a2", "", "", Origin(""), title="Ferry back", clean=clean)
+    assert describe("s-2", 0, [titled], {}, {}, first)["headline"] == "Ferry back"
+    assert asked == ["a1"]  # a title needs no sentence

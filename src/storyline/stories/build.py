@@ -25,7 +25,9 @@ def build_stories(
     """Every story of the store's articles, and the aliases of merged ids; how the stories were
     found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given."""
     cfg = settings.stories
-    articles = list(store.iter_articles(full=False))
+    # Light articles: no sentences (a story's headline reads its best article's first
+    # sentence only when it has no title): at 100,000 articles the sentences alone were GBs.
+    articles = list(store.iter_articles(full=False, parts=False))
     if not articles:
         return [], {}
     if not cfg.embeddings:
@@ -51,7 +53,9 @@ def build_stories(
     stories = []
     for sid, members in named.items():
         arts = [meta[a] for a in members]
-        stories.append(describe(sid, ages.get(sid, next_age), arts, vectors, roots))
+        stories.append(
+            describe(sid, ages.get(sid, next_age), arts, vectors, roots, store.first_sentence)
+        )
         if sid not in ages:
             next_age += 1
     return stories, aliases
@@ -80,7 +84,8 @@ def place_stories(
     elif embed is None:
         embed = embedder_of(settings.embed).encode
     extractor = StoredExtractor(get_extractor(cfg.entities), store)
-    fresh = [a for a in (store.get_article(i, full=False) for i in new) if a is not None]
+    fresh_by_id = store.light(new)
+    fresh = [fresh_by_id[i] for i in new if i in fresh_by_id]
     times = [t for t in (epoch(a.published) for a in fresh) if t is not None]
     since = (
         datetime.fromtimestamp(min(times) - (cfg.window_days + 1) * 86400.0, UTC).date().isoformat()
@@ -88,13 +93,7 @@ def place_stories(
         else None
     )
     previous = store.stories_since(since)
-    old_articles = {
-        a.id: a
-        for a in (
-            store.get_article(i, full=False) for members in previous.values() for i in members
-        )
-        if a is not None
-    }
+    old_articles = store.light(i for members in previous.values() for i in members)
     meta = {**old_articles, **{a.id: a for a in fresh}}
 
     def rows(arts: list[Any]) -> list[tuple[str, str | None, str, str]]:
@@ -125,7 +124,7 @@ def place_stories(
     stories = []
     for sid, members in named.items():
         stories.append(describe(sid, ages.get(sid, next_age), [meta[a] for a in members],
-                                vectors, roots))  # fmt: skip
+                                vectors, roots, store.first_sentence))  # fmt: skip
         if sid not in ages:
             next_age += 1
     gone = [sid for sid in before if sid not in named]
@@ -138,9 +137,15 @@ def place_stories(
 
 
 def describe(
-    sid: str, age: int, arts: list[Any], vectors: dict[str, Any], roots: dict[str, str]
+    sid: str,
+    age: int,
+    arts: list[Any],
+    vectors: dict[str, Any],
+    roots: dict[str, str],
+    first_sentence: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
-    """A story's headline (its most central title), time span, outlets and independent sources."""
+    """A story's headline (its most central title), time span, outlets and independent sources.
+    Light articles (no sentences) need ``first_sentence`` (an article id's first sentence)."""
     titled = [a for a in arts if a.title]
     headline = None
     pool = titled or arts
@@ -151,10 +156,13 @@ def describe(
         best = pool[int(np.argmax(matrix @ centre))]
     else:
         best = pool[0]
+    first = best.sentences[0].text if best.sentences else None
+    if not best.title and first is None and first_sentence is not None:
+        first = first_sentence(best.id)
     if best.title:
         headline = best.title
-    elif best.sentences:
-        headline = best.sentences[0].text
+    elif first is not None:
+        headline = first
     elif best.clean:
         headline = lead("", best.clean, 20)
     times = sorted(a.published for a in arts if a.published)
