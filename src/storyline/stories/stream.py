@@ -54,6 +54,25 @@ def epoch(published: str | None) -> float | None:
 Vector = dict[int, float]
 
 
+class Packed:
+    """A kept article's term vector in two arrays (about a sixth of the dict's memory: the
+    batch mode keeps every article's for its split pass). ``unpack`` gives the same dict,
+    entry order and float values exact."""
+
+    __slots__ = ("terms", "weights")
+
+    def __init__(self, vector: Vector) -> None:
+        self.terms = np.fromiter(vector.keys(), dtype=np.int64, count=len(vector))
+        self.weights = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
+
+    def unpack(self) -> Vector:
+        return dict(zip(self.terms.tolist(), self.weights.tolist(), strict=True))
+
+
+def _unpack(packed: Packed | None) -> Vector:
+    return {} if packed is None else packed.unpack()
+
+
 class Vectorizer:
     """Hashed word counts weighted by a running IDF (streaming: no vocabulary to fit)."""
 
@@ -203,8 +222,8 @@ class StreamClusterer:
         self.active: dict[int, Story] = {}
         self.keep_all = False
         self.frozen_entities = False
-        self.vectors: dict[str, Vector] = {}
-        self.title_vectors: dict[str, Vector] = {}
+        self.vectors: dict[str, Packed] = {}
+        self.title_vectors: dict[str, Packed] = {}
         self.split_threshold = split_threshold
         self.merge_threshold = merge_threshold
         #: After each chunk, stories that reached a size of 1, 2, 4, 8, … since the last look
@@ -266,7 +285,7 @@ class StreamClusterer:
         for ids in members.values():
             if len(ids) < 4:
                 continue
-            vecs = [self.vectors.get(i, {}) for i in ids]
+            vecs = [_unpack(self.vectors.get(i)) for i in ids]
             n = len(ids)
             sim = np.eye(n)
             embs = [by_id[i].embedding for i in ids]
@@ -298,7 +317,8 @@ class StreamClusterer:
         st = Story(-1)
         for i in ids:
             d = by_id[i]
-            st.add(self.vectors.get(i, {}), self.title_vectors.get(i, {}), d, d.time or 0.0)
+            st.add(_unpack(self.vectors.get(i)), _unpack(self.title_vectors.get(i)), d,
+                   d.time or 0.0)  # fmt: skip
         return st
 
     def seed(self, groups: list[list[StoryDoc]]) -> list[int]:
@@ -419,8 +439,8 @@ class StreamClusterer:
         story = self.active[best]
         story.add(body, title, doc, now)
         if self.keep_all:
-            self.vectors[doc.id] = body or title
-            self.title_vectors[doc.id] = title
+            self.vectors[doc.id] = Packed(body or title)
+            self.title_vectors[doc.id] = Packed(title)
         self._index(best, body or title, doc)
         self.assignments[doc.id] = best
         size = len(story.members)
