@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
@@ -78,6 +79,11 @@ def _families(roots: dict[str, str]) -> list[dict[str, Any]]:
     return [{"root": root, "articles": members} for root, members in sorted(groups.items())]
 
 
+def _iter_families(store: Store) -> Iterator[dict[str, Any]]:
+    """The store's families, read only when taken (the page's bounded report never does)."""
+    yield from _families(store.families())
+
+
 def problem_entry(p: Problem) -> dict[str, Any]:
     return {
         "path": p.path,
@@ -130,7 +136,7 @@ def _sections(
         "problems": [problem_entry(p) for p in problems],
         "articles": (article_entry(a) for a in store.iter_articles(full=False)),
         "links": (_link_entry(ln) for ln in store.iter_links()),
-        "families": _families(store.families()),
+        "families": _iter_families(store),
         "stories": store.iter_stories(),
         "digests": store.iter_digests(),
     }
