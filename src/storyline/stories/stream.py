@@ -13,7 +13,7 @@ active set, so memory stays flat on an endless stream.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,6 +125,31 @@ class Story:
     last: float = 0.0
     member_bodies: list[Vector] = field(default_factory=list)  # the latest few, for max cosine
     keys: set[int | str] = field(default_factory=set)  # its entries in the inverted index
+    #: Its body, title and member bodies as arrays while it is packed (``pack``), else None.
+    packed: tuple[Packed, Packed, list[Packed]] | None = None
+
+    def pack(self) -> None:
+        """Keep the term sums in arrays (a story that left the active set in batch mode waits
+        for the merge pass: at 100,000 articles the dicts of such stories were GBs)."""
+        if self.packed is None:
+            self.packed = (Packed(self.body), Packed(self.title),
+                           [Packed(m) for m in self.member_bodies])  # fmt: skip
+            self.body, self.title, self.member_bodies = {}, {}, []
+
+    def unpack(self) -> None:
+        """The dicts again, entry order and values exact (so every sum and score is too)."""
+        if self.packed is not None:
+            body, title, members = self.packed
+            self.body, self.title = body.unpack(), title.unpack()
+            self.member_bodies = [m.unpack() for m in members]
+            self.packed = None
+
+    def top_terms(self, n: int) -> list[int]:
+        """The ``n`` heaviest terms of the body sum, ties in entry order (packed or not)."""
+        if self.packed is None:
+            return [k for k, _ in sorted(self.body.items(), key=lambda kv: -kv[1])[:n]]
+        body = self.packed[0]
+        return body.terms[np.argsort(-body.weights, kind="stable")[:n]].tolist()
 
     def _sum(
         self, body: Vector, title: Vector, entities: Counter[str], embedding: np.ndarray | None
@@ -143,6 +168,8 @@ class Story:
 
     def absorb(self, other: Story) -> None:
         """Take in another story's members and sums (the merge pass)."""
+        self.unpack()
+        other.unpack()
         self._sum(other.body, other.title, other.entities, other.embedding)
         self.members.extend(other.members)
         self.member_bodies = [*self.member_bodies, *other.member_bodies][-5:]
@@ -484,6 +511,8 @@ class StreamClusterer:
         for sid in stale:
             story = self.active.pop(sid)
             self.evicted += 1
+            if self.keep_all:
+                story.pack()
             for key in story.keys:
                 posting = self.index.get(key)
                 if posting is not None:
@@ -508,12 +537,33 @@ def _chunks(items: Iterable[StoryDoc], size: int) -> Iterator[list[StoryDoc]]:
 
 
 def merge_pass(
-    clusterer: StreamClusterer, stories: dict[int, Story], rounds: int = 3, threshold: float = 0.8
+    clusterer: StreamClusterer,
+    stories: dict[int, Story],
+    rounds: int = 3,
+    threshold: float = 0.8,
+    open_stories: int = 4096,
 ) -> dict[int, int]:
     """Batch mode's second look: merge stories the stream split, scoring a story against the
     others as if it were one article (its centroid, names and embedding). Returns a map from
-    merged story numbers to the story they joined (the older one survives)."""
+    merged story numbers to the story they joined (the older one survives).
+
+    Packed stories (``Story.pack``) are unpacked as they are scored and packed again once
+    ``open_stories`` others have been opened since (least recently used first), so memory
+    stays near what the packed stories take; the scores are the same either way."""
     merged: dict[int, int] = {}
+    opened: OrderedDict[int, Story] = OrderedDict()
+
+    def open_(sid: int) -> Story:
+        st = stories[sid]
+        was_packed = st.packed is not None
+        st.unpack()
+        if was_packed or sid in opened:
+            opened[sid] = st
+            opened.move_to_end(sid)
+            while len(opened) > open_stories:
+                opened.popitem(last=False)[1].pack()
+        return st
+
     for _ in range(rounds):
         changed = False
         index: dict[int | str, set[int]] = {}
@@ -524,7 +574,6 @@ def merge_pass(
             if sid not in stories:
                 continue
             st = stories[sid]
-            body, title, doc = _as_article(st)
             votes: Counter[int] = Counter()
             for key in _story_keys(st, clusterer.index_terms):
                 for other in index.get(key, ()):
@@ -533,16 +582,18 @@ def merge_pass(
             cands = [o for o, _ in votes.most_common(clusterer.candidates)]
             if not cands:
                 continue
+            body, title, doc = _as_article(open_(sid))
             rows = [
-                features(body, title, doc, stories[o], st.first, clusterer.entity_idf)
+                features(body, title, doc, open_(o), st.first, clusterer.entity_idf)
                 for o in cands
             ]
             probs = clusterer.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) >= threshold:
-                stories[cands[k]].absorb(st)
+                open_(cands[k]).absorb(st)
                 merged[sid] = cands[k]
                 del stories[sid]
+                opened.pop(sid, None)
                 changed = True
         if not changed:
             break
@@ -565,8 +616,8 @@ def _unit(vec: Vector) -> Vector:
 
 
 def _story_keys(st: Story, terms: int) -> list[int | str]:
-    top = sorted(st.body.items(), key=lambda kv: -kv[1])[: terms * 2]
-    return [k for k, _ in top] + [f"e:{e}" for e, _ in st.entities.most_common(10)]
+    top: list[int | str] = list(st.top_terms(terms * 2))
+    return top + [f"e:{e}" for e, _ in st.entities.most_common(10)]
 
 
 def place(
