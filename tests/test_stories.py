@@ -178,22 +178,64 @@ def test_the_stream_merges_a_story_it_split_early() -> None:
     assert sorted(stream.active[0].members) == ["a", "b", "c"]
 
 
-def test_the_stream_dot_product_is_the_plain_sum_bit_for_bit() -> None:
-    """Summing only the shared terms, in the smaller vector's order, leaves out exact zeros:
-    the very float the sum over every term gives (so no stream decision moves)."""
+def test_the_stream_dot_product_by_a_probe_is_the_sparse_sum() -> None:
+    """A probe (one vector scattered into a dense array) gives the dot product of two sparse
+    vectors within rounding, either way round, and leaves its buffer clean."""
     import random
 
-    from storyline.stories.stream import _dot
+    from storyline.stories.stream import Packed, Probe, _buffers
 
     rng = random.Random(7)
-    for _ in range(500):
+    for _ in range(300):
         a = {rng.randrange(5000): rng.random() for _ in range(rng.randint(0, 200))}
         b = {rng.randrange(5000): rng.random() for _ in range(rng.randint(0, 2000))}
         for k in rng.sample(sorted(a), min(len(a), rng.randint(0, 60))):
             b[k] = rng.random()
-        small, large = (a, b) if len(a) <= len(b) else (b, a)
-        plain = sum(w * large.get(k, 0.0) for k, w in small.items())
-        assert _dot(a, b) == plain and _dot(b, a) == plain
+        plain = sum(w * b.get(k, 0.0) for k, w in a.items())
+        pa, pb = Packed.of(a), Packed.of(b)
+        assert pa.unpack() == a and list(pa.unpack()) == list(a)  # exact, in entry order
+        with Probe(pa) as probe:
+            ab = probe.dot(pb)
+        with Probe(pb, 1) as probe:
+            ba = probe.dot(pa)
+        assert abs(ab - plain) <= 1e-12 * max(1.0, plain) and abs(ba - plain) <= 1e-12 * max(
+            1.0, plain
+        )
+        assert not _buffers.dense[0].any() and not _buffers.dense[1].any()
+
+
+def test_a_packed_story_scores_as_it_did_and_stays_packed() -> None:
+    """Batch mode packs the stories that leave the active set; their signals against any
+    article are the same floats, and merging into a packed story keeps it packed with the
+    same sums as merging into an open one."""
+    import copy
+    from collections import Counter
+
+    from storyline.stories.stream import Story, StoryDoc, Vectorizer, feature_rows
+
+    vec = Vectorizer()
+    texts = ["harbour ferry fares rise sharply", "ferry fares rise at the harbour pier",
+             "council budget vote delayed again", "harbour ferry fares rise after storm"]  # fmt: skip
+    docs = [StoryDoc(f"d{i}", float(i), t.split()[0], t, Counter({t.split()[1]: 1}))
+            for i, t in enumerate(texts)]  # fmt: skip
+    vectors = [(vec.weigh(*vec.counts([d.body])[0]), vec.weigh(*vec.counts([d.title])[0], False))
+               for d in docs]  # fmt: skip
+    story, other = Story(0), Story(1)
+    for n, st in ((0, story), (1, story), (2, other)):
+        st.add(*vectors[n], docs[n], docs[n].time or 0.0)
+    before = feature_rows(*vectors[3], docs[3], [story, other])
+    assert before[0][0] > before[1][0] > -1  # it reads as the ferry story
+    opened = copy.deepcopy(story)
+    story.pack()
+    assert story.packed and story.body_sum is None
+    assert feature_rows(*vectors[3], docs[3], [story, other]) == before
+    story.absorb(copy.deepcopy(other))
+    opened.absorb(copy.deepcopy(other))
+    assert story.packed and not opened.packed
+    assert story.body.unpack() == opened.body.unpack() and story.members == opened.members
+    assert feature_rows(*vectors[3], docs[3], [story]) == feature_rows(
+        *vectors[3], docs[3], [opened]
+    )
 
 
 def test_a_light_untitled_article_heads_its_story_by_its_first_sentence() -> None:

@@ -29,7 +29,7 @@ from storyline.stories.stream import (
     StoryDoc,
     StreamClusterer,
     epoch,
-    features,
+    feature_rows,
 )
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -81,14 +81,15 @@ def oracle_rows(
     for doc, bc, tc in zip(docs, bodies, titles, strict=True):
         now = doc.time if doc.time is not None else stream.now
         stream.now = max(stream.now, now)
-        body = stream.vectorizer.weigh(*bc) if len(bc[0]) else {}
-        title = stream.vectorizer.weigh(*tc, learn=False) if len(tc[0]) else {}
+        body = stream.vectorizer.weigh(*bc)
+        title = stream.vectorizer.weigh(*tc, learn=False)
         stream._evict(now)
         stream.learn_entities(doc)
         label = gold[doc.id]
-        for sid in stream._candidates(body or title, doc):
-            rows.append(features(body, title, doc, stream.active[sid], now, stream.entity_idf))
-            labels.append(int(story_of_label.get(label) == sid))
+        cands = stream._candidates(body or title, doc)
+        stories = [stream.active[sid] for sid in cands]
+        rows.extend(feature_rows(body, title, doc, stories, stream.entity_idf))
+        labels.extend(int(story_of_label.get(label) == sid) for sid in cands)
         known = story_of_label.get(label)
         if known is not None and known in stream.active:
             sid = known

@@ -13,7 +13,8 @@ active set, so memory stays flat on an endless stream.
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,22 +56,65 @@ Vector = dict[int, float]
 
 
 class Packed:
-    """A kept article's term vector in two arrays (about a sixth of the dict's memory: the
-    batch mode keeps every article's for its split pass). ``unpack`` gives the same dict,
-    entry order and float values exact."""
+    """A term vector in two arrays, terms (unique) and weights, in entry order: an article's
+    weighted terms, a story's member, or a story's sums once made or packed. A sixth of a
+    dict's memory, and dot products against a ``Probe`` are one gather each."""
 
     __slots__ = ("terms", "weights")
 
-    def __init__(self, vector: Vector) -> None:
-        self.terms = np.fromiter(vector.keys(), dtype=np.int64, count=len(vector))
-        self.weights = np.fromiter(vector.values(), dtype=np.float64, count=len(vector))
+    def __init__(self, terms: np.ndarray, weights: np.ndarray) -> None:
+        self.terms = terms
+        self.weights = weights
+
+    @classmethod
+    def of(cls, vector: Vector) -> Packed:
+        return cls(
+            np.fromiter(vector.keys(), dtype=np.int64, count=len(vector)),
+            np.fromiter(vector.values(), dtype=np.float64, count=len(vector)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.terms)
 
     def unpack(self) -> Vector:
+        """The same dict, entry order and float values exact."""
         return dict(zip(self.terms.tolist(), self.weights.tolist(), strict=True))
 
+    def norm(self) -> float:
+        return math.sqrt(float(self.weights @ self.weights)) or 1.0
 
-def _unpack(packed: Packed | None) -> Vector:
-    return {} if packed is None else packed.unpack()
+    def unit(self) -> Packed:
+        return Packed(self.terms, self.weights / self.norm())
+
+    def top(self, n: int) -> list[int]:
+        """The ``n`` heaviest terms, ties in entry order."""
+        return self.terms[np.argsort(-self.weights, kind="stable")[:n]].tolist()
+
+
+EMPTY = Packed(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+_buffers = threading.local()
+
+
+class Probe:
+    """One vector scattered into a dense array for its dot products with many others (a
+    gather each, where a dict walk cost 30 us in Python). The dense arrays are this thread's
+    own, two of them (``slot`` 0 and 1), cleared on leaving: use each slot once at a time."""
+
+    def __init__(self, vec: Packed, slot: int = 0) -> None:
+        bufs = getattr(_buffers, "dense", None)
+        if bufs is None:
+            bufs = _buffers.dense = (np.zeros(_DIMS), np.zeros(_DIMS))
+        self.vec, self.dense = vec, bufs[slot]
+
+    def __enter__(self) -> Probe:
+        self.dense[self.vec.terms] = self.vec.weights
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dense[self.vec.terms] = 0.0
+
+    def dot(self, other: Packed) -> float:
+        return float(self.dense[other.terms] @ other.weights)
 
 
 class Vectorizer:
@@ -88,94 +132,122 @@ class Vectorizer:
 
     def counts(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         m = self.hasher.transform(texts).tocsr()
+        m.sum_duplicates()
         return [
             (m.indices[m.indptr[i] : m.indptr[i + 1]], m.data[m.indptr[i] : m.indptr[i + 1]])
             for i in range(len(texts))
         ]
 
-    def weigh(self, idx: np.ndarray, tf: np.ndarray, learn: bool = True) -> Vector:
+    def weigh(self, idx: np.ndarray, tf: np.ndarray, learn: bool = True) -> Packed:
+        if not len(idx):
+            return EMPTY
         if learn:
             self.n += 1
             self.df[idx] += 1
         idf = np.log((self.n + 1) / (self.df[idx] + 1)) + 1.0
         w = (1.0 + np.log(tf)) * idf
         norm = float(np.sqrt(np.sum(w * w))) or 1.0
-        return dict(zip(idx.tolist(), (w / norm).tolist(), strict=True))
-
-
-def _dot(a: Vector, b: Vector) -> float:
-    """The dot product of two sparse vectors: the shared terms' products summed in the
-    smaller one's order (the terms it lacks would add exact zeros: the same sum)."""
-    if len(a) > len(b):
-        a, b = b, a
-    return sum([w * b[k] for k, w in a.items() if k in b])
+        return Packed(idx.astype(np.int64), w / norm)
 
 
 @dataclass
 class Story:
+    """A story's members and running sums. The term sums are dicts while the story takes
+    members (``body_sum``, ``title_sum``) and arrays when scored (``body``, ``title``, made on
+    demand); a packed story keeps the arrays only (batch mode packs each story that leaves
+    the active set: at 100,000 articles their dicts were GBs)."""
+
     id: int
     members: list[str] = field(default_factory=list)
-    body: Vector = field(default_factory=dict)
-    title: Vector = field(default_factory=dict)
-    body_norm: float = 0.0
-    title_norm: float = 0.0
+    body_sum: Vector | None = field(default_factory=dict)
+    title_sum: Vector | None = field(default_factory=dict)
     entities: Counter[str] = field(default_factory=Counter)
     embedding: np.ndarray | None = None
     first: float = 0.0
     last: float = 0.0
-    member_bodies: list[Vector] = field(default_factory=list)  # the latest few, for max cosine
+    member_bodies: list[Packed] = field(default_factory=list)  # the latest few, for max cosine
     keys: set[int | str] = field(default_factory=set)  # its entries in the inverted index
-    #: Its body, title and member bodies as arrays while it is packed (``pack``), else None.
-    packed: tuple[Packed, Packed, list[Packed]] | None = None
+    _arrays: tuple[Packed, Packed, float, float] | None = None
+    _embedding_norm: float | None = None
+
+    def _made(self) -> tuple[Packed, Packed, float, float]:
+        if self._arrays is None:
+            assert self.body_sum is not None and self.title_sum is not None
+            body, title = Packed.of(self.body_sum), Packed.of(self.title_sum)
+            self._arrays = (body, title, body.norm(), title.norm())
+        return self._arrays
+
+    @property
+    def body(self) -> Packed:
+        return self._made()[0]
+
+    @property
+    def title(self) -> Packed:
+        return self._made()[1]
+
+    @property
+    def body_norm(self) -> float:
+        return self._made()[2]
+
+    @property
+    def title_norm(self) -> float:
+        return self._made()[3]
+
+    @property
+    def embedding_norm(self) -> float:
+        if self._embedding_norm is None:
+            e = self.embedding
+            self._embedding_norm = (float(np.linalg.norm(e)) or 1.0) if e is not None else 1.0
+        return self._embedding_norm
+
+    @property
+    def packed(self) -> bool:
+        return self.body_sum is None
 
     def pack(self) -> None:
-        """Keep the term sums in arrays (a story that left the active set in batch mode waits
-        for the merge pass: at 100,000 articles the dicts of such stories were GBs)."""
-        if self.packed is None:
-            self.packed = (Packed(self.body), Packed(self.title),
-                           [Packed(m) for m in self.member_bodies])  # fmt: skip
-            self.body, self.title, self.member_bodies = {}, {}, []
+        """Keep the sums as arrays only."""
+        self._made()
+        self.body_sum = self.title_sum = None
 
-    def unpack(self) -> None:
-        """The dicts again, entry order and values exact (so every sum and score is too)."""
-        if self.packed is not None:
-            body, title, members = self.packed
-            self.body, self.title = body.unpack(), title.unpack()
-            self.member_bodies = [m.unpack() for m in members]
-            self.packed = None
+    def _open(self) -> None:
+        if self.body_sum is None:
+            body, title, _, _ = self._made()
+            self.body_sum, self.title_sum = body.unpack(), title.unpack()
 
     def top_terms(self, n: int) -> list[int]:
-        """The ``n`` heaviest terms of the body sum, ties in entry order (packed or not)."""
-        if self.packed is None:
-            return [k for k, _ in sorted(self.body.items(), key=lambda kv: -kv[1])[:n]]
-        body = self.packed[0]
-        return body.terms[np.argsort(-body.weights, kind="stable")[:n]].tolist()
+        """The ``n`` heaviest terms of the body sum, ties in entry order."""
+        return self.body.top(n)
 
     def _sum(
-        self, body: Vector, title: Vector, entities: Counter[str], embedding: np.ndarray | None
+        self, body: Packed, title: Packed, entities: Counter[str], embedding: np.ndarray | None
     ) -> None:
-        for k, w in body.items():
-            self.body[k] = self.body.get(k, 0.0) + w
-        for k, w in title.items():
-            self.title[k] = self.title.get(k, 0.0) + w
-        self.body_norm = math.sqrt(sum(w * w for w in self.body.values())) or 1.0
-        self.title_norm = math.sqrt(sum(w * w for w in self.title.values())) or 1.0
+        self._open()
+        sums, titles = self.body_sum, self.title_sum
+        assert sums is not None and titles is not None
+        for k, w in zip(body.terms.tolist(), body.weights.tolist(), strict=True):
+            sums[k] = sums.get(k, 0.0) + w
+        for k, w in zip(title.terms.tolist(), title.weights.tolist(), strict=True):
+            titles[k] = titles.get(k, 0.0) + w
+        self._arrays = None
         self.entities.update(entities)
         if embedding is not None:
             self.embedding = (
                 embedding.copy() if self.embedding is None else self.embedding + embedding
             )
+            self._embedding_norm = None
 
     def absorb(self, other: Story) -> None:
-        """Take in another story's members and sums (the merge pass)."""
-        self.unpack()
-        other.unpack()
+        """Take in another story's members and sums (the merge pass); a packed story stays
+        packed."""
+        was_packed = self.packed
         self._sum(other.body, other.title, other.entities, other.embedding)
         self.members.extend(other.members)
         self.member_bodies = [*self.member_bodies, *other.member_bodies][-5:]
         self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+        if was_packed:
+            self.pack()
 
-    def add(self, body: Vector, title: Vector, doc: StoryDoc, now: float) -> None:
+    def add(self, body: Packed, title: Packed, doc: StoryDoc, now: float) -> None:
         self._sum(body, title, doc.entities, doc.embedding)
         if not self.members:
             self.first = now
@@ -184,39 +256,57 @@ class Story:
         self.member_bodies = [*self.member_bodies[-4:], body]
 
 
+def feature_rows(
+    body: Packed,
+    title: Packed,
+    doc: StoryDoc,
+    stories: list[Story],
+    idf: Callable[[str], float] | None = None,
+) -> list[list[float]]:
+    """The signals for one article and each of some stories (``FEATURE_NAMES``), comparable
+    across sources with and without titles, bodies or embeddings: a missing signal takes the
+    value of the text cosine, so the model never learns what a data set lacks."""
+    ents = doc.entities
+    # Names common to many stories ("Port Halloran") say less than rare ones ("Local 418").
+    weight = {e: idf(e) for e in ents} if idf else dict.fromkeys(ents, 1.0)
+    total = sum(weight.values())
+    rows = []
+    with Probe(body, 0) as pb, Probe(title, 1) as pt:
+        for story in stories:
+            sb, st = story.body, story.title
+            text_cos = pb.dot(sb) / story.body_norm if len(body) and len(sb) else 0.0
+            max_cos = (
+                max((pb.dot(m) for m in story.member_bodies), default=0.0) if len(body) else 0.0
+            )
+            title_cos = pt.dot(st) / story.title_norm if len(title) and len(st) else text_cos
+            if ents and story.entities:
+                shared = [e for e in ents if e in story.entities]
+                containment = sum(weight[e] for e in shared) / total
+                # |A ∪ B| = |A| + |B| - |A ∩ B|: both are Counters, their keys each name once
+                jaccard = len(shared) / (len(ents) + len(story.entities) - len(shared))
+            else:
+                containment = jaccard = 0.0
+            if doc.embedding is not None and story.embedding is not None:
+                emb = float(doc.embedding @ story.embedding) / story.embedding_norm
+            else:
+                emb = text_cos
+            # Time enters through the active window, not as a feature: how fast stories move
+            # differs too much between sources (minutes for headline streams, days for wires).
+            rows.append([text_cos, max_cos, title_cos, containment, jaccard, emb,
+                         math.log1p(len(story.members))])  # fmt: skip
+    return rows
+
+
 def features(
-    body: Vector,
-    title: Vector,
+    body: Packed,
+    title: Packed,
     doc: StoryDoc,
     story: Story,
     now: float,
     idf: Callable[[str], float] | None = None,
 ) -> list[float]:
-    """The signals for one article and one story (``FEATURE_NAMES``), comparable across
-    sources with and without titles, bodies or embeddings: a missing signal takes the value
-    of the text cosine, so the model never learns what a data set lacks."""
-    text_cos = _dot(body, story.body) / story.body_norm if body and story.body else 0.0
-    max_cos = max((_dot(body, m) for m in story.member_bodies), default=0.0) if body else 0.0
-    title_cos = _dot(title, story.title) / story.title_norm if title and story.title else text_cos
-    ents = doc.entities
-    if ents and story.entities:
-        shared = sum(1 for e in ents if e in story.entities)
-        # Names common to many stories ("Port Halloran") say less than rare ones ("Local 418").
-        weight = idf or (lambda e: 1.0)
-        containment = sum(weight(e) for e in ents if e in story.entities) / sum(
-            weight(e) for e in ents
-        )
-        jaccard = shared / len(set(ents) | set(story.entities))
-    else:
-        containment = jaccard = 0.0
-    if doc.embedding is not None and story.embedding is not None:
-        n = float(np.linalg.norm(story.embedding)) or 1.0
-        emb = float(doc.embedding @ story.embedding) / n
-    else:
-        emb = text_cos
-    # Time enters through the active window, not as a feature: how fast stories move differs
-    # too much between sources (minutes for headline streams, days for wire stories).
-    return [text_cos, max_cos, title_cos, containment, jaccard, emb, math.log1p(len(story.members))]
+    """``feature_rows`` for one story."""
+    return feature_rows(body, title, doc, [story], idf)[0]
 
 
 class Scorer(Protocol):
@@ -312,17 +402,18 @@ class StreamClusterer:
         for ids in members.values():
             if len(ids) < 4:
                 continue
-            vecs = [_unpack(self.vectors.get(i)) for i in ids]
+            vecs = [self.vectors.get(i, EMPTY) for i in ids]
             n = len(ids)
             sim = np.eye(n)
             embs = [by_id[i].embedding for i in ids]
             for x in range(n):
-                for y in range(x + 1, n):
-                    v = _dot(vecs[x], vecs[y])
-                    ex, ey = embs[x], embs[y]
-                    if ex is not None and ey is not None:
-                        v = 0.5 * v + 0.5 * float(ex @ ey)
-                    sim[x, y] = sim[y, x] = v
+                with Probe(vecs[x]) as probe:
+                    for y in range(x + 1, n):
+                        v = probe.dot(vecs[y])
+                        ex, ey = embs[x], embs[y]
+                        if ex is not None and ey is not None:
+                            v = 0.5 * v + 0.5 * float(ex @ ey)
+                        sim[x, y] = sim[y, x] = v
             dist = np.clip(1.0 - sim[np.triu_indices(n, 1)], 0.0, None)
             parts = fcluster(linkage(dist, "average"), 2, criterion="maxclust")
             a_ids = [i for i, p in zip(ids, parts, strict=True) if p == 1]
@@ -344,8 +435,7 @@ class StreamClusterer:
         st = Story(-1)
         for i in ids:
             d = by_id[i]
-            st.add(_unpack(self.vectors.get(i)), _unpack(self.title_vectors.get(i)), d,
-                   d.time or 0.0)  # fmt: skip
+            st.add(self.vectors.get(i, EMPTY), self.title_vectors.get(i, EMPTY), d, d.time or 0.0)
         return st
 
     def seed(self, groups: list[list[StoryDoc]]) -> list[int]:
@@ -372,8 +462,8 @@ class StreamClusterer:
             for doc, (bi, bt), (ti, tt) in zip(docs, bodies, titles, strict=True):
                 now = doc.time if doc.time is not None else self.now
                 self.now = max(self.now, now)
-                body = self.vectorizer.weigh(bi, bt, learn=False) if len(bi) else {}
-                title = self.vectorizer.weigh(ti, tt, learn=False) if len(ti) else {}
+                body = self.vectorizer.weigh(bi, bt, learn=False)
+                title = self.vectorizer.weigh(ti, tt, learn=False)
                 self.learn_entities(doc)
                 story.add(body, title, doc, now)
                 self._index(sid, body or title, doc)
@@ -409,9 +499,7 @@ class StreamClusterer:
             if not cands:
                 continue
             body, title, doc = _as_article(st)
-            rows = [
-                features(body, title, doc, self.active[o], st.first, self.entity_idf) for o in cands
-            ]
+            rows = feature_rows(body, title, doc, [self.active[o] for o in cands], self.entity_idf)
             probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) < self.merge_threshold:
@@ -445,15 +533,15 @@ class StreamClusterer:
     ) -> int:
         now = doc.time if doc.time is not None else self.now
         self.now = max(self.now, now)
-        body = self.vectorizer.weigh(*body_counts) if len(body_counts[0]) else {}
-        title = self.vectorizer.weigh(*title_counts, learn=False) if len(title_counts[0]) else {}
+        body = self.vectorizer.weigh(*body_counts)
+        title = self.vectorizer.weigh(*title_counts, learn=False)
         self._evict(now)
         if not self.frozen_entities:
             self.learn_entities(doc)
         best, best_p = None, 0.0
         cands = self._candidates(body or title, doc)
         if cands:
-            rows = [features(body, title, doc, self.active[c], now, self.entity_idf) for c in cands]
+            rows = feature_rows(body, title, doc, [self.active[c] for c in cands], self.entity_idf)
             probs = self.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             best, best_p = cands[k], float(probs[k])
@@ -466,8 +554,8 @@ class StreamClusterer:
         story = self.active[best]
         story.add(body, title, doc, now)
         if self.keep_all:
-            self.vectors[doc.id] = Packed(body or title)
-            self.title_vectors[doc.id] = Packed(title)
+            self.vectors[doc.id] = body or title
+            self.title_vectors[doc.id] = title
         self._index(best, body or title, doc)
         self.assignments[doc.id] = best
         size = len(story.members)
@@ -482,11 +570,11 @@ class StreamClusterer:
     def entity_idf(self, entity: str) -> float:
         return math.log((self.docs_seen + 1) / (self.entity_df.get(entity, 0) + 1)) + 1.0
 
-    def _keys(self, vec: Vector, doc: StoryDoc) -> list[int | str]:
-        top = sorted(vec.items(), key=lambda kv: -kv[1])[: self.index_terms]
-        return [k for k, _ in top] + [f"e:{e}" for e in list(doc.entities)[:10]]
+    def _keys(self, vec: Packed, doc: StoryDoc) -> list[int | str]:
+        top: list[int | str] = list(vec.top(self.index_terms))
+        return top + [f"e:{e}" for e in list(doc.entities)[:10]]
 
-    def _candidates(self, vec: Vector, doc: StoryDoc) -> list[int]:
+    def _candidates(self, vec: Packed, doc: StoryDoc) -> list[int]:
         votes: Counter[int] = Counter()
         for key in self._keys(vec, doc):
             for sid in self.index.get(key, ()):
@@ -494,7 +582,7 @@ class StreamClusterer:
                     votes[sid] += 1
         return [sid for sid, _ in votes.most_common(self.candidates)]
 
-    def _index(self, sid: int, vec: Vector, doc: StoryDoc) -> None:
+    def _index(self, sid: int, vec: Packed, doc: StoryDoc) -> None:
         keys = self._keys(vec, doc)
         for key in keys:
             self.index.setdefault(key, set()).add(sid)
@@ -537,33 +625,13 @@ def _chunks(items: Iterable[StoryDoc], size: int) -> Iterator[list[StoryDoc]]:
 
 
 def merge_pass(
-    clusterer: StreamClusterer,
-    stories: dict[int, Story],
-    rounds: int = 3,
-    threshold: float = 0.8,
-    open_stories: int = 4096,
+    clusterer: StreamClusterer, stories: dict[int, Story], rounds: int = 3, threshold: float = 0.8
 ) -> dict[int, int]:
     """Batch mode's second look: merge stories the stream split, scoring a story against the
     others as if it were one article (its centroid, names and embedding). Returns a map from
-    merged story numbers to the story they joined (the older one survives).
-
-    Packed stories (``Story.pack``) are unpacked as they are scored and packed again once
-    ``open_stories`` others have been opened since (least recently used first), so memory
-    stays near what the packed stories take; the scores are the same either way."""
+    merged story numbers to the story they joined (the older one survives). Packed stories
+    are scored as they are and stay packed."""
     merged: dict[int, int] = {}
-    opened: OrderedDict[int, Story] = OrderedDict()
-
-    def open_(sid: int) -> Story:
-        st = stories[sid]
-        was_packed = st.packed is not None
-        st.unpack()
-        if was_packed or sid in opened:
-            opened[sid] = st
-            opened.move_to_end(sid)
-            while len(opened) > open_stories:
-                opened.popitem(last=False)[1].pack()
-        return st
-
     for _ in range(rounds):
         changed = False
         index: dict[int | str, set[int]] = {}
@@ -582,37 +650,28 @@ def merge_pass(
             cands = [o for o, _ in votes.most_common(clusterer.candidates)]
             if not cands:
                 continue
-            body, title, doc = _as_article(open_(sid))
-            rows = [
-                features(body, title, doc, open_(o), st.first, clusterer.entity_idf)
-                for o in cands
-            ]
+            body, title, doc = _as_article(st)
+            rows = feature_rows(body, title, doc, [stories[o] for o in cands], clusterer.entity_idf)
             probs = clusterer.scorer.probability(np.array(rows))
             k = int(np.argmax(probs))
             if float(probs[k]) >= threshold:
-                open_(cands[k]).absorb(st)
+                stories[cands[k]].absorb(st)
                 merged[sid] = cands[k]
                 del stories[sid]
-                opened.pop(sid, None)
                 changed = True
         if not changed:
             break
     return merged
 
 
-def _as_article(st: Story) -> tuple[Vector, Vector, StoryDoc]:
+def _as_article(st: Story) -> tuple[Packed, Packed, StoryDoc]:
     """A story seen as one article, to score against other stories: its unit centroids,
     its names once each and its mean embedding."""
     names = Counter({e: 1 for e in st.entities})
     doc = StoryDoc(f"story-{st.id}", st.first, "", "", names, None)
     if st.embedding is not None:
-        doc.embedding = st.embedding / (float(np.linalg.norm(st.embedding)) or 1.0)
-    return _unit(st.body), _unit(st.title), doc
-
-
-def _unit(vec: Vector) -> Vector:
-    norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
-    return {k: w / norm for k, w in vec.items()}
+        doc.embedding = st.embedding / st.embedding_norm
+    return st.body.unit(), st.title.unit(), doc
 
 
 def _story_keys(st: Story, terms: int) -> list[int | str]:
