@@ -632,6 +632,7 @@ def merge_pass(
     merged story numbers to the story they joined (the older one survives). Packed stories
     are scored as they are and stay packed."""
     merged: dict[int, int] = {}
+    window = clusterer.window
     for _ in range(rounds):
         changed = False
         index: dict[int | str, set[int]] = {}
@@ -647,7 +648,11 @@ def merge_pass(
                 for other in index.get(key, ()):
                     if other != sid and other in stories and other < sid:
                         votes[other] += 1
-            cands = [o for o, _ in votes.most_common(clusterer.candidates)]
+            # As in the stream, a story idle past the window is not joined: without this, at
+            # 100,000 generated articles over 22 months, stories merged across a year and the
+            # largest held 280 of the generator's stories.
+            cands = [o for o, _ in votes.most_common() if not _apart(stories[o], st, window)]
+            cands = cands[: clusterer.candidates]
             if not cands:
                 continue
             body, title, doc = _as_article(st)
@@ -662,6 +667,11 @@ def merge_pass(
         if not changed:
             break
     return merged
+
+
+def _apart(a: Story, b: Story, window: float) -> bool:
+    """Whether the time between two stories' spans is more than ``window`` (0: no window)."""
+    return bool(window) and max(a.first, b.first) - min(a.last, b.last) > window
 
 
 def _as_article(st: Story) -> tuple[Packed, Packed, StoryDoc]:
