@@ -643,16 +643,16 @@ def merge_pass(
             if sid not in stories:
                 continue
             st = stories[sid]
-            votes: Counter[int] = Counter()
-            for key in _story_keys(st, clusterer.index_terms):
-                for other in index.get(key, ()):
-                    if other != sid and other in stories and other < sid:
-                        votes[other] += 1
             # As in the stream, a story idle past the window is not joined: without this, at
             # 100,000 generated articles over 22 months, stories merged across a year and the
             # largest held 280 of the generator's stories.
-            cands = [o for o, _ in votes.most_common() if not _apart(stories[o], st, window)]
-            cands = cands[: clusterer.candidates]
+            lo, hi = (st.first - window, st.last + window) if window else (-math.inf, math.inf)
+            votes: Counter[int] = Counter()
+            for key in _story_keys(st, clusterer.index_terms):
+                for other in index.get(key, ()):
+                    if other < sid and (o := stories.get(other)) and o.last >= lo and o.first <= hi:
+                        votes[other] += 1
+            cands = [o for o, _ in votes.most_common(clusterer.candidates)]
             if not cands:
                 continue
             body, title, doc = _as_article(st)
@@ -667,11 +667,6 @@ def merge_pass(
         if not changed:
             break
     return merged
-
-
-def _apart(a: Story, b: Story, window: float) -> bool:
-    """Whether the time between two stories' spans is more than ``window`` (0: no window)."""
-    return bool(window) and max(a.first, b.first) - min(a.last, b.last) > window
 
 
 def _as_article(st: Story) -> tuple[Packed, Packed, StoryDoc]:
