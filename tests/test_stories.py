@@ -260,3 +260,27 @@ def test_a_light_untitled_article_heads_its_story_by_its_first_sentence() -> Non
     titled = Article("a2", "", "", Origin(""), title="Ferry back", clean=clean)
     assert describe("s-2", 0, [titled], {}, {}, first)["headline"] == "Ferry back"
     assert asked == ["a1"]  # a title needs no sentence
+
+
+def test_the_merge_pass_joins_no_story_idle_past_the_window() -> None:
+    """Batch mode's merge pass keeps the stream's window: two stories of the same words a
+    month apart stay two (at 100,000 generated articles, merging across months glued
+    hundreds of stories into one), while the same two a day apart are joined."""
+    from collections import Counter
+
+    from storyline.stories.stream import Story, StoryDoc, StreamClusterer, merge_pass
+
+    def pair(gap_days: float) -> dict[int, int]:
+        stream = StreamClusterer(_TextCosine(), window_days=14, merge_threshold=0.3)
+        stories = {}
+        for n, day in enumerate((0.0, gap_days)):
+            doc = StoryDoc(f"d{n}", day * 86400.0, "", "harbour ferry fares rise sharply",
+                           Counter({"harbour": 1}))  # fmt: skip
+            body = stream.vectorizer.weigh(*stream.vectorizer.counts([doc.body])[0])
+            stories[n] = Story(n)
+            stories[n].add(body, stream.vectorizer.weigh(*stream.vectorizer.counts([""])[0]),
+                           doc, doc.time or 0.0)  # fmt: skip
+        return merge_pass(stream, stories, threshold=0.3)
+
+    assert pair(1.0) == {1: 0}
+    assert pair(30.0) == {}
