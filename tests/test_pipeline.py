@@ -148,6 +148,40 @@ def test_template_in_the_middle_triggers_reclean_of_older_articles(tmp_path: Pat
         assert len(a.sentences) == 4  # re-segmented after re-cleaning
 
 
+def test_an_unchanged_template_does_not_send_the_clean_stage_through_older_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once an outlet's template lines are known, an add whose articles leave them as they
+    were looks at no earlier article of the outlet (at 100,000 articles that was most of an
+    add's time); one that changes them does, and recleans what it must."""
+    mid = "Live updates on every platform, every hour of the day"
+    foot = "Subscribe to the Bend Post for the stories that matter to you"
+
+    def rec(i: int, lines: list[str]) -> dict:
+        first, second = TOPICS[i % len(TOPICS)]
+        return {"text": "\n\n".join([first, *lines, second]),
+                "url": f"https://bendpost.example/{i}", "source": "Bend Post"}  # fmt: skip
+
+    looked: list[str] = []
+    real = Store.articles_with_paragraphs
+
+    def spy(self: Store, source: str, hashes: list[str]) -> set[str]:
+        looked.append(source)
+        return real(self, source, hashes)
+
+    monkeypatch.setattr(Store, "articles_with_paragraphs", spy)
+    corpus = Corpus()
+    for n, batch in enumerate([[0, 1, 2], [3], [4]]):
+        write_jsonl(tmp_path / f"{n}.jsonl", [rec(i, [mid]) for i in batch])
+        corpus.add([str(tmp_path / f"{n}.jsonl")])
+    assert looked == ["Bend Post"]  # the first add learned the template; the next two left it
+    write_jsonl(tmp_path / "foot.jsonl", [rec(i, [mid, foot]) for i in (5, 6, 7)])
+    result = corpus.add([str(tmp_path / "foot.jsonl")])
+    assert looked == ["Bend Post", "Bend Post"]  # a new template line: the outlet is checked
+    assert result.counts["recleaned"] == 0  # no earlier article holds the new line
+    assert all(mid not in (a.clean or "") for a in corpus.articles())
+
+
 def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:
     """An outlet's updates of one story share most paragraphs: that is reporting, not template."""
     write_jsonl(

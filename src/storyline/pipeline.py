@@ -185,10 +185,17 @@ def stage_clean(ctx: Context) -> None:
             touched[source] = None
             store.register_paragraphs(source, aid, paragraph_signature(row["text"]))
     templates = {s: store.template_hashes(s, cfg.repeat_min_articles) for s in touched}
-    # Earlier articles of these outlets whose template lines changed are cleaned again.
+    # Earlier articles of these outlets whose template lines changed are cleaned again. An
+    # article's cleaning depends on which template lines it holds and which of them are
+    # strong: where neither changed for the outlet since its last clean, none of its earlier
+    # articles can change (at 100,000 articles, checking every one took 94 s of an add of
+    # 1,000, which cleaned in 3 s into an empty store).
+    shapes = {s: _sig(set(h), h, cfg.template_sentence_share) for s, h in templates.items()}
     again: list[str] = []
     pending_set = set(pending)
     for source, hashes in templates.items():
+        if store.state(f"template:{source}") == shapes[source]:
+            continue
         for aid in sorted(store.articles_with_paragraphs(source, hashes)):
             if aid in pending_set:
                 continue
@@ -217,6 +224,9 @@ def stage_clean(ctx: Context) -> None:
         store.save_cleaning(aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, sig)
         ctx.progress.advance()
         _fault_point("clean", done)
+    # Kept once every article is cleaned: a run killed before checks the outlets again.
+    for source, shape in shapes.items():
+        store.set_state(f"template:{source}", shape)
     ctx.result.counts["cleaned"] = len(pending)
     ctx.result.counts["recleaned"] = len(again)
 
