@@ -173,7 +173,7 @@ def stage_clean(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.clean
     pending = store.ids_at_stage("ingested")
     # Register the new articles' short paragraphs first, so templates see the whole corpus.
-    fresh: dict[str, tuple[list[str], set[str]]] = {}  # per outlet: new articles, short hashes
+    touched: dict[str, None] = {}
     texts: dict[str, tuple[str, str | None, str]] = {}
     for aid in pending:
         row = store.db.execute(
@@ -182,15 +182,9 @@ def stage_clean(ctx: Context) -> None:
         source = row["source"] or ""
         texts[aid] = (row["text"], row["title"], source)
         if source:
-            paragraphs = paragraph_signature(row["text"])
-            store.register_paragraphs(source, aid, paragraphs)
-            new_ids, new_hashes = fresh.setdefault(source, ([], set()))
-            if paragraphs:
-                new_ids.append(aid)
-                new_hashes.update(h for h, short in paragraphs if short)
-    states = {
-        s: store.template_state(s, cfg.repeat_min_articles, fresh=new) for s, new in fresh.items()
-    }
+            touched[source] = None
+            store.register_paragraphs(source, aid, paragraph_signature(row["text"]))
+    states = {s: store.template_state(s, cfg.repeat_min_articles, kept=True) for s in touched}
     templates = {s: templates_of(state) for s, state in states.items()}
     # Earlier articles of these outlets whose template lines changed are cleaned again. An
     # article's cleaning depends on which template lines it holds and which of them are
@@ -231,7 +225,8 @@ def stage_clean(ctx: Context) -> None:
         store.save_cleaning(aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, sig)
         ctx.progress.advance()
         _fault_point("clean", done)
-    # Kept once every article is cleaned: a run killed before checks the outlets again.
+    # Kept once every article is cleaned: a run killed before checks the outlets again. (The
+    # counts say which paragraphs they cover, so they are right whenever they are kept.)
     for source, shape in shapes.items():
         store.set_state(f"template:{source}", shape)
         store.keep_template_state(source, cfg.repeat_min_articles, states[source])

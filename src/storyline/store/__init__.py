@@ -585,47 +585,54 @@ class Store:
         return templates_of(self.template_state(source, min_articles, max_shared))
 
     def template_state(
-        self,
-        source: str,
-        min_articles: int,
-        max_shared: float = 0.5,
-        fresh: tuple[list[str], set[str]] | None = None,
+        self, source: str, min_articles: int, max_shared: float = 0.5, kept: bool = False
     ) -> dict[str, Any]:
         """What ``template_hashes`` is made of: the outlet's article count and each repeated
-        short paragraph's count and verdict. With ``fresh`` (the outlet's articles registered
-        since the state kept by ``keep_template_state``, and their short paragraphs' hashes),
-        only those hashes are counted again, the rest read from the kept state: the same
-        result, at the cost of what is new (counting every paragraph of every article of
-        every outlet was 80 s of an add of 1,000 articles into 100,000)."""
-        kept = self.state(_template_key(source, min_articles)) if fresh is not None else None
-        if kept is None:
+        short paragraph's count and verdict, as of the paragraphs registered up to ``upto``
+        (a rowid of ``paragraphs_seen``). With ``kept``, the state ``keep_template_state``
+        kept is brought up to date from the paragraphs registered since: only their hashes
+        are counted again, the same result at the cost of what is new (counting every
+        paragraph of every article of every outlet was 80 s of an add of 1,000 articles into
+        100,000). An article's paragraphs are registered in one transaction, so each article
+        is wholly before ``upto`` or wholly after it, whenever a run was killed."""
+        upto = int(
+            self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM paragraphs_seen").fetchone()[0]
+        )
+        old = self.state(_template_key(source, min_articles)) if kept else None
+        if old is None or "upto" not in old:
             total = int(
                 self.db.execute(
-                    "SELECT COUNT(DISTINCT article_id) FROM paragraphs_seen WHERE source = ?",
-                    (source,),
+                    "SELECT COUNT(DISTINCT article_id) FROM paragraphs_seen"
+                    " WHERE source = ? AND rowid <= ?",
+                    (source, upto),
                 ).fetchone()[0]
             )
             candidates = {
                 r["hash"]: r["ids"].split(",")
                 for r in self.db.execute(
                     "SELECT hash, GROUP_CONCAT(article_id) ids FROM paragraphs_seen"
-                    " WHERE source = ? AND short = 1 GROUP BY hash HAVING COUNT(*) >= ?",
-                    (source, min_articles),
+                    " WHERE source = ? AND short = 1 AND rowid <= ?"
+                    " GROUP BY hash HAVING COUNT(*) >= ?",
+                    (source, upto, min_articles),
                 )
             }
             verdicts: dict[str, list[Any]] = {}
         else:
-            assert fresh is not None
-            total = int(kept["total"]) + len(fresh[0])
-            verdicts = dict(kept["candidates"])
+            new = self.db.execute(
+                "SELECT article_id, hash, short FROM paragraphs_seen"
+                " WHERE rowid > ? AND rowid <= ? AND source = ?",
+                (int(old["upto"]), upto, source),
+            ).fetchall()
+            total = int(old["total"]) + len({r["article_id"] for r in new})
+            verdicts = dict(old["candidates"])
             candidates = {}
-            for h in sorted(fresh[1]):
+            for h in sorted({r["hash"] for r in new if r["short"]}):
                 ids = [
                     r[0]
                     for r in self.db.execute(
                         "SELECT article_id FROM paragraphs_seen"
-                        " WHERE source = ? AND hash = ? AND short = 1",
-                        (source, h),
+                        " WHERE source = ? AND hash = ? AND short = 1 AND rowid <= ?",
+                        (source, h, upto),
                     )
                 ]
                 if len(ids) >= min_articles:
@@ -635,7 +642,10 @@ class Store:
         hashes_of: dict[str, set[str]] = {}
         for h, ids in candidates.items():
             verdicts[h] = [len(ids), self._reads_as_template(source, ids, hashes_of, max_shared)]
-        return {"total": total, "candidates": {h: verdicts[h] for h in sorted(verdicts)}}
+        return {
+            "upto": upto, "total": total,
+            "candidates": {h: verdicts[h] for h in sorted(verdicts)},
+        }  # fmt: skip
 
     def keep_template_state(self, source: str, min_articles: int, state: dict[str, Any]) -> None:
         self.set_state(_template_key(source, min_articles), state)
