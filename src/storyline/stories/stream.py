@@ -214,10 +214,6 @@ class Story:
             body, title, _, _ = self._made()
             self.body_sum, self.title_sum = body.unpack(), title.unpack()
 
-    def top_terms(self, n: int) -> list[int]:
-        """The ``n`` heaviest terms of the body sum, ties in entry order."""
-        return self.body.top(n)
-
     def _sum(
         self, body: Packed, title: Packed, entities: Counter[str], embedding: np.ndarray | None
     ) -> None:
@@ -680,7 +676,7 @@ def _as_article(st: Story) -> tuple[Packed, Packed, StoryDoc]:
 
 
 def _story_keys(st: Story, terms: int) -> list[int | str]:
-    top: list[int | str] = list(st.top_terms(terms * 2))
+    top: list[int | str] = list(st.body.top(terms * 2))
     return top + [f"e:{e}" for e, _ in st.entities.most_common(10)]
 
 
