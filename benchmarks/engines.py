@@ -9,6 +9,8 @@ over Ray's worker processes (children of this process's raylet).
 
     .venv/bin/python benchmarks/engines.py --sizes 1000 --model hashing
     .venv/bin/python benchmarks/engines.py --sizes 1000,10000
+    .venv/bin/python benchmarks/engines.py --sizes 10000 --model hashing+rules --engines ray
+    .venv/bin/python benchmarks/engines.py --overhead      # Ray Data's own cost per map/groupby
 """
 
 from __future__ import annotations
@@ -107,6 +109,41 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
     )
 
 
+def _same(x: Any) -> Any:
+    return x
+
+
+def _one_group(key: Any, values: list[Any]) -> list[Any]:
+    return [len(values)]
+
+
+def overhead(cpus: int) -> None:
+    """What Ray Data itself costs: a map and a groupby that do nothing, by number of items
+    (the per-stage scheduling overhead under every row of the main table)."""
+    from storyline.engine import LocalEngine, RayEngine
+
+    t = time.perf_counter()
+    ray = RayEngine(num_cpus=cpus)
+    print(f"Ray start-up {time.perf_counter() - t:.1f} s on {cpus} cores")
+    print(f"{'items':>8} {'op':>8} {'local s':>8} {'ray s':>8} {'ray ms/item':>11}")
+    for n in (10, 1000, 10000, 100000):
+        for op in ("map", "groupby"):
+            times = []
+            for engine in (LocalEngine(), ray):
+                t = time.perf_counter()
+                if op == "map":
+                    list(engine.map(_same, range(n)))
+                else:
+                    list(
+                        engine.group_flat_map(
+                            _one_group, ((k % (n // 10 + 1), k) for k in range(n))
+                        )
+                    )
+                times.append(time.perf_counter() - t)
+            print(f"{n:>8,} {op:>8} {times[0]:8.3f} {times[1]:8.2f} {1000 * times[1] / n:11.3f}")
+    ray.close()
+
+
 def _spawn(*args: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as fh:
         subprocess.run([sys.executable, __file__, "--child", *args, fh.name], check=True)
@@ -120,8 +157,13 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000", help="comma-separated article counts")
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="embedding model (or hashing)")
     parser.add_argument("--cpus", type=int, default=2, help="cores for the local Ray")
+    parser.add_argument("--engines", default="local,ray", help="which engines, in order")
+    parser.add_argument("--overhead", action="store_true", help="only Ray Data's own cost")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.overhead:
+        overhead(args.cpus)
+        return
     if args.child:
         engine, folder, db, model, cpus, out = args.child
         child(engine, folder, db, model, int(cpus), out)
@@ -135,7 +177,7 @@ def main() -> None:
             folder = Path(tmp) / "articles"
             write(generate(n), folder)
             digests = {}
-            for engine in ("local", "ray"):
+            for engine in args.engines.split(","):
                 r = _spawn(engine, str(folder), str(Path(tmp) / f"{engine}.db"), args.model,
                            str(args.cpus))  # fmt: skip
                 digests[engine] = r["store_digest"]
@@ -147,7 +189,9 @@ def main() -> None:
                     f"{r['workers_total_peak_mib']:11,.0f} {r['store_digest']}",
                     flush=True,
                 )
-            print(f"{'':>8} stores {'equal' if len(set(digests.values())) == 1 else 'DIFFER'}")
+            if len(digests) > 1:
+                same = len(set(digests.values())) == 1
+                print(f"{'':>8} stores {'equal' if same else 'DIFFER'}")
 
 
 if __name__ == "__main__":

@@ -366,3 +366,28 @@ def test_killed_add_to_a_store_resumes_and_loses_nothing(tmp_path: Path, point: 
                 tuple(r) for r in reference.store.db.execute(index.format(table)).fetchall()
             ], table
     reference.close()
+
+
+def test_one_storys_failed_digest_is_reported_and_the_rest_are_made(
+    tmp_path: Path, example_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storyline.digest
+
+    real = storyline.digest.build_digest
+    failing: list[str] = []
+
+    def build(docs: list, *args: object, **kwargs: object) -> dict:
+        if not failing and any("strike" in (d.title or "").lower() for d in docs):
+            failing.append(str(args[2]))  # the story id
+        if failing and args[2] == failing[0]:
+            raise RuntimeError("no digest today")
+        return real(docs, *args, **kwargs)
+
+    monkeypatch.setattr(storyline.digest, "build_digest", build)
+    with Corpus(tmp_path / "s.db") as corpus:
+        result = corpus.add([str(example_corpus)])
+        stories = {st["id"] for st in corpus.store.stories()}
+        [problem] = [p for p in result.problems if "digest failed" in p.reason]
+        assert problem.path == f"story {failing[0]}" and "no digest today" in problem.reason
+        assert failing[0] in stories and corpus.store.digest(failing[0]) is None
+        assert all(corpus.store.digest(s) is not None for s in stories - {failing[0]})

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from storyline import Corpus, Store
@@ -76,14 +77,34 @@ def test_the_ray_engine_gives_the_local_engines_store_on_the_seeds(
         _same_store(seeds_analyzed.store, corpus.store)
 
 
+def test_ray_groupby_finds_the_local_candidate_pairs_and_components(engine: Any) -> None:
+    from storyline.engine import LocalEngine
+    from storyline.reuse.index import group_pairs
+    from storyline.reuse.links import components
+    from test_reuse import random_graphs, union_find_components
+
+    rng = np.random.default_rng(7)
+    rows = [(f"b{rng.integers(6)}:{rng.integers(40)}", (f"a{rng.integers(300):03d}",
+             bool(rng.random() < 0.3))) for _ in range(900)]  # fmt: skip
+    local = set(LocalEngine().group_flat_map(group_pairs, rows))
+    assert len(local) > 100
+    assert set(engine.group_flat_map(group_pairs, rows)) == local
+    graphs = random_graphs(11, count=3)
+    for edges in graphs:
+        assert components(edges, engine) == union_find_components(edges)
+
+
 @pytest.mark.parametrize(
     "stages",
     [
-        # One task of each stage raises once.
-        ("ingest", "clean", "segment", "minhash", "embed"),
-        # The process of a cleaning task, and an actor of the embedding pool, die mid-run
+        # One task of each stage raises once (the candidate search's and the copy families'
+        # groupby tasks among them).
+        ("ingest", "clean", "segment", "minhash", "embed", "candidates", "components", "align",
+         "digest"),  # fmt: skip
+        # The process of a cleaning task, of an alignment slice, of a digest and of a
+        # candidate groupby's reduce, and an actor of the embedding pool, die mid-run
         # (``os._exit``: what ``ray.kill`` or a lost node does to a worker).
-        ("clean!", "embed!"),
+        ("clean!", "embed!", "align!", "digest!", "candidates!"),
     ],
     ids=["tasks-raise", "workers-die"],
 )

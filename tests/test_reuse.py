@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -19,7 +20,8 @@ from storyline.reuse.fingerprint import (
     optimal_bands,
     shingle_sets,
 )
-from storyline.reuse.links import families
+from storyline.reuse.index import group_pairs
+from storyline.reuse.links import components, families
 
 TEXTS = [
     "Flood waters rose through the lower town of Marrow Bend on Tuesday forcing the evacuation of 300 households",
@@ -139,6 +141,49 @@ def test_families_count_a_copy_family_once() -> None:
         [link("wire", "a", "near_duplicate"), link("a", "b", "rewrite"), link("x", "y", "partial")]
     )
     assert fams == {"wire": "wire", "a": "wire", "b": "wire"}
+
+
+def union_find_components(edges: list[tuple[str, str]]) -> dict[str, str]:
+    """The plain sequential answer: each node -> the smallest node of its component."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in parent}
+
+
+def random_graphs(seed: int, count: int = 60) -> list[list[tuple[str, str]]]:
+    """Graphs of chains, stars, cliques and random edges over few or many nodes."""
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for _ in range(count):
+        nodes = [f"n{k:03d}" for k in rng.permutation(int(rng.integers(2, 80)))]
+        m = int(rng.integers(1, 3 * len(nodes)))
+        edges = [(nodes[int(rng.integers(len(nodes)))], nodes[int(rng.integers(len(nodes)))])
+                 for _ in range(m)]  # fmt: skip
+        edges += list(itertools.pairwise(nodes[:20]))  # a chain: many rounds
+        graphs.append([(a, b) for a, b in edges if a != b])
+    return graphs
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hash_to_min_components_equal_a_union_find(seed: int) -> None:
+    for edges in random_graphs(seed):
+        assert components(edges) == union_find_components(edges)
+
+
+def test_group_pairs_are_the_pairs_with_a_new_article() -> None:
+    members = [("c", False), ("a", True), ("b", False), ("d", True)]
+    assert sorted(group_pairs("b0:1", members)) == [
+        ("a", "b"), ("a", "c"), ("a", "d"), ("b", "d"), ("c", "d")
+    ]  # fmt: skip
+    assert list(group_pairs("x:h", [("a", False), ("b", False)])) == []
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,18 @@
-"""Where the pipeline's per-article work runs: in this process, or on a Ray cluster.
+"""Where the pipeline's work runs: in this process, or on a Ray cluster.
 
 The stages (``storyline.pipeline``) read from the store, hand the pure per-item work — read a
 file, clean an article, split it into sentences, MinHash a block of articles, embed sentences —
 to ``ctx.engine``, and write what comes back to the store in the order it was asked for. The
 local engine is Python's own ``map``; the Ray engine maps the same functions with Ray Data
 (order preserved, failed tasks retried) and embeds in a pool of actors, each loading the model
-once (a GPU each when the cluster has them). The store, the candidate search, alignment,
-stories and digests stay on the driver: one code path, so both engines give the same store.
+once (a GPU each when the cluster has them). Work over groups of rows — the LSH candidate
+pairs (rows grouped by band key) and the rounds of the copy families' connected components —
+goes through ``group_flat_map``: a dict here, a Ray Data groupby (a shuffle across the
+cluster) there, the same per-group function either way. On an engine of several workers the
+alignment of a block's candidate pairs is cut into slices and each story's digest is a task,
+each taking what it needs of the store with it. The store (SQLite, written by the driver
+only) and the stories' stream clustering stay on the driver: one code path, so both engines
+give the same store.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import pickle
+from functools import partial
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +40,7 @@ class LocalEngine:
     """Everything in this process, lazily: memory stays what one item needs."""
 
     name = "local"
+    workers = 1  # slices of work worth cutting for it
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], stage: str = "") -> Iterator[R]:
         return map(fn, items)
@@ -40,6 +49,19 @@ class LocalEngine:
         self, fn: Callable[[T], Iterable[R]], items: Iterable[T], stage: str = ""
     ) -> Iterator[R]:
         return itertools.chain.from_iterable(map(fn, items))
+
+    def group_flat_map(
+        self,
+        fn: Callable[[Any, list[T]], Iterable[R]],
+        rows: Iterable[tuple[Any, T]],
+        stage: str = "",
+    ) -> Iterator[R]:
+        """``fn(key, values)`` for each group of ``(key, value)`` rows sharing a key, its
+        outputs chained (groups in the order their keys first came)."""
+        groups: dict[Any, list[T]] = {}
+        for key, value in rows:
+            groups.setdefault(key, []).append(value)
+        return itertools.chain.from_iterable(fn(k, v) for k, v in groups.items())
 
     def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
         """Nothing ahead of time here: the stages embed what they need as they go."""
@@ -96,6 +118,7 @@ class RayEngine:
         resources = ray.cluster_resources()
         slots = resources.get("GPU", 0.0) / num_gpus if num_gpus else resources.get("CPU", 1.0)
         self.actors = actors or max(1, int(slots))
+        self.workers = max(1, int(resources.get("CPU", 1.0)))
         self.num_gpus = num_gpus
         self.batch_size = batch_size
         self.retries = retries
@@ -122,6 +145,28 @@ class RayEngine:
         # One file per block: a large file's records stream out of its own task.
         ds = ray.data.from_items(rows, override_num_blocks=len(rows))
         return (row["y"] for row in ds.flat_map(call).iter_rows())
+
+    def group_flat_map(
+        self,
+        fn: Callable[[Any, list[T]], Iterable[R]],
+        rows: Iterable[tuple[Any, T]],
+        stage: str = "",
+    ) -> Iterator[R]:
+        """``fn(key, values)`` for each group of rows sharing a key, as a Ray Data groupby: the
+        rows are shuffled by key across the cluster and each group is one call in a task
+        (order of the outputs not kept: callers treat them as a set). Keys are one type (str
+        or int); values and outputs travel pickled."""
+        import ray.data
+
+        items = [{"k": key, "x": pickle.dumps(value)} for key, value in rows]
+        if not items:
+            return iter(())
+        # Partitions: a few per worker, more as the rows grow (Ray Data's default is 200).
+        parts = min(200, max(2 * self.workers, len(items) // 20000))
+        ds = ray.data.from_items(items).groupby("k", num_partitions=parts)
+        call = partial(_group_call, fn, stage, self.retries)
+        out = ds.map_groups(call, batch_format="numpy")
+        return (pickle.loads(row["y"]) for row in out.iter_rows())
 
     def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
         """Embed the ``texts()`` the store does not hold yet in the actor pool (``[embed]``
@@ -189,6 +234,32 @@ class _FlatCall:
         return [{"y": y} for y in self.fn(row["x"])]
 
 
+def _group_call(
+    fn: Callable[[Any, list[Any]], Iterable[Any]],
+    stage: str,
+    retries: int,
+    batch: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """One group of ``group_flat_map`` in a Ray task: its values unpickled, ``fn``'s outputs
+    pickled. Ray Data does not retry a shuffle's reduce on an error raised in it (only a
+    task whose worker died), so a group that raises is tried again here, ``retries`` times."""
+    key = batch["k"][0]
+    key = key.item() if isinstance(key, np.generic) else key
+    values = [pickle.loads(x) for x in batch["x"]]
+    for attempt in range(retries + 1):
+        try:
+            _fault_once(stage, key)
+            found = [pickle.dumps(y) for y in fn(key, values)]
+            break
+        except Exception:
+            if attempt == retries:
+                raise
+            log.warning("a %s group raised; trying it again", stage, exc_info=True)
+    out = np.empty(len(found), dtype=object)
+    out[:] = found
+    return {"y": out}
+
+
 class _EmbedActor:
     """One model per actor, loaded once: the ``[embed]`` settings' embedder (``cfg``, set on a
     subclass by ``embed_ahead``)."""
@@ -200,23 +271,32 @@ class _EmbedActor:
         from storyline.embed import embedder_of
 
         self.embedder = embedder_of(self.cfg if self.cfg is not None else Settings().embed)
-        # As many model threads as the actor was given cores (not all the node's: the actors
-        # of one node would oversubscribe it).
-        import ray
-
-        cores = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
-        inner = getattr(self.embedder, "inner", None)
-        if inner is not None and hasattr(inner, "threads") and not inner.threads:
-            inner.threads = cores
-        elif type(inner).__name__ == "SentenceTransformerEmbedder":
-            import torch
-
-            torch.set_num_threads(cores)
+        fit_threads(self.embedder)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         _fault_once("embed", str(batch["key"][0]))
         vectors = self.embedder.encode([str(t) for t in batch["text"]])
         return {"key": batch["key"], "vector": vectors.astype(np.float32)}
+
+
+def fit_threads(embedder: Any) -> None:
+    """In a Ray worker: the model of ``embedder`` (a ``CachedEmbedder``) runs as many threads
+    as the task or actor was given cores, not all the node's (the workers of one node would
+    oversubscribe it). Elsewhere: nothing."""
+    try:
+        import ray
+    except ImportError:
+        return
+    if not ray.is_initialized():
+        return
+    cores = max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
+    inner = getattr(embedder, "inner", None)
+    if inner is not None and hasattr(inner, "threads") and not inner.threads:
+        inner.threads = cores
+    elif type(inner).__name__ == "SentenceTransformerEmbedder":
+        import torch
+
+        torch.set_num_threads(cores)
 
 
 def _fault_once(stage: str, item: Any) -> None:

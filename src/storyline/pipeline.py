@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -309,12 +309,12 @@ def stage_reuse(ctx: Context) -> None:
     from storyline.reuse.fingerprint import SCHEME, Fingerprinter, exact_hash
     from storyline.reuse.index import ReuseIndex, canonical
     from storyline.reuse.kinds import ArticleView
-    from storyline.reuse.links import FAMILY_KINDS, families, find_links
+    from storyline.reuse.links import FAMILY_KINDS, families
 
     store, cfg = ctx.store, ctx.settings.reuse
     pending = store.ids_at_stage("segmented")
     ctx.result.counts["compared"] = 0
-    index = ReuseIndex(store, cfg)
+    index = ReuseIndex(store, cfg, ctx.engine)
     # A store made before the indexes existed: its linked articles are indexed once; one
     # whose signatures were made another way (another MinHash, shingle size or permutation
     # count) has them all made again, so that old and new band keys meet.
@@ -373,7 +373,7 @@ def stage_reuse(ctx: Context) -> None:
         stored = store.fingerprints(sorted(views))
         exact = {a: stored[a][0] for a in views}
         signatures = {a: np.frombuffer(stored[a][1], dtype=np.uint32) for a in views}
-        links = find_links(views, pairs, exact, signatures, embedder.encode, decision, cfg)
+        links = _align_pairs(ctx, views, pairs, exact, signatures, embedder, decision)
         records = [link.to_json(views) for link in links]
         views.clear()
         block_set = set(block)
@@ -391,7 +391,7 @@ def stage_reuse(ctx: Context) -> None:
         ]  # fmt: skip
         all_links = [*edges, *[r for r in records if r["kind"] in FAMILY_KINDS]]
         order = {a: canonical(p, a) for a, p in store.published_of(sorted(members)).items()}
-        fams = families(all_links, order)
+        fams = families(all_links, order, ctx.engine)
         _fault_point("reuse", 1)
         with store.transaction():
             index.save_lists(found.lists)
@@ -405,6 +405,58 @@ def stage_reuse(ctx: Context) -> None:
     ctx.result.counts["linked"] = len(pending)
     ctx.result.counts["links"] = links_found
     ctx.result.counts["stored_compared"] = len(touched - pending_set)
+
+
+def _align_pairs(
+    ctx: Context,
+    views: dict[str, Any],
+    pairs: set[tuple[str, str]],
+    exact: dict[str, str],
+    signatures: dict[str, Any],
+    embedder: Any,
+    decision: Any,
+) -> list[Any]:
+    """``find_links`` of a block's candidate pairs, in pair order. An engine of several
+    workers (Ray) aligns them in slices, one task each, every slice with its articles, their
+    signatures and their sentences' vectors (from the store, where the run embedded them
+    ahead); a link depends on its pair alone, so the slices give the links of one call."""
+    cfg = ctx.settings.reuse
+    ordered = sorted(pairs)
+    workers = getattr(ctx.engine, "workers", 1)
+    if workers == 1 or not ordered:
+        return _link_slice((views, ordered, exact, signatures, embedder.encode, decision, cfg))
+    slices = min(workers * 2, max(1, len(ordered) // 20))
+    jobs = []
+    size = -(-len(ordered) // slices)
+    for start in range(0, len(ordered), size):
+        part = ordered[start : start + size]
+        ids = sorted({x for p in part for x in p})
+        texts = list(dict.fromkeys(t for a in ids for t in views[a].sentences))
+        table = _Vectors(dict(zip(texts, embedder.encode(texts), strict=True)) if texts else {})
+        jobs.append((
+            {a: views[a] for a in ids}, part, {a: exact[a] for a in ids},
+            {a: signatures[a] for a in ids}, table, decision, cfg,
+        ))  # fmt: skip
+    return [link for links in ctx.engine.map(_link_slice, jobs, "align") for link in links]
+
+
+class _Vectors:
+    """Sentence vectors looked up by text, as an embedder's ``encode`` (shipped to a task)."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+
+    def __call__(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.stack([self.table[t] for t in texts])
+
+
+def _link_slice(job: tuple[Any, ...]) -> list[Any]:
+    from storyline.reuse.links import find_links
+
+    views, pairs, exact, signatures, embed, decision, cfg = job
+    return find_links(views, pairs, exact, signatures, embed, decision, cfg)
 
 
 def _signatures(job: tuple[list[str], list[str]], printer: Any) -> tuple[list[str], list[str], Any]:
@@ -481,7 +533,7 @@ def stage_digest(ctx: Context) -> None:
     import importlib.util
     import json
 
-    from storyline.digest import build_digest, story_docs
+    from storyline.digest import story_docs
     from storyline.digest.facts import PARTNERS_MIN_UNITS, SCHEME, PairScores
     from storyline.entities import StoredExtractor, get_extractor
 
@@ -529,54 +581,149 @@ def stage_digest(ctx: Context) -> None:
     # (a rebuild splits, joins and renames stories; a pair's score depends on its texts only).
     earlier = _digested_in(store, [st["id"] for st, _ in todo], set(made) - keep)
     holding = keep | set(earlier.values())  # their scores stay until the stage ends
-    for n, (st, key) in enumerate(todo):
-        if n % 50 == 0:  # the next stories' articles, their new names found in one batch
-            ahead = {s["id"]: story_docs(store, s, families) for s, _ in todo[n : n + 50]}
+    # Stories are digested a wave at a time: here 50 (their new names found in one batch
+    # first), on Ray a wave per worker of 100 stories, each digest one task that takes with
+    # it what it needs of the store (``_Shipped``) and brings back what it found anew.
+    workers = getattr(ctx.engine, "workers", 1)
+    wave = 50 if workers == 1 else 100 * workers
+    shipping = workers > 1
+    n = 0
+    for first in range(0, len(todo), wave):
+        jobs = []
+        for st, _ in todo[first : first + wave]:
+            docs, roots = story_docs(store, st, families)
+            olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
+            cache = PairScores(
+                known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)),
+                partners=[p for sid in sorted(olds) if (p := store.fact_partners(sid, namespace))],
+            )
+            job = _DigestJob(st["id"], docs, roots, ctx.settings, cache)
+            if shipping:
+                job.shipped = _Shipped.of(store, ctx.embedder().name, extractor.name, docs)
+            else:
+                job.embed, job.extractor = ctx.embedder().encode, extractor
+            jobs.append(job)
+        if not shipping:
             try:
                 extractor.extract(
-                    [d.text or " ".join(d.sentences) for docs, _ in ahead.values() for d in docs]
+                    [d.text or " ".join(d.sentences) for job in jobs for d in job.docs]
                 )
             except Exception:  # each story's digest tries again alone, and reports its own
-                log.exception("finding names ahead of %d digests failed", len(ahead))
-        docs, roots = ahead.pop(st["id"])
-        olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
-        cache = PairScores(
-            known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)),
-            partners=[p for sid in sorted(olds) if (p := store.fact_partners(sid, namespace))],
-        )
-        try:
-            done.append(
-                (st["id"], key,
-                 build_digest(docs, roots, ctx.settings, st["id"], embed=ctx.embedder().encode,
-                              fact_scores=cache, extractor=extractor))
-            )  # fmt: skip
-            if cache.made is not None:
-                scored.append((st["id"], namespace, *cache.made))
-                ctx.result.counts["fact_pairs_scored"] += cache.scored
-                ctx.result.counts["fact_pairs_reused"] += len(cache.made[0]) - cache.scored
-            made_partners = cache.partners_made
-            if made_partners is not None and len(made_partners.units) < PARTNERS_MIN_UNITS:
-                made_partners = None  # found again at less cost than keeping them
-            partners.append((st["id"], namespace, made_partners))
-            ctx.result.counts["fact_sentences_searched"] += cache.searched
-        except Exception as exc:  # one story's digest must not sink the run
-            log.exception("digest of story %s failed", st["id"])
-            keep.discard(st["id"])  # no digest rather than one of other articles
-            _problem(
-                ctx,
-                Problem(f"story {st['id']}", f"digest failed: {exc}", severity="warning"),
-            )
-        ctx.progress.advance()
-        if len(done) >= 50:
-            store.save_fact_scores(scored, holding)
-            store.save_fact_partners(partners, holding)
-            store.save_digests(done, keep)
-            done, scored, partners = [], [], []
-        _fault_point("digest", n + 1)
+                log.exception("finding names ahead of %d digests failed", len(jobs))
+        for (st, key), (digest, cache, failed, shipped) in zip(
+            todo[first : first + wave], ctx.engine.map(_digest_story, jobs, "digest"), strict=True
+        ):
+            if shipped is not None:  # what the task embedded and found anew, kept
+                store.save_embeddings(ctx.embedder().name, shipped.new_vectors)
+                store.save_entities(extractor.name, shipped.new_entities)
+            if failed is None:
+                done.append((st["id"], key, digest))
+                if cache.made is not None:
+                    scored.append((st["id"], namespace, *cache.made))
+                    ctx.result.counts["fact_pairs_scored"] += cache.scored
+                    ctx.result.counts["fact_pairs_reused"] += len(cache.made[0]) - cache.scored
+                made_partners = cache.partners_made
+                if made_partners is not None and len(made_partners.units) < PARTNERS_MIN_UNITS:
+                    made_partners = None  # found again at less cost than keeping them
+                partners.append((st["id"], namespace, made_partners))
+                ctx.result.counts["fact_sentences_searched"] += cache.searched
+            else:  # one story's digest must not sink the run
+                log.error("digest of story %s failed:\n%s", st["id"], failed[1])
+                keep.discard(st["id"])  # no digest rather than one of other articles
+                _problem(
+                    ctx,
+                    Problem(f"story {st['id']}", f"digest failed: {failed[0]}", severity="warning"),
+                )
+            ctx.progress.advance()
+            if len(done) >= 50:
+                store.save_fact_scores(scored, holding)
+                store.save_fact_partners(partners, holding)
+                store.save_digests(done, keep)
+                done, scored, partners = [], [], []
+            n += 1
+            _fault_point("digest", n)
     store.save_fact_scores(scored, keep)
     store.save_fact_partners(partners, keep)
     store.save_digests(done, keep)
     ctx.result.counts["digests"] = len(store.digest_keys())
+
+
+@dataclass
+class _DigestJob:
+    """One story's digest: its articles, families and pair scores, and either the driver's
+    embedder and extractor (in this process) or what a task needs of the store."""
+
+    story: str
+    docs: list[Any]
+    roots: dict[str, str]
+    settings: Any
+    cache: Any
+    embed: Any = None
+    extractor: Any = None
+    shipped: _Shipped | None = None
+
+
+class _Shipped:
+    """What a digest task needs of the store, shipped with it: the stored vectors of its
+    sentences and the stored names of its articles (read as the store's ``load_*``). What the
+    task embeds or finds anew it keeps (``save_*``) for the driver to store, as
+    ``StoredEmbedder`` and ``StoredExtractor`` would: the same float16 vectors, the same
+    names."""
+
+    def __init__(self, vectors: dict[bytes, Any], entities: dict[bytes, Any]) -> None:
+        self.vectors, self.entities = vectors, entities
+        self.new_vectors: list[tuple[bytes, Any]] = []
+        self.new_entities: dict[bytes, Any] = {}
+
+    @classmethod
+    def of(cls, store: Store, model: str, extractor: str, docs: list[Any]) -> _Shipped:
+        from storyline.embed import text_key
+
+        texts = [d.text or " ".join(d.sentences) for d in docs]
+        names = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+                 for t in texts]  # fmt: skip
+        keys = list(dict.fromkeys(text_key(t) for d in docs for t in d.sentences))
+        return cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
+
+    def load_embeddings(self, model: str, keys: list[bytes]) -> dict[bytes, Any]:
+        return {k: self.vectors[k] for k in keys if k in self.vectors}
+
+    def save_embeddings(self, model: str, rows: Iterable[tuple[bytes, Any]]) -> None:
+        for k, v in rows:
+            self.vectors[k] = v
+            self.new_vectors.append((k, v))
+
+    def load_entities(self, extractor: str, keys: list[bytes]) -> dict[bytes, Any]:
+        return {k: self.entities[k] for k in keys if k in self.entities}
+
+    def save_entities(self, extractor: str, rows: dict[bytes, Any]) -> None:
+        self.entities.update(rows)
+        self.new_entities.update(rows)
+
+
+def _digest_story(job: _DigestJob) -> tuple[Any, Any, tuple[str, str] | None, _Shipped | None]:
+    """``build_digest`` of one story: (digest, its pair scores, (error, traceback) if it
+    failed, what it found anew when shipped)."""
+    import traceback
+
+    from storyline.digest import build_digest
+
+    embed, extractor = job.embed, job.extractor
+    if job.shipped is not None:
+        from storyline.embed import StoredEmbedder, embedder_of
+        from storyline.engine import fit_threads
+        from storyline.entities import StoredExtractor, get_extractor
+
+        model = embedder_of(job.settings.embed)
+        fit_threads(model)
+        embed = StoredEmbedder(model, job.shipped).encode
+        extractor = StoredExtractor(get_extractor(job.settings.digest.entities), job.shipped)
+    try:
+        digest = build_digest(job.docs, job.roots, job.settings, job.story, embed=embed,
+                              fact_scores=job.cache, extractor=extractor)  # fmt: skip
+    except Exception as exc:
+        return None, job.cache, (str(exc), traceback.format_exc()), job.shipped
+    return digest, job.cache, None, job.shipped
 
 
 def _digested_in(store: Store, remade: list[str], gone: set[str]) -> dict[str, str]:

@@ -187,6 +187,17 @@ def canonical(published: str | None, aid: str) -> tuple[bool, str, str]:
     return (published is None, published or "", aid)
 
 
+def group_pairs(key: str, members: list[tuple[str, bool]]) -> Iterator[tuple[str, str]]:
+    """The pairs (smaller id, larger id) of the articles sharing one key, those with a new
+    article among them (``members``: (id, is new))."""
+    ids = sorted({a for a, _ in members})
+    new = {a for a, is_new in members if is_new}
+    for n, a in enumerate(ids):
+        for b in ids[n + 1 :]:
+            if a in new or b in new:
+                yield a, b
+
+
 @dataclass
 class Candidates:
     """What the index found for the articles being linked."""
@@ -199,10 +210,12 @@ class Candidates:
 class ReuseIndex:
     """The store's reuse indexes: band keys, term vectors and chosen neighbours."""
 
-    def __init__(self, store: Any, settings: ReuseSettings) -> None:
+    def __init__(self, store: Any, settings: ReuseSettings, engine: Any = None) -> None:
+        from storyline.engine import LocalEngine
         from storyline.reuse.fingerprint import optimal_bands
 
         self.store = store
+        self.engine = engine or LocalEngine()
         self.db = store.db
         self.settings = settings
         self.bands, self.rows = optimal_bands(settings.lsh_threshold, settings.num_perm)
@@ -277,19 +290,21 @@ class ReuseIndex:
 
     def exact_and_lsh(self, ids: list[str]) -> set[tuple[str, str]]:
         """Pairs (unordered, as sorted tuples) with one of ``ids`` sharing an exact hash or a
-        band key."""
+        band key: the rows of every key one of ``ids`` holds, grouped by key on the engine
+        (``group_pairs`` per group)."""
         self._linking(ids)
-        found: set[tuple[str, str]] = set()
-        for a, b in self.db.execute(
-            "SELECT f.article_id, g.article_id FROM temp.linking t"
-            " JOIN fingerprints f ON f.article_id = t.id"
-            " JOIN fingerprints g ON g.exact = f.exact AND g.article_id != f.article_id"
-            " UNION SELECT l.article_id, m.article_id FROM temp.linking t"
-            " JOIN lsh_bands l ON l.article_id = t.id"
-            " JOIN lsh_bands m ON m.band = l.band AND m.key = l.key AND m.article_id != l.article_id"
-        ):
-            found.add((min(a, b), max(a, b)))
-        return found
+        new = set(ids)
+        rows = (
+            (key, (aid, aid in new))
+            for key, aid in self.db.execute(
+                "SELECT 'x' || g.exact, g.article_id FROM fingerprints g WHERE g.exact IN"
+                " (SELECT f.exact FROM temp.linking t JOIN fingerprints f ON f.article_id = t.id)"
+                " UNION ALL SELECT 'b' || m.band || ':' || m.key, m.article_id FROM lsh_bands m"
+                " WHERE (m.band, m.key) IN (SELECT l.band, l.key FROM temp.linking t"
+                " JOIN lsh_bands l ON l.article_id = t.id)"
+            )
+        )
+        return set(self.engine.group_flat_map(group_pairs, rows, "candidates"))
 
     def _days(self, ids: list[str]) -> dict[str, float]:
         """Each article's day as the term index holds it (``UNDATED`` when it has none)."""

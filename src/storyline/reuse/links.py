@@ -7,7 +7,7 @@ pipeline stage (``storyline.reuse.stage``) feeds it from the store and saves the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -213,7 +213,7 @@ FAMILY_KINDS = ("duplicate", "near_duplicate", "rewrite")
 
 
 def families(
-    links: Iterable[dict[str, Any]], order: dict[str, Any] | None = None
+    links: Iterable[dict[str, Any]], order: dict[str, Any] | None = None, engine: Any = None
 ) -> dict[str, str]:
     """Copy families: article id -> root id. A family counts as one independent source.
 
@@ -221,30 +221,24 @@ def families(
     near-duplicates and rewrites join a family (partial reuse and shared quotes do not:
     the rest of such an article is independent reporting). The root is the member no known
     link names as a copy (the original); among several, the first in canonical ``order``.
-    Articles in no family are absent. ``order`` ranks articles (any sortable values).
+    Articles in no family are absent. ``order`` ranks articles (any sortable values). The
+    families are the connected components of the links (``components``, on ``engine``).
     """
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     copies: set[str] = set()
-    members: list[str] = []
+    members: dict[str, None] = {}  # first seen first
+    edges: list[tuple[str, str]] = []
     for link in links:
         if link["kind"] not in FAMILY_KINDS:
             continue
-        for x in (link["source"], link["copy"]):
-            if x not in parent:
-                members.append(x)
-        parent[find(link["copy"])] = find(link["source"])
+        members.setdefault(link["source"])
+        members.setdefault(link["copy"])
+        edges.append((link["source"], link["copy"]))
         if link["direction"] == "known":
             copies.add(link["copy"])
+    label = components(edges, engine)
     groups: dict[str, list[str]] = {}
     for m in members:
-        groups.setdefault(find(m), []).append(m)
+        groups.setdefault(label[m], []).append(m)
     out: dict[str, str] = {}
     for group in groups.values():
         originals = [m for m in group if m not in copies] or group
@@ -252,3 +246,44 @@ def families(
         for m in group:
             out[m] = root
     return out
+
+
+def components(edges: Iterable[tuple[str, str]], engine: Any = None) -> dict[str, str]:
+    """The connected components of an undirected graph: each node -> the smallest node of
+    its component.
+
+    Hash-to-Min (Rastogi et al., "Finding connected components in map-reduce in logarithmic
+    rounds", ICDE 2013): each node holds a cluster, at first itself and its neighbours; in a
+    round every node sends its cluster to the cluster's smallest member and that member to
+    each other one, and a node's new cluster is the union of what it was sent. When no
+    cluster changes, the smallest node of a component holds all of it and every other node
+    holds only that one. A round is one ``group_flat_map`` of ``engine`` (in this process, or
+    a shuffle on Ray); the clusters come back between rounds to test for the end."""
+    from storyline.engine import LocalEngine
+
+    engine = engine or LocalEngine()
+    grown: dict[str, set[str]] = {}
+    for a, b in edges:
+        grown.setdefault(a, {a}).add(b)
+        grown.setdefault(b, {b}).add(a)
+    clusters = {v: frozenset(c) for v, c in grown.items()}
+    while True:
+        sent = (message for v, c in clusters.items() for message in _to_min(c))
+        after = dict(engine.group_flat_map(_union, sent, "components"))
+        if after == clusters:
+            return {v: min(c) for v, c in clusters.items()}
+        clusters = after
+
+
+def _to_min(cluster: frozenset[str]) -> Iterator[tuple[str, frozenset[str]]]:
+    """Hash-to-Min's messages from a node holding ``cluster``."""
+    low = min(cluster)
+    yield low, cluster
+    only = frozenset((low,))
+    for u in cluster:
+        if u != low:
+            yield u, only
+
+
+def _union(node: str, received: list[frozenset[str]]) -> Iterator[tuple[str, frozenset[str]]]:
+    yield node, frozenset().union(*received)
