@@ -99,8 +99,17 @@ def test_ray_groupby_finds_the_local_candidate_pairs_and_components(engine: Any)
     [
         # One task of each stage raises once (the candidate search's and the copy families'
         # groupby tasks among them).
-        ("ingest", "clean", "segment", "minhash", "embed", "candidates", "components", "align",
-         "digest"),  # fmt: skip
+        (
+            "ingest",
+            "clean",
+            "segment",
+            "minhash",
+            "embed",
+            "candidates",
+            "components",
+            "align",
+            "digest",
+        ),  # fmt: skip
         # The process of a cleaning task, of an alignment slice, of a digest and of a
         # candidate groupby's reduce, and an actor of the embedding pool, die mid-run
         # (``os._exit``: what ``ray.kill`` or a lost node does to a worker).

@@ -21,8 +21,8 @@ import itertools
 import logging
 import os
 import pickle
-from functools import partial
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
