@@ -66,6 +66,33 @@ class WorkerPeaks:
         self.thread.join()
 
 
+class DriverTime:
+    """The driver's own CPU seconds per stage (the pipeline names its stage through the
+    progress interface): what stays serial however many workers there are — the store's
+    writes, its queries, the stories' clustering, and handing work out and taking it back."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.mark = time.process_time()
+        self.cpu: dict[str, float] = {}
+
+    def start(self, stage: str, total: int | None) -> None:
+        self._close()
+        self.stage = stage.split(":")[0]
+
+    def _close(self) -> None:
+        now = time.process_time()
+        if self.stage:
+            self.cpu[self.stage] = self.cpu.get(self.stage, 0.0) + now - self.mark
+        self.mark = now
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+
 def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) -> None:
     from storyline.corpus import Corpus
     from storyline.engine import make_engine
@@ -77,8 +104,10 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
     started = time.perf_counter() - t
     with Corpus(db, settings) as corpus:
         t = time.perf_counter()
-        run = corpus.add([folder], engine=runner)
+        driver = DriverTime()
+        run = corpus.add([folder], progress=driver, engine=runner)
         seconds = time.perf_counter() - t
+        driver.start("", None)
         digest = hashlib.blake2b(digest_size=8)
         for query in (  # what the engines make (not when: added_at, first_run)
             "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
@@ -99,6 +128,7 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
                 "start_seconds": started,
                 "seconds": seconds,
                 "timings": run.timings,
+                "driver_cpu": driver.cpu,
                 "articles": n,
                 "driver_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "worker_peak_mib": peaks.peak_one,
@@ -189,6 +219,8 @@ def main() -> None:
                     f"{r['workers_total_peak_mib']:11,.0f} {r['store_digest']}",
                     flush=True,
                 )
+                cpu = " ".join(f"{r['driver_cpu'].get(s, 0.0):8.1f}" for s in STAGES)
+                print(f"{'':>8} {'driver':>6} {cpu}   (the driver's own CPU seconds)", flush=True)
             if len(digests) > 1:
                 same = len(set(digests.values())) == 1
                 print(f"{'':>8} stores {'equal' if same else 'DIFFER'}")
