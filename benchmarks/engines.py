@@ -11,6 +11,7 @@ over Ray's worker processes (children of this process's raylet).
     .venv/bin/python benchmarks/engines.py --sizes 1000,10000
     .venv/bin/python benchmarks/engines.py --sizes 10000 --model hashing+rules --engines ray
     .venv/bin/python benchmarks/engines.py --overhead      # Ray Data's own cost per map/groupby
+    .venv/bin/python benchmarks/engines.py --store S.db --add DIR1,DIR2 --engines ray,local
 """
 
 from __future__ import annotations
@@ -102,24 +103,27 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
     t = time.perf_counter()
     runner = make_engine(engine, num_cpus=cpus) if engine == "ray" else make_engine(engine)
     started = time.perf_counter() - t
+    stored = Path(db).exists()  # an add into a kept store: no digest of the whole store
     with Corpus(db, settings) as corpus:
         t = time.perf_counter()
         driver = DriverTime()
         run = corpus.add([folder], progress=driver, engine=runner)
         seconds = time.perf_counter() - t
         driver.start("", None)
+        n = int(run.counts.get("articles_new", 0))
         digest = hashlib.blake2b(digest_size=8)
-        for query in (  # what the engines make (not when: added_at, first_run)
+        queries = (  # what the engines make (not when: added_at, first_run)
             "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
             " ORDER BY id",
             "SELECT * FROM sentences ORDER BY 1, 2",
             "SELECT * FROM links ORDER BY 1, 2",
-        ):
+        )
+        for query in () if stored else queries:
             for row in corpus.store.db.execute(query):
                 digest.update(repr(tuple(row)).encode())
-        for st in sorted(corpus.store.stories(), key=lambda s: s["id"]):
+        for st in [] if stored else sorted(corpus.store.stories(), key=lambda s: s["id"]):
             digest.update(repr((st["id"], sorted(st["articles"]))).encode())
-        n = corpus.store.count_articles()
+        size = corpus.store.count_articles()
     runner.close()
     peaks.stop()
     Path(out).write_text(
@@ -130,10 +134,11 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
                 "timings": run.timings,
                 "driver_cpu": driver.cpu,
                 "articles": n,
+                "store_articles": size,
                 "driver_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "worker_peak_mib": peaks.peak_one,
                 "workers_total_peak_mib": peaks.peak_all,
-                "store_digest": digest.hexdigest(),
+                "store_digest": "-" if stored else digest.hexdigest(),
             }
         )
     )
@@ -180,6 +185,19 @@ def _spawn(*args: str) -> dict[str, Any]:
         return json.loads(Path(fh.name).read_text())
 
 
+def _row(engine: str, r: dict[str, Any]) -> None:
+    cells = " ".join(f"{r['timings'].get(s, 0.0):8.1f}" for s in STAGES)
+    print(
+        f"{r['articles']:>8,} {engine:>6} {cells} {r['seconds']:8.1f} "
+        f"{r['articles'] / r['seconds']:7.1f} {r['start_seconds']:7.1f} "
+        f"{r['driver_peak_mib']:10,.0f} {r['worker_peak_mib']:10,.0f} "
+        f"{r['workers_total_peak_mib']:11,.0f} {r['store_digest']}",
+        flush=True,
+    )
+    cpu = " ".join(f"{r['driver_cpu'].get(s, 0.0):8.1f}" for s in STAGES)
+    print(f"{'':>8} {'driver':>6} {cpu}   (the driver's own CPU seconds)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -189,6 +207,10 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=2, help="cores for the local Ray")
     parser.add_argument("--engines", default="local,ray", help="which engines, in order")
     parser.add_argument("--overhead", action="store_true", help="only Ray Data's own cost")
+    parser.add_argument("--store", help="add into this kept store instead (one add per engine)")
+    parser.add_argument(
+        "--add", help="with --store: a folder of articles per engine, comma-separated"
+    )
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.overhead:
@@ -202,25 +224,21 @@ def main() -> None:
     head = " ".join(f"{s:>8}" for s in STAGES)
     print(f"{'articles':>8} {'engine':>6} {head} {'total s':>8} {'art/s':>7} "
           f"{'start s':>7} {'driver MiB':>10} {'worker MiB':>10} {'all workers':>11} store")  # fmt: skip
+    engines = args.engines.split(",")
+    if args.store:  # adds into a kept store, one set of articles per engine
+        for engine, folder in zip(engines, args.add.split(","), strict=True):
+            _row(engine, _spawn(engine, folder, args.store, args.model, str(args.cpus)))
+        return
     for n in [int(x) for x in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "articles"
             write(generate(n), folder)
             digests = {}
-            for engine in args.engines.split(","):
+            for engine in engines:
                 r = _spawn(engine, str(folder), str(Path(tmp) / f"{engine}.db"), args.model,
                            str(args.cpus))  # fmt: skip
                 digests[engine] = r["store_digest"]
-                cells = " ".join(f"{r['timings'].get(s, 0.0):8.1f}" for s in STAGES)
-                print(
-                    f"{n:>8,} {engine:>6} {cells} {r['seconds']:8.1f} "
-                    f"{r['articles'] / r['seconds']:7.1f} {r['start_seconds']:7.1f} "
-                    f"{r['driver_peak_mib']:10,.0f} {r['worker_peak_mib']:10,.0f} "
-                    f"{r['workers_total_peak_mib']:11,.0f} {r['store_digest']}",
-                    flush=True,
-                )
-                cpu = " ".join(f"{r['driver_cpu'].get(s, 0.0):8.1f}" for s in STAGES)
-                print(f"{'':>8} {'driver':>6} {cpu}   (the driver's own CPU seconds)", flush=True)
+                _row(engine, r)
             if len(digests) > 1:
                 same = len(set(digests.values())) == 1
                 print(f"{'':>8} stores {'equal' if same else 'DIFFER'}")
