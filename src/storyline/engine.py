@@ -79,7 +79,7 @@ class RayEngine:
     raises is retried up to ``retries`` times (Ray Data's ``max_map_retries``; a worker that
     dies Ray retries by itself), so a flaky worker neither loses nor doubles an item.
     Embeddings run in ``actors`` actors (``num_gpus`` each), sentences batched by
-    ``batch_size``. Every node needs storyline installed (``pip install 'storyline[ray]'``):
+    ``batch_size``; groups of at least ``shuffle_rows`` rows are grouped by a shuffle. Every node needs storyline installed (``pip install 'storyline[ray]'``):
     the tasks import it."""
 
     name = "ray"
@@ -92,6 +92,7 @@ class RayEngine:
         num_gpus: float = 0.0,
         batch_size: int = 256,
         retries: int = 3,
+        shuffle_rows: int = 1_000_000,
     ) -> None:
         if not log.isEnabledFor(logging.DEBUG):  # Ray Data's plans and progress: -vv shows them
             os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
@@ -122,6 +123,7 @@ class RayEngine:
         self.num_gpus = num_gpus
         self.batch_size = batch_size
         self.retries = retries
+        self.shuffle_rows = shuffle_rows
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], stage: str = "") -> Iterator[R]:
         import ray.data
@@ -155,9 +157,14 @@ class RayEngine:
         """``fn(key, values)`` for each group of rows sharing a key, as a Ray Data groupby: the
         rows are shuffled by key across the cluster and each group is one call in a task
         (order of the outputs not kept: callers treat them as a set). Keys are one type (str
-        or int); values and outputs travel pickled."""
+        or int); values and outputs travel pickled. Fewer rows than ``shuffle_rows`` are
+        grouped here, as the local engine does: a shuffle costs Ray Data seconds whatever
+        its size (``benchmarks/engines.py --overhead``), a dict of a million rows less."""
         import ray.data
 
+        rows = list(rows)
+        if len(rows) < self.shuffle_rows:
+            return LocalEngine().group_flat_map(fn, rows, stage)
         items = [{"k": key, "x": pickle.dumps(value)} for key, value in rows]
         if not items:
             return iter(())
