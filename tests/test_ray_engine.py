@@ -147,3 +147,19 @@ def test_tasks_that_fail_once_are_retried_and_nothing_is_lost_or_doubled(
     finally:
         ray.shutdown()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+
+def test_storyline_run_engine_ray_from_the_command_line(
+    engine: Any, seeds_analyzed: Corpus, seeds_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+
+    db, out = tmp_path / "ray.db", tmp_path / "out"
+    args = ["run", str(seeds_dir), "--engine", "ray", "--ray-shuffle-rows", "0"]
+    result = CliRunner().invoke(app, [*args, "--db", str(db), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.json").exists()
+    with Corpus(db) as corpus:
+        _same_store(seeds_analyzed.store, corpus.store)

@@ -299,6 +299,14 @@ def run(
         float,
         typer.Option("--ray-gpus", help="With --engine ray: GPUs per embedding actor."),
     ] = 0.0,
+    ray_shuffle_rows: Annotated[
+        int,
+        typer.Option(
+            "--ray-shuffle-rows",
+            help="With --engine ray: a groupby (candidate pairs, copy families) of at least "
+            "this many rows is shuffled across the cluster; smaller ones are grouped here.",
+        ),
+    ] = 1_000_000,
     parquet: Annotated[
         Path | None,
         typer.Option(
@@ -324,7 +332,7 @@ def run(
 
     try:
         runner = (
-            make_engine(engine, ray_address, num_gpus=ray_gpus)
+            make_engine(engine, ray_address, num_gpus=ray_gpus, shuffle_rows=ray_shuffle_rows)
             if engine == "ray"
             else (make_engine(engine))
         )
