@@ -596,28 +596,32 @@ def stage_digest(ctx: Context) -> None:
     wave = 50 if workers == 1 else 500 * workers
     shipping = workers > 1
     n = 0
+
+    def job(st: dict[str, Any], docs: list[Any], roots: dict[str, str]) -> _DigestJob:
+        olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
+        cache = PairScores(
+            known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)),
+            partners=[p for sid in sorted(olds) if (p := store.fact_partners(sid, namespace))],
+        )
+        out = _DigestJob(st["id"], docs, roots, ctx.settings, cache)
+        if shipping:
+            out.shipped = _Shipped.of(store, ctx.embedder().name, extractor.name, docs)
+        else:
+            out.embed, out.extractor = ctx.embedder().encode, extractor
+        return out
+
     for first in range(0, len(todo), wave):
-        jobs = []
-        for st, _ in todo[first : first + wave]:
-            docs, roots = story_docs(store, st, families)
-            olds = {earlier[a] for a in st["articles"] if a in earlier} | {st["id"]}
-            cache = PairScores(
-                known=_union(store.fact_scores(sid, namespace) for sid in sorted(olds)),
-                partners=[p for sid in sorted(olds) if (p := store.fact_partners(sid, namespace))],
-            )
-            job = _DigestJob(st["id"], docs, roots, ctx.settings, cache)
-            if shipping:
-                job.shipped = _Shipped.of(store, ctx.embedder().name, extractor.name, docs)
-            else:
-                job.embed, job.extractor = ctx.embedder().encode, extractor
-            jobs.append(job)
+        taken = [st for st, _ in todo[first : first + wave]]
+        ahead = [story_docs(store, st, families) for st in taken]
         if not shipping:
             try:
                 extractor.extract(
-                    [d.text or " ".join(d.sentences) for job in jobs for d in job.docs]
+                    [d.text or " ".join(d.sentences) for docs, _ in ahead for d in docs]
                 )
             except Exception:  # each story's digest tries again alone, and reports its own
-                log.exception("finding names ahead of %d digests failed", len(jobs))
+                log.exception("finding names ahead of %d digests failed", len(ahead))
+        # Made as they are taken (the local engine maps lazily: one story's scores at a time).
+        jobs = (job(st, docs, roots) for st, (docs, roots) in zip(taken, ahead, strict=True))
         for (st, key), (digest, cache, failed, shipped) in zip(
             todo[first : first + wave], ctx.engine.map(_digest_story, jobs, "digest"), strict=True
         ):
