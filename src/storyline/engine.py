@@ -79,7 +79,8 @@ class RayEngine:
     raises is retried up to ``retries`` times (Ray Data's ``max_map_retries``; a worker that
     dies Ray retries by itself), so a flaky worker neither loses nor doubles an item.
     Embeddings run in ``actors`` actors (``num_gpus`` each), sentences batched by
-    ``batch_size``; groups of at least ``shuffle_rows`` rows are grouped by a shuffle. Every node needs storyline installed (``pip install 'storyline[ray]'``):
+    ``batch_size``; groups of at least ``shuffle_rows`` rows are grouped by a shuffle.
+    Every node needs storyline installed (``pip install 'storyline[ray]'``):
     the tasks import it."""
 
     name = "ray"

@@ -626,7 +626,7 @@ def stage_digest(ctx: Context) -> None:
             todo[first : first + wave], ctx.engine.map(_digest_story, jobs, "digest"), strict=True
         ):
             if shipped is not None:  # what the task embedded and found anew, kept
-                store.save_embeddings(ctx.embedder().name, shipped.new_vectors)
+                store.save_embeddings(ctx.embedder().name, shipped.new_vectors.items())
                 store.save_entities(extractor.name, shipped.new_entities)
             if failed is None:
                 done.append((st["id"], key, digest))
@@ -689,7 +689,7 @@ class _Shipped:
         self.rows = {k: n for n, k in enumerate(vectors)}
         self.matrix = np.stack(list(vectors.values())) if vectors else np.zeros((0, 0), np.float16)
         self.entities = entities
-        self.new_vectors: list[tuple[bytes, Any]] = []
+        self.new_vectors: dict[bytes, Any] = {}
         self.new_entities: dict[bytes, Any] = {}
 
     @classmethod
@@ -703,7 +703,7 @@ class _Shipped:
         return cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
 
     def load_embeddings(self, model: str, keys: list[bytes]) -> dict[bytes, Any]:
-        fresh = dict(self.new_vectors)
+        fresh = self.new_vectors
         return {
             k: self.matrix[self.rows[k]] if k in self.rows else fresh[k]
             for k in keys
@@ -711,7 +711,7 @@ class _Shipped:
         }
 
     def save_embeddings(self, model: str, rows: Iterable[tuple[bytes, Any]]) -> None:
-        self.new_vectors.extend(rows)
+        self.new_vectors.update(rows)
 
     def load_entities(self, extractor: str, keys: list[bytes]) -> dict[bytes, Any]:
         return {k: self.entities[k] for k in keys if k in self.entities}
