@@ -21,7 +21,9 @@ ray = pytest.importorskip("ray", reason="the ray engine needs storyline[ray]")
 def engine() -> Iterator[Any]:
     from storyline.engine import RayEngine
 
-    runner = RayEngine(num_cpus=2, shuffle_rows=0)  # every groupby a shuffle on Ray
+    # Every groupby a shuffle on Ray, and the batch stories' pairwise work spread however
+    # few the articles.
+    runner = RayEngine(num_cpus=2, shuffle_rows=0, spread_rows=0)
     yield runner
     runner.close()
 
@@ -108,12 +110,14 @@ def test_ray_groupby_finds_the_local_candidate_pairs_and_components(engine: Any)
             "candidates",
             "components",
             "align",
+            "stories",
             "digest",
         ),  # fmt: skip
-        # The process of a cleaning task, of an alignment slice, of a digest and of a
-        # candidate groupby's reduce, and an actor of the embedding pool, die mid-run
-        # (``os._exit``: what ``ray.kill`` or a lost node does to a worker).
-        ("clean!", "embed!", "align!", "digest!", "candidates!"),
+        # The process of a cleaning task, of an alignment slice, of a slice of the stories'
+        # pairwise work, of a digest and of a candidate groupby's reduce, and an actor of the
+        # embedding pool, die mid-run (``os._exit``: what ``ray.kill`` or a lost node does to
+        # a worker).
+        ("clean!", "embed!", "align!", "stories!", "digest!", "candidates!"),
     ],
     ids=["tasks-raise", "workers-die"],
 )

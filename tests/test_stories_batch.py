@@ -3,6 +3,7 @@ the learned weights."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import numpy as np
@@ -513,3 +514,55 @@ def test_the_wikinews_dateline_is_read_as_the_date() -> None:
     assert _dateline(["", "Saturday, January 8, 2005"]) == "2005-01-08"
     assert _dateline(["December 29, 2004"]) == "2004-12-29"
     assert _dateline(["Countries affected by the tsunami", ""]) is None
+
+
+def _slices_here(fn, shared, tasks):  # type: ignore[no-untyped-def]
+    """A ``Spread`` map that hands each task to ``fn`` through a pickle round trip, as Ray
+    does, and records the tasks."""
+    import pickle
+
+    _slices_here.tasks += len(tasks)  # type: ignore[attr-defined]
+    shared = pickle.loads(pickle.dumps(shared))
+    return (pickle.loads(pickle.dumps(fn(shared, pickle.loads(pickle.dumps(t))))) for t in tasks)
+
+
+def test_the_pairwise_work_spread_in_slices_gives_the_same_trees_and_stories() -> None:
+    # Several topics over 63 articles, with time: one process against the rows cut into
+    # slices of blocks of 4 (neighbours, components at every cut, the trees' distances in
+    # pieces of a component, the silhouettes' yardstick), as a cluster of workers runs them.
+    docs, _ = _docs(seed=5, per=21)
+    docs = [StoryDoc(d.id, float(k % 17), d.title, d.body, d.entities, d.embedding)
+            for k, d in enumerate(docs)]  # fmt: skip
+    params = BatchParams(time_weight=0.3, band=(0.6, 0.99))
+    _slices_here.tasks = 0  # type: ignore[attr-defined]
+    spread = batch.Spread(_slices_here, parts=3, block=4)
+    assert spread.spans(63) == [(0, 24), (24, 48), (48, 63)]
+    one = batch._tree_cut(docs, params)[1]
+    many = batch._tree_cut(docs, params, spread)[1]
+    tasks = _slices_here.tasks  # type: ignore[attr-defined]
+    assert tasks >= 9  # three slices each of neighbours and components, the trees' pieces
+    assert len(one.trees) == len(many.trees) > 0
+    for (c1, t1), (c2, t2) in zip(one.trees, many.trees, strict=True):
+        assert np.array_equal(c1, c2)
+        assert (t1 is None and t2 is None) or np.array_equal(t1, t2)
+    labels_one, s_one = one.choose()
+    labels_many, s_many = many.choose()
+    assert labels_one is not None and len(set(labels_one.tolist())) > 2
+    assert s_one == s_many and np.array_equal(labels_one, labels_many)
+    assert _slices_here.tasks == tasks + 3  # type: ignore[attr-defined]  # the yardstick's
+    report_one: dict[str, object] = {}
+    report_many: dict[str, object] = {}
+    assert cluster(docs, params, _never, report_one) == cluster(
+        docs, params, _never, report_many, spread
+    )
+    assert report_one == report_many
+
+
+def test_a_large_component_is_cut_into_pieces_of_about_equal_pairs() -> None:
+    pieces, cost = batch._pieces([100, 2, 1, 10], parts=4)
+    big = [(a, b) for j, a, b in pieces if j == 0]
+    assert big[0][0] == 0 and big[-1][1] == 100 and len(big) == 4
+    assert all(b1 == a2 for (_, b1), (a2, _) in itertools.pairwise(big))
+    share = [c for (j, _, _), c in zip(pieces, cost, strict=True) if j == 0]
+    assert sum(share) == 100 * 99 / 2 and max(share) < 1.3 * min(share)
+    assert [(j, a, b) for j, a, b in pieces if j > 0] == [(1, 0, 2), (2, 0, 1), (3, 0, 10)]

@@ -63,6 +63,13 @@ class LocalEngine:
             groups.setdefault(key, []).append(value)
         return itertools.chain.from_iterable(fn(k, v) for k, v in groups.items())
 
+    def map_shared(
+        self, fn: Callable[[Any, T], R], shared: Any, items: Iterable[T], stage: str = ""
+    ) -> Iterator[R]:
+        """``fn(shared, item)`` for each item, in order: ``shared`` is what every item reads
+        (the stories' similarity)."""
+        return (fn(shared, item) for item in items)
+
     def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
         """Nothing ahead of time here: the stages embed what they need as they go."""
         return 0
@@ -79,7 +86,8 @@ class RayEngine:
     raises is retried up to ``retries`` times (Ray Data's ``max_map_retries``; a worker that
     dies Ray retries by itself), so a flaky worker neither loses nor doubles an item.
     Embeddings run in ``actors`` actors (``num_gpus`` each), sentences batched by
-    ``batch_size``; groups of at least ``shuffle_rows`` rows are grouped by a shuffle.
+    ``batch_size``; groups of at least ``shuffle_rows`` rows are grouped by a shuffle, and
+    the pairwise work of batch stories over ``spread_rows`` articles or more is spread.
     Every node needs storyline installed (``pip install 'storyline[ray]'``):
     the tasks import it."""
 
@@ -94,6 +102,7 @@ class RayEngine:
         batch_size: int = 256,
         retries: int = 3,
         shuffle_rows: int = 1_000_000,
+        spread_rows: int = 5_000,
     ) -> None:
         if not log.isEnabledFor(logging.DEBUG):  # Ray Data's plans and progress: -vv shows them
             os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
@@ -125,6 +134,7 @@ class RayEngine:
         self.batch_size = batch_size
         self.retries = retries
         self.shuffle_rows = shuffle_rows
+        self.spread_rows = spread_rows
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], stage: str = "") -> Iterator[R]:
         import ray.data
@@ -175,6 +185,22 @@ class RayEngine:
         call = partial(_group_call, fn, stage, self.retries)
         out = ds.map_groups(call, batch_format="numpy")
         return (pickle.loads(row["y"]) for row in out.iter_rows())
+
+    def map_shared(
+        self, fn: Callable[[Any, T], R], shared: Any, items: Iterable[T], stage: str = ""
+    ) -> Iterator[R]:
+        """``fn(shared, item)`` for each item, in order, one task an item: ``shared`` is put
+        in the object store once (numpy arrays in it are read there without a copy) and each
+        task gets it from there; items and outputs travel pickled."""
+        import ray
+        import ray.data
+
+        rows = [{"x": pickle.dumps(item)} for item in items]
+        if not rows:
+            return iter(())
+        call = _SharedCall(fn, ray.put(shared), stage)  # the reference lives as long as call
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map(call)
+        return (pickle.loads(row["y"]) for row in ds.iter_rows())
 
     def embed_ahead(self, embedder: Any, texts: Callable[[], list[str]], cfg: Any) -> int:
         """Embed the ``texts()`` the store does not hold yet in the actor pool (``[embed]``
@@ -240,6 +266,18 @@ class _FlatCall:
     def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         _fault_once(self.stage, row["x"])
         return [{"y": y} for y in self.fn(row["x"])]
+
+
+class _SharedCall:
+    def __init__(self, fn: Callable[[Any, Any], Any], ref: Any, stage: str) -> None:
+        self.fn, self.ref, self.stage = fn, ref, stage
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        import ray
+
+        item = pickle.loads(row["x"])
+        _fault_once(self.stage, item)
+        return {"y": pickle.dumps(self.fn(ray.get(self.ref), item))}
 
 
 def _group_call(

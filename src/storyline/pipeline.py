@@ -515,7 +515,9 @@ def stage_stories(ctx: Context) -> None:
     how: dict[str, Any] = {}
     ctx.progress.start("stories", None)
     if not count or not base or (linked - base) >= cfg.rebuild_share * linked:
-        stories, aliases = build_stories(store, ctx.settings, how, ctx.embedder().encode)
+        stories, aliases = build_stories(
+            store, ctx.settings, how, ctx.embedder().encode, ctx.engine
+        )
         _fault_point("stories", 1)
         with store.transaction():
             store.save_stories(stories, aliases)

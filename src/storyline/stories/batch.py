@@ -48,7 +48,8 @@ Unlike the stream, the result does not depend on the order the articles arrive i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -156,6 +157,65 @@ def clock(times: list[float | None]) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def here(fn: Callable[[Any, Any], Any], shared: Any, items: Iterable[Any]) -> Iterator[Any]:
+    """``Spread``'s map in this process, lazily."""
+    return (fn(shared, item) for item in items)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How the pairwise work over blocks of rows is handed out.
+
+    ``map(fn, shared, items)`` gives ``fn(shared, item)`` for each item, in order: ``here``, or
+    an engine's ``map_shared`` (on Ray, ``shared`` — the similarity — goes to the object store
+    once and each item is a task). The rows are cut into ``parts`` slices of whole blocks of
+    ``block`` rows; one slice runs here, with no task at all. Where a block is computed does
+    not change what it holds (``Similarity`` sums embedding products in float64), so the
+    stories are the same however the work is cut."""
+
+    map: Callable[..., Iterable[Any]] = here
+    parts: int = 1
+    block: int = 512
+
+    def spans(self, n: int) -> list[tuple[int, int]]:
+        """``range(n)`` as up to ``parts`` slices ``(start, end)`` of whole blocks."""
+        blocks = -(-n // self.block)
+        per = max(1, -(-blocks // max(1, self.parts)))
+        b = self.block
+        return [(s * b, min(n, (s + per) * b)) for s in range(0, blocks, per)]
+
+    def run(
+        self, fn: Callable[[Any, Any], Any], shared: Any, items: list[Any],
+        cost: list[float] | None = None,
+    ) -> Iterator[Any]:  # fmt: skip
+        """``fn(shared, item)`` for each item, in order. Spread, the items go out in up to
+        ``parts`` tasks of consecutive items of about equal summed ``cost`` (1 each by
+        default); here, one item at a time."""
+        if self.parts <= 1 or len(items) <= 1:
+            return here(fn, shared, items)
+        tasks = _packed(items, cost or [1.0] * len(items), self.parts)
+        return (y for out in self.map(_each, (fn, shared), tasks) for y in out)
+
+
+def _packed(items: list[Any], cost: list[float], parts: int) -> list[list[Any]]:
+    """``items`` cut into up to ``parts`` runs of consecutive items, each of about an equal
+    share of the summed ``cost``."""
+    total = float(sum(cost)) or 1.0
+    out: list[list[Any]] = [[]]
+    run = 0.0
+    for item, c in zip(items, cost, strict=True):
+        if out[-1] and run >= total * len(out) / parts and len(out) < parts:
+            out.append([])
+        out[-1].append(item)
+        run += c
+    return out
+
+
+def _each(task: tuple[Callable[[Any, Any], Any], Any], items: list[Any]) -> list[Any]:
+    fn, shared = task
+    return [fn(shared, item) for item in items]
+
+
 class Rows(Protocol):
     size: int
 
@@ -189,8 +249,11 @@ class Similarity:
         except ValueError:  # no word at all in the corpus (every text a stop word or digit)
             self.tfidf = None
         embeddings = [d.embedding for d in docs if d.embedding is not None]
+        # Held (and multiplied) in float64, then rounded to float32: a float32 product's last
+        # bit depends on the shape of the block it was computed in (BLAS picks its kernel by
+        # shape), so a block cut in two on two workers would not be quite the same.
         self.embeddings = (
-            np.stack(embeddings).astype(np.float32)
+            np.stack(embeddings).astype(np.float64)
             if embeddings and len(embeddings) == len(docs)
             else None
         )
@@ -242,23 +305,20 @@ class SharedNeighbours:
     neighbourhoods that they have in common."""
 
     def __init__(
-        self, sim: Rows, k: int, weight: float, floor: float = 0.0, block: int = 512
-    ) -> None:
+        self, sim: Rows, k: int, weight: float, floor: float = 0.0, spread: Spread | None = None
+    ) -> None:  # fmt: skip
         from scipy.sparse import csr_matrix
 
+        spread = spread or Spread()
         self.sim = sim
         self.size = n = sim.size
         self.weight = weight if n > 1 else 0.0
         self.k = k = max(0, min(k, n - 1))
         rows_of, cols_of = [np.arange(n)], [np.arange(n)]  # each article is its own neighbour
-        for start in range(0, n if k > 0 else 0, block):
-            rows = np.arange(start, min(n, start + block))
-            s = sim.rows(rows)
-            s[np.arange(len(rows)), rows] = -np.inf
-            near = np.argpartition(-s, k - 1, axis=1)[:, :k]
-            keep = np.take_along_axis(s, near, axis=1) >= floor - 1e-6
-            rows_of.append(np.repeat(rows, k)[keep.ravel()])
-            cols_of.append(near.ravel()[keep.ravel()])
+        spans = spread.spans(n) if k > 0 else []
+        for r, c in spread.run(_neighbours, (sim, k, floor, spread.block), spans):
+            rows_of.append(r)
+            cols_of.append(c)
         r, c = np.concatenate(rows_of), np.concatenate(cols_of)
         self.members = csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n, n))
 
@@ -273,17 +333,58 @@ class SharedNeighbours:
         return out
 
 
-def component_levels(sim: Rows, n: int, floors: list[float], block: int = 512) -> list[np.ndarray]:
+def _neighbours(task: tuple[Rows, int, float, int], span: tuple[int, int]) -> tuple[Any, Any]:
+    """``SharedNeighbours``' nearest neighbours of the rows of ``span``: (rows, columns)."""
+    sim, k, floor, block = task
+    rows_of, cols_of = [], []
+    for start in range(span[0], span[1], block):
+        rows = np.arange(start, min(span[1], start + block))
+        s = sim.rows(rows)
+        s[np.arange(len(rows)), rows] = -np.inf
+        near = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        keep = np.take_along_axis(s, near, axis=1) >= floor - 1e-6
+        rows_of.append(np.repeat(rows, k)[keep.ravel()])
+        cols_of.append(near.ravel()[keep.ravel()])
+    return np.concatenate(rows_of), np.concatenate(cols_of)
+
+
+def component_levels(
+    sim: Rows, n: int, floors: list[float], spread: Spread | None = None
+) -> list[np.ndarray]:
     """For each floor, every article's component in the graph joining articles whose
-    similarity is that floor or more. The similarity rows are computed once, a block at a
-    time, and merged into the components as they come: memory stays linear in ``n``."""
+    similarity is that floor or more. Each slice of rows (``Spread``) computes its similarity
+    rows once, a block at a time, merging them into components as they come (memory linear in
+    ``n``), and gives back only which article joined which; the slices' joins are merged here."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
+    spread = spread or Spread()
     labels = [np.arange(n) for _ in floors]
-    lowest = min(floors) if floors else 0.0
-    for start in range(0, n if floors else 0, block):
-        rows = np.arange(start, min(n, start + block))
+    if not floors:
+        return labels
+    found = list(spread.run(_levels, (sim, n, floors, spread.block), spread.spans(n)))
+    for level in range(len(floors)):
+        a = np.concatenate([np.zeros(0, dtype=np.int64), *(f[level][0] for f in found)])
+        b = np.concatenate([np.zeros(0, dtype=np.int64), *(f[level][1] for f in found)])
+        if len(a):
+            graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+            labels[level] = connected_components(graph, directed=False)[1]
+    return labels
+
+
+def _levels(
+    task: tuple[Rows, int, list[float], int], span: tuple[int, int]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``component_levels`` over the rows of ``span``: for each floor, the articles whose
+    component changed and a member of the component each joined."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    sim, n, floors, block = task
+    labels = [np.arange(n) for _ in floors]
+    lowest = min(floors)
+    for start in range(span[0], span[1], block):
+        rows = np.arange(start, min(span[1], start + block))
         s = sim.rows(rows)
         hit_r, hit_c = np.nonzero(s >= lowest - 1e-6)  # float32 rows
         value = s[hit_r, hit_c]
@@ -300,7 +401,15 @@ def component_levels(sim: Rows, n: int, floors: list[float], block: int = 512) -
             )
             _, merged = connected_components(graph, directed=False)
             labels[level] = merged[lab]
-    return labels
+    out = []
+    everyone = np.arange(n)
+    for lab in labels:  # each article joined to the first member of its component
+        first = np.full(int(lab.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(first, lab, everyone)
+        joined = first[lab]
+        moved = np.flatnonzero(joined != everyone)
+        out.append((moved, joined[moved]))
+    return out
 
 
 def groups(labels: np.ndarray) -> list[np.ndarray]:
@@ -311,44 +420,90 @@ def groups(labels: np.ndarray) -> list[np.ndarray]:
     return sorted(found, key=lambda g: (-len(g), int(g[0])))
 
 
-def components(sim: Rows, n: int, floor: float, block: int = 512) -> list[np.ndarray]:
+def components(sim: Rows, n: int, floor: float, spread: Spread | None = None) -> list[np.ndarray]:
     """Connected components of the graph joining articles whose similarity is ``floor`` or
     more, largest first; each is an array of article indices in ascending order."""
-    return groups(component_levels(sim, n, [floor], block)[0])
+    return groups(component_levels(sim, n, [floor], spread)[0])
 
 
 Forest = list[tuple[np.ndarray, Any]]
 
 
 def forest(
-    sim: Rows, n: int, loosest_cut: float, max_block: int, comps: list[np.ndarray] | None = None
-) -> tuple[Forest, list]:
+    sim: Rows, n: int, loosest_cut: float, max_block: int, comps: list[np.ndarray] | None = None,
+    spread: Spread | None = None,
+) -> tuple[Forest, list]:  # fmt: skip
     """Average-linkage trees of the components at ``loosest_cut`` (any tighter cut of them is
-    exact too), and the components too large for a tree."""
+    exact too), and the components too large for a tree. The distances within each component
+    are computed in pieces of its rows, spread (a large component is cut into pieces of about
+    equal numbers of pairs); each tree is built here as its last piece comes back."""
     from scipy.cluster.hierarchy import linkage
 
+    spread = spread or Spread()
     trees: Forest = []
     too_large = []
-    for comp in comps if comps is not None else components(sim, n, 1.0 - loosest_cut):
+    todo: list[np.ndarray] = []
+    for comp in comps if comps is not None else components(sim, n, 1.0 - loosest_cut, spread):
         if len(comp) == 1:
             trees.append((comp, None))
         elif len(comp) > max_block:
             too_large.append(comp)
         else:
-            trees.append((comp, linkage(condensed(sim, comp), "average")))
+            todo.append(comp)
+            trees.append((comp, None))
+    where = [j for j, (comp, _) in enumerate(trees) if len(comp) > 1]
+    pieces, cost = _pieces([len(c) for c in todo], spread.parts)
+    held: np.ndarray | None = None
+    for (j, start, end), dist in zip(
+        pieces, spread.run(_condensed, (sim, todo, spread.block), pieces, cost), strict=True
+    ):
+        m = len(todo[j])
+        if start == 0 and end == m:
+            held = dist
+        else:
+            if start == 0:
+                held = np.empty(m * (m - 1) // 2, dtype=np.float64)
+            at = start * (m - 1) - start * (start - 1) // 2  # pairs of the rows before
+            held[at : at + len(dist)] = dist  # type: ignore[index]
+        if end == m:
+            trees[where[j]] = (todo[j], linkage(held, "average"))
+            held = None
     return trees, too_large
 
 
-def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
-    """The distances (1 − similarity, at least 0) between the articles of ``comp`` as the
-    condensed vector ``linkage`` takes, filled a block of rows at a time: 8 bytes a pair and
-    nothing as large beside it."""
+def _pieces(sizes: list[int], parts: int) -> tuple[list[tuple[int, int, int]], list[float]]:
+    """The rows of components of ``sizes`` as pieces ``(component, start, end)`` and their
+    numbers of pairs: one piece a component, unless it holds more than a ``parts``-th of all
+    pairs, then as many pieces of about equal pairs as its share."""
+    pairs = [m * (m - 1) / 2 for m in sizes]
+    total = sum(pairs) or 1.0
+    pieces, cost = [], []
+    for j, m in enumerate(sizes):
+        k = min(m, max(1, round(pairs[j] * parts / total)))
+        # Pairs of rows before row i: i·(m−1) − i·(i−1)/2; cut where they reach each share.
+        rows = np.arange(m + 1)
+        before = rows * (m - 1) - rows * (rows - 1) / 2
+        cuts = np.unique(np.searchsorted(before, pairs[j] * np.arange(1, k) / k))
+        bounds = [0, *[int(c) for c in cuts if 0 < c < m], m]
+        for a, b in itertools.pairwise(bounds):
+            pieces.append((j, a, b))
+            cost.append(float(before[b] - before[a]))
+    return pieces, cost
+
+
+def _condensed(task: tuple[Rows, list[np.ndarray], int], piece: tuple[int, int, int]) -> np.ndarray:
+    """The distances (1 − similarity, at least 0) from rows ``start:end`` of a component to
+    the articles after each, as that stretch of the condensed vector ``linkage`` takes,
+    filled a block of rows at a time: 8 bytes a pair and nothing as large beside it."""
+    sim, comps, block = task
+    j, first, end = piece
+    comp = comps[j]
     m = len(comp)
-    out = np.empty(m * (m - 1) // 2, dtype=np.float64)
+    out = np.empty(sum(m - i - 1 for i in range(first, end)), dtype=np.float64)
     at = 0
-    for start in range(0, m, block):
+    for start in range(first, end, block):
         rows = np.clip(
-            1.0 - sim.rows(comp[start : start + block], comp).astype(np.float64), 0, None
+            1.0 - sim.rows(comp[start : min(end, start + block)], comp).astype(np.float64), 0, None
         )
         for k in range(len(rows)):
             i = start + k
@@ -358,7 +513,7 @@ def condensed(sim: Rows, comp: np.ndarray, block: int = 512) -> np.ndarray:
 
 
 def fitting(
-    sim: Rows, n: int, cuts: list[float], max_block: int
+    sim: Rows, n: int, cuts: list[float], max_block: int, spread: Spread | None = None
 ) -> tuple[list[tuple[np.ndarray, float, int]], list[np.ndarray]]:
     """The components of the corpus, each at the loosest of ``cuts`` at which it fits in
     ``max_block`` articles, with that cut and the number of the component at the loosest cut
@@ -367,7 +522,7 @@ def fitting(
     down (components nest: each at a tighter cut lies within one at a looser cut); the rest of
     the corpus keeps them."""
     levels = sorted(set(cuts), reverse=True)
-    labels = component_levels(sim, n, [1.0 - c for c in levels])
+    labels = component_levels(sim, n, [1.0 - c for c in levels], spread)
     fit, too_large = [], []
     stack = [(comp, 0, top) for top, comp in enumerate(groups(labels[0]))] if levels else []
     while stack:
@@ -545,12 +700,13 @@ class TreeCut:
 
     def __init__(
         self, sim: Similarity, trees: Forest, fixed: list[np.ndarray], params: BatchParams,
-        levels: list[float] | None = None,
+        levels: list[float] | None = None, spread: Spread | None = None,
     ) -> None:  # fmt: skip
         from scipy.cluster.hierarchy import leaves_list
 
         self.n = sim.size
         self.sim, self.params = sim, params
+        self.spread = spread or Spread()
         self.trees, self.fixed = trees, fixed
         self.levels = levels if levels is not None else [params.band[1]] * len(trees)
         # Every tree's leaves in dendrogram order, one tree after another: a node's articles
@@ -624,7 +780,7 @@ class TreeCut:
         if n < 3:
             return None, None
         start = self.starts()
-        state = _Silhouettes(self, max(p.sample, p.sample_cells // n))
+        state = _Silhouettes(self, max(p.sample, p.sample_cells // n), self.spread)
         state.open(start)
         heap = [(-self.height[u], u) for u in start if self._splits(u)]
         while heap:  # rounds, until one splits nothing
@@ -708,7 +864,8 @@ def _local_f1(groups: list[np.ndarray], gold: np.ndarray) -> float:
 class _Silhouettes:
     """Per-article silhouettes of a set of stories (tree nodes), updated as stories split."""
 
-    def __init__(self, cut: TreeCut, sample: int, block: int = 256) -> None:
+    def __init__(self, cut: TreeCut, sample: int, spread: Spread | None = None) -> None:
+        spread = spread or Spread()
         n = cut.n
         self.cut = cut
         self.pick = np.unique(np.linspace(0, n - 1, min(n, sample)).round().astype(np.int64))
@@ -716,13 +873,16 @@ class _Silhouettes:
         where[cut.seq] = np.arange(n)
         self.at = where[self.pick]  # each sampled article's place in seq
         # Yardstick similarities of the sampled articles to all, columns in seq order.
-        self.y = np.empty((len(self.pick), n), dtype=np.float32)
-        self.self_sim = np.empty(len(self.pick), dtype=np.float64)
-        for s in range(0, len(self.pick), block):
-            rows = self.pick[s : s + block]
-            y = cut.sim.yardstick(rows)
-            self.self_sim[s : s + len(rows)] = y[np.arange(len(rows)), rows]
-            self.y[s : s + len(rows)] = y[:, cut.seq]
+        spans = spread.spans(len(self.pick))
+        task = (cut.sim, self.pick, cut.seq, spread.block)
+        found = spread.run(_yardstick, task, spans)
+        if len(spans) == 1:
+            self.self_sim, self.y = next(found)
+        else:
+            self.y = np.empty((len(self.pick), n), dtype=np.float32)
+            self.self_sim = np.empty(len(self.pick), dtype=np.float64)
+            for (s, e), (self_sim, y) in zip(spans, found, strict=True):
+                self.self_sim[s:e], self.y[s:e] = self_sim, y
 
     def _sum(self, u: int) -> np.ndarray:
         c = self.cut
@@ -852,16 +1012,34 @@ class _Silhouettes:
         return order[np.searchsorted(np.unique(labels), labels)]
 
 
+def _yardstick(
+    task: tuple[Similarity, np.ndarray, np.ndarray, int], span: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_Silhouettes``' rows ``span`` of the sampled articles: each one's yardstick similarity
+    to itself, and to every article (columns in ``seq`` order)."""
+    sim, pick, seq, block = task
+    self_sim = np.empty(span[1] - span[0], dtype=np.float64)
+    out = np.empty((span[1] - span[0], sim.size), dtype=np.float32)
+    for s in range(span[0], span[1], block):
+        rows = pick[s : min(span[1], s + block)]
+        y = sim.yardstick(rows)
+        at = s - span[0]
+        self_sim[at : at + len(rows)] = y[np.arange(len(rows)), rows]
+        out[at : at + len(rows)] = y[:, seq]
+    return self_sim, out
+
+
 def cluster(
     docs: list[StoryDoc],
     params: BatchParams,
     fallback: Callable[[list[StoryDoc]], dict[str, int]],
     report: dict[str, Any] | None = None,
+    spread: Spread | None = None,
 ) -> dict[str, int]:
     """Story numbers of ``docs`` (in canonical order) by average linkage; ``fallback`` (the
     streaming clusterer's batch) takes corpora and components too large for a tree. The
     silhouette of the stories chosen (or the fallback cut, when it was taken) goes into
-    ``report`` when one is given."""
+    ``report`` when one is given. The pairwise work is handed out as ``spread`` says."""
     n = len(docs)
     if n == 0:
         return {}
@@ -871,7 +1049,7 @@ def cluster(
         return fallback(docs)
     if report is not None:
         report["method"] = "average"
-    fixed, tree_cut = _tree_cut(docs, params)
+    fixed, tree_cut = _tree_cut(docs, params, spread)
     trees, levels, too_large = tree_cut.trees, tree_cut.levels, tree_cut.fixed
     chosen, silhouette = tree_cut.choose()
     if report is not None:
@@ -902,21 +1080,24 @@ def cluster(
     return {d.id: int(label) for d, label in zip(docs, labels.tolist(), strict=True)}
 
 
-def _tree_cut(docs: list[StoryDoc], params: BatchParams) -> tuple[float, TreeCut]:
+def _tree_cut(
+    docs: list[StoryDoc], params: BatchParams, spread: Spread | None = None
+) -> tuple[float, TreeCut]:
     """The fallback cut, and the trees of ``docs`` ready to be cut."""
     sim = Similarity(
         docs, params.text_weight, params.entity_weight, params.time_weight, params.time_scale
     )
     fixed = params.cut if sim.w < 1.0 else params.text_cut
     shared = SharedNeighbours(
-        sim, params.neighbours, params.neighbour_weight, params.neighbour_floor
+        sim, params.neighbours, params.neighbour_weight, params.neighbour_floor, spread
     )
     cuts = [*params.band_cuts(), fixed]
-    pieces, too_large = fitting(shared, len(docs), cuts, params.max_block)
-    trees, _ = forest(shared, len(docs), 1.0, params.max_block, [comp for comp, _, _ in pieces])
+    pieces, too_large = fitting(shared, len(docs), cuts, params.max_block, spread)
+    comps = [comp for comp, _, _ in pieces]
+    trees, _ = forest(shared, len(docs), 1.0, params.max_block, comps, spread)
     levels = [level for _, level, _ in pieces]
     trees, levels = _rejoined(shared, pieces, trees, levels, max(cuts), params.max_block)
-    return fixed, TreeCut(sim, trees, too_large, params, levels)
+    return fixed, TreeCut(sim, trees, too_large, params, levels, spread)
 
 
 def best_in_trees(
@@ -959,11 +1140,13 @@ def _rejoined(
 
 
 def batch_stories(
-    docs: list[StoryDoc], model: Any, settings: Any, report: dict[str, Any] | None = None
-) -> dict[str, int]:
+    docs: list[StoryDoc], model: Any, settings: Any, report: dict[str, Any] | None = None,
+    spread: Spread | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Batch mode as ``[stories] batch`` says: ``average`` (this module, with the weights and
-    fallback cut learned with ``model``) or ``stream`` (the stream, then its merge and split
-    passes). How the stories were found goes into ``report`` when one is given."""
+    fallback cut learned with ``model``, its pairwise work handed out as ``spread`` says) or
+    ``stream`` (the stream, then its merge and split passes). How the stories were found goes
+    into ``report`` when one is given."""
     from storyline.stories.stream import StreamClusterer
 
     def streamed(part: list[StoryDoc]) -> dict[str, int]:
@@ -976,7 +1159,7 @@ def batch_stories(
     if settings.batch != "average":
         raise ValueError(f"[stories] batch must be average or stream, not {settings.batch!r}")
     params = BatchParams.from_meta(getattr(model, "meta", None))
-    return cluster(docs, params, streamed, report)
+    return cluster(docs, params, streamed, report, spread)
 
 
 Table = dict[tuple[int, float, float, float], float]

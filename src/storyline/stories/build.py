@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from storyline.config import Settings
 from storyline.embed import embedder_of
 from storyline.entities import StoredExtractor, get_extractor
 from storyline.store import Store
-from storyline.stories.batch import batch_stories
+from storyline.stories.batch import Spread, batch_stories
 from storyline.stories.ids import apply_overrides, carry_ids
 from storyline.stories.model import lead, load_story_model, to_story_docs
 
@@ -21,9 +22,11 @@ def build_stories(
     settings: Settings,
     report: dict[str, Any] | None = None,
     embed: Callable[[list[str]], np.ndarray] | None = None,
+    engine: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every story of the store's articles, and the aliases of merged ids; how the stories were
-    found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given."""
+    found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given.
+    On an ``engine`` of several workers the batch clustering's pairwise work is spread."""
     cfg = settings.stories
     # Light articles: no sentences (a story's headline reads its best article's first
     # sentence only when it has no title): at 100,000 articles the sentences alone were GBs.
@@ -37,7 +40,7 @@ def build_stories(
     rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
     docs = to_story_docs(rows, StoredExtractor(get_extractor(cfg.entities), store), embed)
     model = load_story_model(cfg.model or None)
-    assignments = batch_stories(docs, model, cfg, report)
+    assignments = batch_stories(docs, model, cfg, report, spread_on(engine, len(docs)))
     by_story: dict[int, list[str]] = {}
     for d in docs:
         by_story.setdefault(assignments[d.id], []).append(d.id)
@@ -59,6 +62,18 @@ def build_stories(
         if sid not in ages:
             next_age += 1
     return stories, aliases
+
+
+def spread_on(engine: Any, n: int) -> Spread:
+    """How an ``engine`` takes the pairwise work of ``n`` articles' batch stories: in this
+    process on the local engine (and for fewer than the Ray engine's ``spread_rows``: a task
+    costs Ray Data seconds), else in two slices per worker."""
+    workers = getattr(engine, "workers", 1)
+    if engine is None or workers <= 1 or n < getattr(engine, "spread_rows", 0):
+        return Spread()
+    parts = 2 * workers
+    block = max(1, min(Spread.block, -(-n // parts)))
+    return Spread(partial(engine.map_shared, stage="stories"), parts, block)
 
 
 def place_stories(
