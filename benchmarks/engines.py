@@ -12,6 +12,10 @@ over Ray's worker processes (children of this process's raylet).
     .venv/bin/python benchmarks/engines.py --sizes 10000 --model hashing+rules --engines ray
     .venv/bin/python benchmarks/engines.py --overhead      # Ray Data's own cost per map/groupby
     .venv/bin/python benchmarks/engines.py --store S.db --add DIR1,DIR2 --engines ray,local
+    .venv/bin/python benchmarks/engines.py --rebuild S.db --model hashing+rules  # stories only
+
+``--rebuild`` times the batch stories of a kept store (``storyline stories rebuild`` without
+writing them) on each engine: the Ray engine spreads their pairwise work over its workers.
 """
 
 from __future__ import annotations
@@ -144,6 +148,52 @@ def child(engine: str, folder: str, db: str, model: str, cpus: int, out: str) ->
     )
 
 
+def rebuild_child(engine: str, db: str, model: str, cpus: int, out: str) -> None:
+    from storyline.embed import StoredEmbedder, embedder_of
+    from storyline.engine import make_engine
+    from storyline.store import Store
+    from storyline.stories.build import build_stories
+
+    settings = _settings(model)
+    peaks = WorkerPeaks()
+    runner = make_engine(engine, num_cpus=cpus) if engine == "ray" else make_engine(engine)
+    store = Store(db)
+    embed = StoredEmbedder(embedder_of(settings.embed), store)
+    how: dict[str, Any] = {}
+    t, cpu = time.perf_counter(), time.process_time()
+    stories, _ = build_stories(store, settings, how, embed.encode, runner)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    runner.close()
+    peaks.stop()
+    digest = hashlib.blake2b(digest_size=8)
+    for st in sorted(stories, key=lambda s: s["id"]):
+        digest.update(repr((st["id"], sorted(st["articles"]))).encode())
+    Path(out).write_text(json.dumps({
+        "seconds": seconds, "driver_cpu": cpu, "stories": len(stories),
+        "articles": sum(len(st["articles"]) for st in stories), "method": how.get("method"),
+        "driver_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_mib": peaks.peak_one, "digest": digest.hexdigest(),
+    }))  # fmt: skip
+
+
+def rebuild(db: str, engines: list[str], model: str, cpus: int) -> None:
+    print(f"batch stories of {db}; model {model}; Ray on {cpus} cores of this machine")
+    print(f"{'engine':>6} {'articles':>8} {'stories':>7} {'method':>8} {'s':>7} "
+          f"{'driver CPU s':>12} {'driver MiB':>10} {'worker MiB':>10} stories")  # fmt: skip
+    digests = set()
+    for engine in engines:
+        with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+            subprocess.run([sys.executable, __file__, "--rebuild-child", engine, db, model,
+                            str(cpus), fh.name], check=True)  # fmt: skip
+            r = json.loads(Path(fh.name).read_text())
+        digests.add(r["digest"])
+        print(f"{engine:>6} {r['articles']:>8,} {r['stories']:>7,} {r['method']:>8} "
+              f"{r['seconds']:7.1f} {r['driver_cpu']:12.1f} {r['driver_peak_mib']:10,.0f} "
+              f"{r['worker_peak_mib']:10,.0f} {r['digest']}", flush=True)  # fmt: skip
+    if len(engines) > 1:
+        print(f"stories {'equal' if len(digests) == 1 else 'DIFFER'}")
+
+
 def _same(x: Any) -> Any:
     return x
 
@@ -211,10 +261,19 @@ def main() -> None:
     parser.add_argument(
         "--add", help="with --store: a folder of articles per engine, comma-separated"
     )
+    parser.add_argument("--rebuild", help="only the batch stories of this kept store")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--rebuild-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.overhead:
         overhead(args.cpus)
+        return
+    if args.rebuild_child:
+        engine, db, model, cpus, out = args.rebuild_child
+        rebuild_child(engine, db, model, int(cpus), out)
+        return
+    if args.rebuild:
+        rebuild(args.rebuild, args.engines.split(","), args.model, args.cpus)
         return
     if args.child:
         engine, folder, db, model, cpus, out = args.child

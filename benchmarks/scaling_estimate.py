@@ -11,7 +11,11 @@ output is this script's input):
   the per-article work that Ray spreads over the cluster's cores.
 
 A stage on ``cores`` cores then takes ``articles x (driver + workers / cores)`` (no overlap
-of the two: an upper bound; the driver and the workers do overlap in part). The default
+of the two: an upper bound; the driver and the workers do overlap in part). Stories are the
+exception: over ``--batch-limit`` articles (30,000, the batch clustering's limit) they are
+the stream's, on the driver, at the stream's measured rate (``--stream-articles-s``: 174
+articles/s, ``benchmarks/stories_stream.py --sizes 1000000``; it falls as the corpus grows,
+so at 100M this is a lower bound), not the 10,000-article batch's cost per article. The default
 model's embeddings are added as workers' work from the sentence model's measured rate on
 this machine's cores (``--sentences-per-core-s``; README's embedding table) and the
 sentences per article of a stored corpus (``--store``), or on GPUs at a given rate
@@ -73,6 +77,10 @@ def main() -> None:
     parser.add_argument("--gpu-sentences-s", type=float, default=0.0,
                         help="sentences/s of one GPU, if known (not measured here)")  # fmt: skip
     parser.add_argument("--gpus", type=int, default=0)
+    parser.add_argument("--batch-limit", type=int, default=30000,
+                        help="over this many articles the stories are the stream's")  # fmt: skip
+    parser.add_argument("--stream-articles-s", type=float, default=174.0,
+                        help="the stories stream's rate (README: 174/s at 1M articles)")  # fmt: skip
     args = parser.parse_args()
 
     n, rows = read_table(args.table)
@@ -100,6 +108,8 @@ def main() -> None:
     for count in [int(x) for x in args.articles.split(",")]:
         for cores in [int(x) for x in args.cores.split(",")]:
             hours = [count * (d + w / cores) / 3600 for d, w in zip(driver, workers, strict=True)]
+            if count > args.batch_limit:  # the stream, on the driver
+                hours[STAGES.index("stories")] = count / args.stream_articles_s / 3600
             total = sum(hours)
             if args.gpus and args.gpu_sentences_s:
                 model = (
@@ -108,6 +118,9 @@ def main() -> None:
             else:
                 model = count * embed / cores
             serial = count * sum(driver) / 3600
+            if count > args.batch_limit:
+                k = STAGES.index("stories")
+                serial += hours[k] - count * driver[k] / 3600
             bound = "driver" if serial > total - serial else "workers"
             cells = " ".join(f"{h:8.1f}" for h in hours)
             print(f"{count:>12,} {cores:>6} {cells} {total:8.1f} {total + model / 3600:8.1f} "
