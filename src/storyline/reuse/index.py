@@ -345,54 +345,25 @@ class ReuseIndex:
                 near[a].add(b)
         return near
 
-    def _choose(
-        self,
-        aid: str,
-        others: Iterable[str],
-        vectors: dict[str, TermVector],
-        published: dict[str, str | None],
-        scores: tuple[np.ndarray, dict[str, int]],
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """``aid``'s rewrite neighbours among ``others`` and the later articles close to it,
-        with their cosines (rounded as stored). The time window is checked first, and the
-        cosines of those within it are read from ``scores``: ``aid``'s row of its chunk's
-        ``cosine_matrix`` and each article's column. Neighbours are ranked by the rounded
-        cosine, ties by id: what a stored list keeps, so that ``_grown`` can add to it."""
-        from storyline.stories.stream import epoch
-
-        cfg = self.settings
-        me = canonical(published[aid], aid)
-        when = self._epochs
-        for x in (aid, *others):
-            if x not in when:
-                when[x] = epoch(published[x])
-        mine = when[aid]
-        near = [
-            o for o in others
-            if mine is None or (t := when[o]) is None or abs(mine - t) / 86400.0 <= cfg.window_days
-        ]  # fmt: skip
-        found = scores[0][np.array([scores[1][o] for o in near], dtype=np.int64)]
-        earlier: list[tuple[float, str]] = []
-        later: list[tuple[str, float]] = []
-        for o, score in zip(near, found.tolist(), strict=True):
-            if score < cfg.min_tfidf:
-                continue
-            if canonical(published[o], o) < me:
-                earlier.append((-round(score, 6), o))
-            else:
-                later.append((o, round(score, 6)))
-        earlier.sort()
-        return [(o, -s) for s, o in earlier[: cfg.neighbours]], later
-
     def _choose_all(
         self,
         ids: list[str],
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
     ) -> Iterator[tuple[str, list[tuple[str, float]], list[tuple[str, float]]]]:
-        """``_choose`` for each of ``ids`` (those indexed), ``NEAR_CHUNK`` at a time: the
-        articles sharing a strong term with one can be most of the store, so they are held
-        for a chunk, not for all of ``ids``. ``vectors`` and ``published`` are filled as read."""
+        """Each of ``ids`` (those indexed) with its rewrite neighbours and the later articles
+        close to it, with their cosines (rounded as stored), ``NEAR_CHUNK`` articles at a time:
+        the articles sharing a strong term with one can be most of the store, so they are held
+        for a chunk, not for all of ``ids``. ``vectors`` and ``published`` are filled as read.
+
+        For each article the time window is checked first, then the cosine (its row of the
+        chunk's ``cosine_matrix``), both over arrays of the chunk's columns. Neighbours are
+        ranked by the rounded cosine, ties by id: what a stored list keeps, so that
+        ``_grown`` can add to it."""
+        from storyline.stories.stream import epoch
+
+        cfg = self.settings
+        when = self._epochs
         for start in range(0, len(ids), NEAR_CHUNK):
             chunk = ids[start : start + NEAR_CHUNK]
             near = self._shares_term(chunk)
@@ -404,8 +375,50 @@ class ReuseIndex:
             union = sorted({o for a in mine for o in near[a]})
             column = {o: k for k, o in enumerate(union)}
             table = cosine_matrix([vectors[a] for a in mine], [vectors[o] for o in union])
+            for x in (*mine, *union):
+                if x not in when:
+                    when[x] = epoch(published[x])
+            # Each column's time (NaN: undated) and place in canonical order among all here.
+            times = np.array([np.nan if when[o] is None else when[o] for o in union])
+            order = sorted({*mine, *union}, key=lambda x: canonical(published[x], x))
+            rank = {x: r for r, x in enumerate(order)}
+            ranks = np.array([rank[o] for o in union], dtype=np.int64)
             for row, aid in enumerate(mine):
-                yield (aid, *self._choose(aid, near[aid], vectors, published, (table[row], column)))
+                others = near[aid]
+                cols = np.fromiter((column[o] for o in others), np.int64, len(others))
+                mine_t = when[aid]
+                if mine_t is not None:
+                    t = times[cols]
+                    cols = cols[np.isnan(t) | (np.abs(mine_t - t) / 86400.0 <= cfg.window_days)]
+                score = table[row][cols].astype(np.float64)
+                kept = score >= cfg.min_tfidf
+                cols, score = cols[kept], score[kept]
+                before = ranks[cols] < rank[aid]
+                yield (
+                    aid,
+                    self._best(union, cols[before], score[before]),
+                    [
+                        (union[c], round(x, 6))
+                        for c, x in zip(
+                            cols[~before].tolist(), score[~before].tolist(), strict=True
+                        )
+                    ],
+                )
+
+    def _best(
+        self, union: list[str], cols: np.ndarray, score: np.ndarray
+    ) -> list[tuple[str, float]]:
+        """The ``neighbours`` best of ``cols`` by cosine rounded to 6 places, ties by id. Only
+        those within 1e-6 of the n-th best raw cosine can be among them once rounded."""
+        k = self.settings.neighbours
+        if len(score) > k:
+            floor = np.partition(score, len(score) - k)[len(score) - k]
+            close = score >= floor - 1e-6
+            cols, score = cols[close], score[close]
+        ranked = sorted(
+            (-round(x, 6), union[c]) for c, x in zip(cols.tolist(), score.tolist(), strict=True)
+        )
+        return [(o, -x) for x, o in ranked[:k]]
 
     def candidates(self, ids: list[str], later: Iterable[str] = ()) -> Candidates:
         """Every candidate pair that involves one of ``ids`` (already indexed), the rewrite
