@@ -350,11 +350,13 @@ class ReuseIndex:
         ids: list[str],
         vectors: dict[str, TermVector],
         published: dict[str, str | None],
+        skip: set[str] | frozenset[str] = frozenset(),
     ) -> Iterator[tuple[str, list[tuple[str, float]], list[tuple[str, float]]]]:
         """Each of ``ids`` (those indexed) with its rewrite neighbours and the later articles
-        close to it, with their cosines (rounded as stored), ``NEAR_CHUNK`` articles at a time:
-        the articles sharing a strong term with one can be most of the store, so they are held
-        for a chunk, not for all of ``ids``. ``vectors`` and ``published`` are filled as read.
+        close to it (but not in ``skip``), with their cosines (rounded as stored),
+        ``NEAR_CHUNK`` articles at a time: the articles sharing a strong term with one can be
+        most of the store, so they are held for a chunk, not for all of ``ids``. ``vectors``
+        and ``published`` are filled as read.
 
         For each article the time window is checked first, then the cosine (its row of the
         chunk's ``cosine_matrix``), both over arrays of the chunk's columns. Neighbours are
@@ -383,6 +385,7 @@ class ReuseIndex:
             order = sorted({*mine, *union}, key=lambda x: canonical(published[x], x))
             rank = {x: r for r, x in enumerate(order)}
             ranks = np.array([rank[o] for o in union], dtype=np.int64)
+            skipped = np.array([o in skip for o in union], dtype=bool)
             for row, aid in enumerate(mine):
                 others = near[aid]
                 cols = np.fromiter((column[o] for o in others), np.int64, len(others))
@@ -394,14 +397,13 @@ class ReuseIndex:
                 kept = score >= cfg.min_tfidf
                 cols, score = cols[kept], score[kept]
                 before = ranks[cols] < rank[aid]
+                after = ~before & ~skipped[cols]
                 yield (
                     aid,
                     self._best(union, cols[before], score[before]),
                     [
                         (union[c], round(x, 6))
-                        for c, x in zip(
-                            cols[~before].tolist(), score[~before].tolist(), strict=True
-                        )
+                        for c, x in zip(cols[after].tolist(), score[after].tolist(), strict=True)
                     ],
                 )
 
@@ -436,11 +438,10 @@ class ReuseIndex:
         lists: dict[str, list[tuple[str, float]]] = {}
         # Later stored articles close to a new one: it may enter their lists.
         entering: dict[str, list[tuple[str, float]]] = {}
-        for aid, chosen, after in self._choose_all(ids, vectors, published):
+        for aid, chosen, after in self._choose_all(ids, vectors, published, pending):
             lists[aid] = chosen
             for o, score in after:
-                if o not in pending:
-                    entering.setdefault(o, []).append((aid, score))
+                entering.setdefault(o, []).append((aid, score))
         affected = relist | set(entering)
         old_lists = self._stored_lists(sorted(affected)) if affected else {}
         for aid, chosen, _ in self._choose_all(sorted(relist), vectors, published):
