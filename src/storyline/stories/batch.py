@@ -44,6 +44,11 @@ and so is a corpus larger than ``max_articles``: the pairwise work grows with th
 its size.
 
 Unlike the stream, the result does not depend on the order the articles arrive in.
+
+**Spread.** The pairwise work over row blocks (nearest neighbours, components at every cut,
+the trees' distances, the silhouettes' yardstick) is handed out as a ``Spread`` says: in this
+process, or in slices over an engine's workers (``storyline.engine``'s ``map_shared``), with
+the same result either way; the trees and the cut are made here.
 """
 
 from __future__ import annotations
