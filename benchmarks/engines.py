@@ -16,6 +16,11 @@ over Ray's worker processes (children of this process's raylet).
 
 ``--rebuild`` times the batch stories of a kept store (``storyline stories rebuild`` without
 writing them) on each engine: the Ray engine spreads their pairwise work over its workers.
+``--cluster S.db --sizes 2500,5000`` times the batch clustering alone on random samples of
+the store's articles, the Ray engine made to spread it at every size: where spreading pays
+(``RayEngine(spread_rows=...)``).
+
+    .venv/bin/python benchmarks/engines.py --cluster S.db --sizes 2500,5000,10000 --model hashing+rules
 """
 
 from __future__ import annotations
@@ -176,6 +181,51 @@ def rebuild_child(engine: str, db: str, model: str, cpus: int, out: str) -> None
     }))  # fmt: skip
 
 
+def cluster_child(engine: str, db: str, model: str, cpus: int, size: int, out: str) -> None:
+    import random
+
+    from storyline.embed import StoredEmbedder, embedder_of
+    from storyline.engine import LocalEngine, RayEngine
+    from storyline.entities import StoredExtractor, get_extractor
+    from storyline.store import Store
+    from storyline.stories.batch import batch_stories
+    from storyline.stories.build import spread_on
+    from storyline.stories.model import load_story_model, to_story_docs
+
+    settings = _settings(model)
+    store = Store(db)
+    articles = list(store.iter_articles(full=False, parts=False))
+    pick = random.Random(7).sample(articles, min(size, len(articles)))
+    rows = [(a.id, a.published, a.title or "", a.clean or "") for a in pick]
+    extractor = StoredExtractor(get_extractor(settings.stories.entities), store)
+    docs = to_story_docs(rows, extractor, StoredEmbedder(embedder_of(settings.embed), store).encode)
+    runner = RayEngine(num_cpus=cpus, spread_rows=0) if engine == "ray" else LocalEngine()
+    how: dict[str, Any] = {}
+    t = time.perf_counter()
+    got = batch_stories(docs, load_story_model(), settings.stories, how, spread_on(runner, size))
+    seconds = time.perf_counter() - t
+    runner.close()
+    digest = hashlib.blake2b(repr(sorted(got.items())).encode(), digest_size=8).hexdigest()
+    Path(out).write_text(json.dumps({"seconds": seconds, "articles": len(docs),
+                                     "stories": len(set(got.values())), "digest": digest}))  # fmt: skip
+
+
+def cluster(db: str, sizes: list[int], model: str, cpus: int) -> None:
+    print(f"batch clustering of samples of {db}; model {model}; Ray on {cpus} cores, spread")
+    print(f"{'articles':>8} {'local s':>8} {'ray s':>8} {'stories':>7} same")
+    for size in sizes:
+        got = {}
+        for engine in ("local", "ray"):
+            with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+                subprocess.run([sys.executable, __file__, "--cluster-child", engine, db, model,
+                                str(cpus), str(size), fh.name], check=True)  # fmt: skip
+                got[engine] = json.loads(Path(fh.name).read_text())
+        same = got["local"]["digest"] == got["ray"]["digest"]
+        print(f"{got['local']['articles']:>8,} {got['local']['seconds']:8.1f} "
+              f"{got['ray']['seconds']:8.1f} {got['local']['stories']:>7,} "
+              f"{'yes' if same else 'NO'}", flush=True)  # fmt: skip
+
+
 def rebuild(db: str, engines: list[str], model: str, cpus: int) -> None:
     print(f"batch stories of {db}; model {model}; Ray on {cpus} cores of this machine")
     print(f"{'engine':>6} {'articles':>8} {'stories':>7} {'method':>8} {'s':>7} "
@@ -264,6 +314,8 @@ def main() -> None:
     parser.add_argument("--rebuild", help="only the batch stories of this kept store")
     parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--cluster", help="only the batch clustering of samples of this store")
+    parser.add_argument("--cluster-child", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.overhead:
         overhead(args.cpus)
@@ -274,6 +326,13 @@ def main() -> None:
         return
     if args.rebuild:
         rebuild(args.rebuild, args.engines.split(","), args.model, args.cpus)
+        return
+    if args.cluster_child:
+        engine, db, model, cpus, size, out = args.cluster_child
+        cluster_child(engine, db, model, int(cpus), int(size), out)
+        return
+    if args.cluster:
+        cluster(args.cluster, [int(x) for x in args.sizes.split(",")], args.model, args.cpus)
         return
     if args.child:
         engine, folder, db, model, cpus, out = args.child

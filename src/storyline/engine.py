@@ -102,7 +102,7 @@ class RayEngine:
         batch_size: int = 256,
         retries: int = 3,
         shuffle_rows: int = 1_000_000,
-        spread_rows: int = 5_000,
+        spread_rows: int = 6_000,
     ) -> None:
         if not log.isEnabledFor(logging.DEBUG):  # Ray Data's plans and progress: -vv shows them
             os.environ.setdefault("RAY_DATA_LOG_LEVEL", "ERROR")
