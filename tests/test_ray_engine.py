@@ -161,7 +161,8 @@ def test_storyline_run_engine_ray_from_the_command_line(
     from storyline.cli import app
 
     db, out = tmp_path / "ray.db", tmp_path / "out"
-    args = ["run", str(seeds_dir), "--engine", "ray", "--ray-shuffle-rows", "0"]
+    args = ["run", str(seeds_dir), "--engine", "ray", "--ray-shuffle-rows", "0",
+            "--ray-spread-rows", "0"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, "--db", str(db), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "report.json").exists()

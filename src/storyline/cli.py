@@ -307,6 +307,14 @@ def run(
             "this many rows is shuffled across the cluster; smaller ones are grouped here.",
         ),
     ] = 1_000_000,
+    ray_spread_rows: Annotated[
+        int,
+        typer.Option(
+            "--ray-spread-rows",
+            help="With --engine ray: batch stories of at least this many articles have their "
+            "pairwise work spread over the cluster (it pays from about 6,000 on 2 cores).",
+        ),
+    ] = 6_000,
     parquet: Annotated[
         Path | None,
         typer.Option(
@@ -332,7 +340,13 @@ def run(
 
     try:
         runner = (
-            make_engine(engine, ray_address, num_gpus=ray_gpus, shuffle_rows=ray_shuffle_rows)
+            make_engine(
+                engine,
+                ray_address,
+                num_gpus=ray_gpus,
+                shuffle_rows=ray_shuffle_rows,
+                spread_rows=ray_spread_rows,
+            )  # fmt: skip
             if engine == "ray"
             else (make_engine(engine))
         )
