@@ -380,8 +380,8 @@ def component_levels(
 def _levels(
     task: tuple[Rows, int, list[float], int], span: tuple[int, int]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``component_levels`` over the rows of ``span``: for each floor, the articles whose
-    component changed and a member of the component each joined."""
+    """``component_levels`` over the rows of ``span``: for each floor, every article that is
+    not the first (lowest) member of its component so far, and that first member."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
