@@ -33,7 +33,7 @@ def child(src: str, db: str, sample: int, seed: int) -> None:
     pick = sorted(random.Random(seed).sample(ids, min(sample, len(ids))))
     index = ReuseIndex(store, Settings().reuse)
     t = time.perf_counter()
-    out = [(a, chosen, sorted(later)) for a, chosen, later in index._choose_all(pick, {}, {})]
+    out = sorted((a, chosen, sorted(later)) for a, chosen, later in index._choose_all(pick, {}, {}))
     seconds = time.perf_counter() - t
     digest = hashlib.blake2b(repr(out).encode(), digest_size=8).hexdigest()
     print(json.dumps({

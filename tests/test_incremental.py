@@ -13,7 +13,7 @@ import pytest
 from builders import article_reads
 from storyline import Corpus, Store
 from storyline.embed import StoredEmbedder, get_embedder
-from storyline.reuse.index import ReuseIndex, band_keys, term_vector
+from storyline.reuse.index import UNDATED, ReuseIndex, band_keys, term_vector
 
 
 def _files(folder: Path) -> list[str]:
@@ -230,17 +230,40 @@ def test_a_stored_list_a_new_article_enters_is_grown_not_chosen_again(
     assert any(size == 3 and entered for size, entered in grown)
 
 
-def _unwindowed(self: ReuseIndex, ids: list[str]) -> dict[str, set[str]]:
-    """Every indexed article that shares a strong term with one of ``ids``, at any date."""
-    self._linking(ids)
+def _near_sets(ids: list[str], found: tuple[list[str], list[np.ndarray]]) -> dict[str, set[str]]:
+    union, rows = found
+    return {a: {union[c] for c in row} for a, row in zip(ids, rows, strict=True)}
+
+
+def _joined(self: ReuseIndex, ids: list[str], windowed: bool) -> dict[str, set[str]]:
+    """The articles sharing a strong term with each of ``ids`` by a join of the index with
+    itself: within each one's days (a day more than the window either side; undated rows
+    always, every row for an undated one), or at any date."""
+    days = self._days(ids)
+    reach = self.settings.window_days + 1.0
     near: dict[str, set[str]] = {i: set() for i in ids}
-    for a, b in self.db.execute(
-        "SELECT DISTINCT t.id, m.article_id FROM temp.linking t"
-        " JOIN term_index l ON l.article_id = t.id"
-        " JOIN term_index m ON m.term = l.term AND m.article_id != t.id"
-    ):
-        near[a].add(b)
+    for i in ids:
+        day = days.get(i, UNDATED)
+        when = "" if not windowed or day == UNDATED else " AND (m.day = ? OR m.day BETWEEN ? AND ?)"
+        args = () if not when else (UNDATED, day - reach, day + reach)
+        for (b,) in self.db.execute(
+            "SELECT DISTINCT m.article_id FROM term_index l"
+            " JOIN term_index m ON m.term = l.term AND m.article_id != l.article_id"
+            f" WHERE l.article_id = ?{when}",
+            (i, *args),
+        ):
+            near[i].add(b)
     return near
+
+
+def _unwindowed(
+    self: ReuseIndex, ids: list[str], days: dict[str, float]
+) -> tuple[list[str], list[np.ndarray]]:
+    """``_near`` at any date."""
+    near = _joined(self, ids, windowed=False)
+    union = sorted(set().union(*near.values()))
+    col = {o: k for k, o in enumerate(union)}
+    return union, [np.array(sorted(col[o] for o in near[a]), dtype=np.int64) for a in ids]
 
 
 def test_rewrite_neighbours_looked_up_by_day_equal_those_of_every_date(
@@ -273,15 +296,21 @@ def test_rewrite_neighbours_looked_up_by_day_equal_those_of_every_date(
     sigs = np.zeros((len(texts), 128), dtype=np.uint32)
     index.put([(f"a{i:02d}", t, sigs[i]) for i, t in enumerate(texts)])
     ids = [f"a{i:02d}" for i in range(len(texts))]
-    by_day = [(a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {})]
-    windowed = index._shares_term(ids)
-    monkeypatch.setattr(ReuseIndex, "_shares_term", _unwindowed)
-    every = [(a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {})]
+    by_day = sorted((a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {}))
+    # The index read by day, paired by one sparse product: the pairs the join gives, for
+    # the chunk together and for each article alone.
+    windowed = _near_sets(ids, index._near(ids, index._days(ids)))
+    assert windowed == _joined(index, ids, windowed=True)
+    for a in ("a05", "a07", "a08", "a09"):
+        assert _near_sets([a], index._near([a], index._days([a]))) == {a: windowed[a]}
+    monkeypatch.setattr(ReuseIndex, "_near", _unwindowed)
+    every = sorted((a, c, set(later)) for a, c, later in index._choose_all(ids, {}, {}))
     assert by_day == every
     assert sum(len(chosen) for _, chosen, _ in every) > 48  # the lists are not empty
     # The lookup by day left out articles: it is not every date's.
-    assert sum(map(len, windowed.values())) < sum(map(len, _unwindowed(index, ids).values()))
-    assert windowed["a05"] == _unwindowed(index, ["a05"])["a05"]  # undated: every date
+    unwindowed = _joined(index, ids, windowed=False)
+    assert sum(map(len, windowed.values())) < sum(map(len, unwindowed.values()))
+    assert windowed["a05"] == unwindowed["a05"]  # undated: every date
 
 
 def _store_before(path: Path, migration: str) -> Any:

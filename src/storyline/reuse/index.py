@@ -316,34 +316,85 @@ class ReuseIndex:
             out[aid] = UNDATED if t is None else t / 86400.0
         return out
 
-    def _shares_term(self, ids: list[str]) -> dict[str, set[str]]:
-        """Each of ``ids`` with the indexed articles that share one of its strongest terms,
-        and that may lie in its time window: a day more than the window either side, as the
-        index holds days (``_choose`` checks the window itself); undated ones always."""
-        days = self._days(ids)
+    def _near(self, ids: list[str], days: dict[str, float]) -> tuple[list[str], list[np.ndarray]]:
+        """The indexed articles that share one of its strongest terms with each of ``ids``
+        and may lie in its time window (a day more than the window either side, as the index
+        holds days; ``_choose_all`` checks the window itself; undated ones always), ``days``
+        as ``_days`` gives them: their ids, sorted, and for each of ``ids`` the places among them of its own.
+
+        SQLite reads each of the chunk's terms' rows once, within the chunk's days, and one
+        sparse product pairs them with the chunk's articles (the same pairs a join of the
+        index with itself gives, and an order of magnitude cheaper: the join visited a term's
+        rows once for every article of the chunk that holds it and kept them unique in a
+        temporary B-tree)."""
+        from scipy import sparse
+
         reach = self.settings.window_days + 1.0
+        self._linking(ids)
+        place = {a: n for n, a in enumerate(ids)}
+        held = self.db.execute(
+            "SELECT t.id, m.term FROM temp.linking t CROSS JOIN term_index m ON m.article_id = t.id"
+        ).fetchall()
+        empty = np.zeros(0, np.int64)
+        if not held:
+            return [], [empty for _ in ids]
+        rows = np.fromiter((place[a] for a, _ in held), np.int64, len(held))
+        terms = np.fromiter((t for _, t in held), np.int64, len(held))
+        vocab = np.unique(terms)
+        dated = [days[a] for a in ids if days.get(a, UNDATED) != UNDATED]
         self.db.execute("DROP TABLE IF EXISTS temp.choosing")
-        self.db.execute("CREATE TEMP TABLE choosing (id, lo, hi)")
-        self.db.executemany(
-            "INSERT INTO temp.choosing VALUES (?, ?, ?)",
-            [
-                (i, None, None)
-                if days.get(i, UNDATED) == UNDATED
-                else (i, days[i] - reach, days[i] + reach)
-                for i in ids
-            ],  # fmt: skip
+        self.db.execute("CREATE TEMP TABLE choosing (term INTEGER PRIMARY KEY)")
+        self.db.executemany("INSERT INTO temp.choosing VALUES (?)", ((int(t),) for t in vocab))
+        join = (
+            "SELECT m.term, m.day, m.article_id FROM temp.choosing t"
+            " CROSS JOIN term_index m ON m.term = t.term"
         )
-        near: dict[str, set[str]] = {i: set() for i in ids}
-        for a, b in self.db.execute(
-            # CROSS JOIN keeps SQLite's order: each article's terms, then their rows by
-            # (term, day) range, never a scan of the index.
-            f"{_NEAR} AND m.day BETWEEN t.lo AND t.hi UNION {_NEAR} AND m.day = ?"
-            f" UNION {_NEAR} WHERE t.lo IS NULL",
-            (UNDATED,),
-        ):
-            if a != b:
-                near[a].add(b)
-        return near
+        if len(dated) == len(ids):  # every one dated: the chunk's days, and the undated
+            found = self.db.execute(
+                f"{join} AND m.day BETWEEN ? AND ? UNION ALL {join} AND m.day = ?",
+                (min(dated) - reach, max(dated) + reach, UNDATED),
+            ).fetchall()
+        else:
+            found = self.db.execute(join).fetchall()
+        code: dict[str, int] = {}
+        cand = np.fromiter((code.setdefault(a, len(code)) for *_, a in found), np.int64, len(found))
+        union = list(code)
+        cand_day = np.full(len(union), UNDATED)
+        cand_day[cand] = np.fromiter((d for _, d, _ in found), np.float64, len(found))
+        shape = (len(vocab), len(union))
+        by_term = sparse.csr_matrix(
+            (
+                np.ones(len(found), np.int32),
+                (
+                    np.searchsorted(
+                        vocab, np.fromiter((t for t, *_ in found), np.int64, len(found))
+                    ),
+                    cand,
+                ),
+            ),
+            shape=shape,
+        )
+        holds = sparse.csr_matrix(
+            (np.ones(len(held), np.int32), (rows, np.searchsorted(vocab, terms))),
+            shape=(len(ids), len(vocab)),
+        )
+        shared = (holds @ by_term).tocsr()
+        shared.sort_indices()
+        # Columns in id order, as the join's callers had them sorted.
+        order = sorted(range(len(union)), key=union.__getitem__)
+        new_col = np.empty(len(union), np.int64)
+        new_col[np.array(order, dtype=np.int64)] = np.arange(len(union))
+        out = []
+        for n, a in enumerate(ids):
+            cols = shared.indices[shared.indptr[n] : shared.indptr[n + 1]].astype(np.int64)
+            day = days.get(a, UNDATED)
+            if day != UNDATED:
+                d = cand_day[cols]
+                cols = cols[(d == UNDATED) | ((d >= day - reach) & (d <= day + reach))]
+            if a in code:
+                cols = cols[cols != code[a]]
+            out.append(np.sort(new_col[cols]))
+        return [union[k] for k in order], out
 
     def _choose_all(
         self,
@@ -366,29 +417,30 @@ class ReuseIndex:
 
         cfg = self.settings
         when = self._epochs
+        # Chunks of articles close in time, so that each reads the index over a few days.
+        days = self._days(ids)
+        ids = sorted(ids, key=lambda a: (days.get(a, UNDATED), a))
         for start in range(0, len(ids), NEAR_CHUNK):
             chunk = ids[start : start + NEAR_CHUNK]
-            near = self._shares_term(chunk)
-            need = ({*chunk} | {o for s in near.values() for o in s}) - set(vectors)
+            union, near = self._near(chunk, days)
+            need = ({*chunk} | set(union)) - set(vectors)
             vectors.update(self._vectors(sorted(need)))
             published.update(self._published(set(vectors) - set(published)))
             # The cosines of the chunk with every article near one of it, in one product.
-            mine = [a for a in chunk if a in vectors]
-            union = sorted({o for a in mine for o in near[a]})
-            column = {o: k for k, o in enumerate(union)}
-            table = cosine_matrix([vectors[a] for a in mine], [vectors[o] for o in union])
-            for x in (*mine, *union):
+            mine = [n for n, a in enumerate(chunk) if a in vectors]
+            table = cosine_matrix([vectors[chunk[n]] for n in mine], [vectors[o] for o in union])
+            for x in (*(chunk[n] for n in mine), *union):
                 if x not in when:
                     when[x] = epoch(published[x])
             # Each column's time (NaN: undated) and place in canonical order among all here.
             times = np.array([np.nan if when[o] is None else when[o] for o in union])
-            order = sorted({*mine, *union}, key=lambda x: canonical(published[x], x))
+            order = sorted({*(chunk[n] for n in mine), *union},
+                           key=lambda x: canonical(published[x], x))  # fmt: skip
             rank = {x: r for r, x in enumerate(order)}
             ranks = np.array([rank[o] for o in union], dtype=np.int64)
             skipped = np.array([o in skip for o in union], dtype=bool)
-            for row, aid in enumerate(mine):
-                others = near[aid]
-                cols = np.fromiter((column[o] for o in others), np.int64, len(others))
+            for row, n in enumerate(mine):
+                aid, cols = chunk[n], near[n]
                 mine_t = when[aid]
                 if mine_t is not None:
                     t = times[cols]
