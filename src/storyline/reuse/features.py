@@ -55,10 +55,6 @@ class _Profile:
     sizes the features divide by."""
 
     __slots__ = ("families", "keys", "negated", "sizes")
-    keys: np.ndarray
-    families: np.ndarray
-    sizes: np.ndarray
-    negated: bool
 
 
 def _items(text: str, stop: frozenset[str]) -> tuple[list[list[int]], bool]:
