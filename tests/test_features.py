@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import random
 import re
-from collections import Counter, OrderedDict
+from collections import Counter
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -311,32 +311,3 @@ def test_features_of_random_texts_equal_the_reference(monkeypatch: pytest.Monkey
     assert pair_features_many(pairs, cosines) == expected
     monkeypatch.setattr(storyline.reuse.features, "_CHUNK", 7)
     assert pair_features_many(pairs, cosines) == expected
-
-
-def test_profiles_made_in_one_batch_equal_those_made_one_at_a_time(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Sentences' keys are made for a whole batch at once; each sentence's keys, families,
-    sizes and negation equal those of a batch of that sentence alone, and the kept profiles
-    stay within their bound, the most recently used kept."""
-    import storyline.reuse.features as features
-
-    rng = random.Random(11)
-    texts = ["", " ", "the the the the", "Not so."] + [
-        " ".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 20))) for _ in range(300)
-    ]
-    texts = list(dict.fromkeys(texts))
-    monkeypatch.setattr(features, "_PROFILES", OrderedDict())
-    together = features._profiles(texts)
-    assert sum(len(p.keys) for p in together) > 10 * len(texts)
-    for text, p in zip(texts, together, strict=True):
-        features._PROFILES.clear()
-        (alone,) = features._profiles([text])
-        assert alone.keys.tolist() == p.keys.tolist()
-        assert alone.families.tolist() == p.families.tolist()
-        assert alone.sizes.tolist() == p.sizes.tolist() and alone.negated == p.negated
-        assert np.all(np.diff(p.keys) > 0)  # sorted and distinct: scipy's canonical rows
-    monkeypatch.setattr(features, "_PROFILES_KEPT", 50)
-    features._profiles(texts[:80])
-    features._profiles(texts[:3])
-    assert len(features._PROFILES) == 50 and list(features._PROFILES)[-3:] == texts[:3]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -56,22 +55,20 @@ class _Profile:
 
     __slots__ = ("families", "keys", "negated", "sizes")
 
-
-def _items(text: str, stop: frozenset[str]) -> tuple[list[list[int]], bool]:
-    """The hashes of a sentence's items, per family in ``_ITEM_FAMILIES`` order, and whether
-    it is negated."""
-    ta = tokens(text)
-    norm = " ".join(text.lower().split())
-    items = [
-        list(map(hash, ta)),
-        *(list(map(hash, zip(*(ta[k:] for k in range(n)), strict=False))) for n in (2, 3, 4)),
-        [hash(t) for t in ta if t not in stop],
-        [hash(t[:5]) for t in ta],
-        list(map(hash, zip(norm, norm[1:], norm[2:], strict=False))),
-        list(map(hash, set(_NUMBER.findall(text)))),
-        list(map(hash, {w for w in text.split() if w[:1].isupper()})),
-    ]  # in the order _G1, _G2, _G3, _G4, _CONTENT, _STEMS, _CHAR3, _NUMBERS, _CAPS
-    return items, "not" in ta or "n't" in text
+    def __init__(self, text: str, stop: frozenset[str]) -> None:
+        ta = tokens(text)
+        norm = " ".join(text.lower().split())
+        items = [
+            list(map(hash, ta)),
+            *(list(map(hash, zip(*(ta[k:] for k in range(n)), strict=False))) for n in (2, 3, 4)),
+            [hash(t) for t in ta if t not in stop],
+            [hash(t[:5]) for t in ta],
+            list(map(hash, zip(norm, norm[1:], norm[2:], strict=False))),
+            list(map(hash, set(_NUMBER.findall(text)))),
+            list(map(hash, {w for w in text.split() if w[:1].isupper()})),
+        ]  # in the order _G1, _G2, _G3, _G4, _CONTENT, _STEMS, _CHAR3, _NUMBERS, _CAPS
+        self.keys, self.families, self.sizes = _keys(items)
+        self.negated = "not" in ta or "n't" in text
 
 
 _ITEM_FAMILIES = np.array([_G1, _G2, _G3, _G4, _CONTENT, _STEMS, _CHAR3, _NUMBERS, _CAPS])
@@ -79,49 +76,23 @@ _FAMILY_SALT = np.uint64(0x9E3779B97F4A7C15)
 _COUNT_SALT = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
-def _keys_many(
-    many: list[list[list[int]]],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The sorted keys of many sentences' multisets (``many``: each sentence's item hashes per
-    family, in ``_ITEM_FAMILIES`` order), all at once so that numpy's cost is paid per batch,
-    not per sentence (4x less at 20,000 sentences). Returns the keys and their families
-    (sentence after sentence), where each sentence's keys start (``len(many) + 1``
-    offsets), and per sentence and family its number of items (a multiset's size: _G1 is the
-    number of tokens; content words, repeats counted, are _CONTENT + _CONTENT_REPEATS).
-
-    One key per (family, item, k) for k below the item's count in its sentence, mixed by
-    splitmix64's finaliser and kept to 62 bits, so that keys are column numbers of a sparse
-    matrix (``_overlaps``); content words' keys with k >= 1 are the family
-    _CONTENT_REPEATS. Two items of one sentence that share a key count once in overlaps (the
-    first, by family then hash, gives the key's family), as two that share a hash always
-    did."""
-    lengths = [len(x) for items in many for x in items]
-    h = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable(many)), dtype=np.int64
-    ).view(np.uint64)
-    family = np.repeat(np.tile(_ITEM_FAMILIES, len(many)), lengths)
-    sent = np.repeat(np.arange(len(many), dtype=np.int64), [sum(map(len, m)) for m in many])
-    order = np.lexsort((h, family, sent))
-    h, family, sent = h[order], family[order], sent[order]
+def _keys(items: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted keys of a sentence's multisets (``items``: the hashes of each family's items,
+    in ``_ITEM_FAMILIES`` order), each key's family, and per family its number of items (a
+    multiset's size: _G1 is the number of tokens; content words, repeats counted, are
+    _CONTENT + _CONTENT_REPEATS). One key per (family, item, k) for k below the item's count,
+    mixed by splitmix64's finaliser and kept to 62 bits, so that keys are column numbers of a
+    sparse matrix (``_overlaps``); content words' keys with k >= 1 are the family
+    _CONTENT_REPEATS. Two items of one sentence that share a key count once in overlaps, as
+    two that share a hash always did."""
+    h = np.fromiter(itertools.chain.from_iterable(items), dtype=np.int64).view(np.uint64)
+    family = np.repeat(_ITEM_FAMILIES, [len(x) for x in items])
+    order = np.lexsort((h, family))
+    h, family = h[order], family[order]
     at = np.arange(len(h))
     new = np.ones(len(h), dtype=bool)
-    new[1:] = (h[1:] != h[:-1]) | (family[1:] != family[:-1]) | (sent[1:] != sent[:-1])
+    new[1:] = (h[1:] != h[:-1]) | (family[1:] != family[:-1])
     k = (at - np.maximum.accumulate(np.where(new, at, 0))).astype(np.uint64)
-    x = _mixed(h, family, k)
-    family[(family == _CONTENT) & (k > 0)] = _CONTENT_REPEATS
-    sizes = np.bincount(sent * _FAMILIES + family, minlength=len(many) * _FAMILIES)
-    key = (x >> np.uint64(2)).view(np.int64)
-    order = np.lexsort((key, sent))  # stable: the first of equal keys as ``np.unique`` keeps
-    key, family, sent = key[order], family[order], sent[order]
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = (key[1:] != key[:-1]) | (sent[1:] != sent[:-1])
-    key, family, sent = key[first], family[first], sent[first]
-    starts = np.searchsorted(sent, np.arange(len(many) + 1))
-    return key, family.astype(np.int8), starts, sizes.reshape(len(many), _FAMILIES)
-
-
-def _mixed(h: np.ndarray, family: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """The (family, item, k) keys mixed by splitmix64's finaliser."""
     with np.errstate(over="ignore"):
         x = h + family.astype(np.uint64) * _FAMILY_SALT + k * _COUNT_SALT
         x ^= x >> np.uint64(30)
@@ -129,39 +100,20 @@ def _mixed(h: np.ndarray, family: np.ndarray, k: np.ndarray) -> np.ndarray:
         x ^= x >> np.uint64(27)
         x *= np.uint64(0x94D049BB133111EB)
         x ^= x >> np.uint64(31)
-    return x
+    family[(family == _CONTENT) & (k > 0)] = _CONTENT_REPEATS
+    sizes = np.bincount(family, minlength=_FAMILIES)
+    keys, first = np.unique((x >> np.uint64(2)).view(np.int64), return_index=True)
+    return keys, family[first].astype(np.int8), sizes
 
 
 #: The sparse matrices' width: every key is below it (62 bits).
 _KEY_SPACE = 1 << 62
 
 
-#: Profiles kept, the most recently used last: about 2.5 KB a sentence (as Python sets of
-#: n-gram tuples it was 32 KB, and 8,000 were kept).
-_PROFILES: OrderedDict[str, _Profile] = OrderedDict()
-_PROFILES_KEPT = 40_000
-
-
-def _profiles(texts: list[str]) -> list[_Profile]:
-    """The profiles of ``texts`` (distinct), those not kept made in one batch (``_keys_many``)."""
-    todo = [t for t in texts if t not in _PROFILES]
-    if todo:
-        stop = stopwords()
-        made = [_items(t, stop) for t in todo]
-        keys, families, starts, sizes = _keys_many([items for items, _ in made])
-        for n, (t, (_, negated)) in enumerate(zip(todo, made, strict=True)):
-            p = _Profile.__new__(_Profile)
-            at = slice(starts[n], starts[n + 1])  # copies: a kept one holds no batch alive
-            p.keys, p.families = keys[at].copy(), families[at].copy()
-            p.sizes, p.negated = sizes[n], negated
-            _PROFILES[t] = p
-    out = []
-    for t in texts:
-        _PROFILES.move_to_end(t)
-        out.append(_PROFILES[t])
-    while len(_PROFILES) > _PROFILES_KEPT:
-        _PROFILES.popitem(last=False)
-    return out
+# About 2.5 KB a sentence (as Python sets of n-gram tuples it was 32 KB, and 8,000 were kept).
+@lru_cache(maxsize=40_000)
+def _profile(text: str) -> _Profile:
+    return _Profile(text, stopwords())
 
 
 @lru_cache(maxsize=8_000)
@@ -249,7 +201,7 @@ def _feature_rows(
     index: dict[str, int] = {}
     ia = np.array([index.setdefault(a, len(index)) for a, _ in pairs], dtype=np.int64)
     ib = np.array([index.setdefault(b, len(index)) for _, b in pairs], dtype=np.int64)
-    profiles = _profiles(list(index))
+    profiles = [_profile(t) for t in index]
     shared = _overlaps(profiles, ia, ib)
     sizes = np.array([p.sizes for p in profiles], dtype=np.int64).reshape(-1, _FAMILIES)
     sa, sb = sizes[ia], sizes[ib]

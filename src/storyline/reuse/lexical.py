@@ -50,7 +50,7 @@ _STEM_IDS: dict[str, int] = {}
 
 # A sentence's stems as a sorted array of ids: ~150 bytes, so the reuse stage keeps the stems
 # of ~100,000 sentences (the articles it compares over a stretch of time) for ~15 MiB, where
-# the pair profiles (``features._profiles``) fit 40,000. Measured at 1,500 generated articles:
+# the pair profiles (``features._profile``) fit 40,000. Measured at 1,500 generated articles:
 # reading stems through the pair profiles (then 8,000 of 32 KB) recomputed 136,451 of them
 # (58.9 s of the stage's 162 s in ``allowed``).
 @lru_cache(maxsize=100_000)

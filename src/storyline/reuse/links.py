@@ -163,7 +163,7 @@ def find_links(
     """The links among candidate ``pairs`` of article ids (from ``storyline.reuse.index``);
     each pair is aligned with its earlier article (canonical order) first."""
     # Planned in time order (of the later article, then the earlier), so that the
-    # sentences' cached word profiles (``features._profiles``) are read again while they are
+    # sentences' cached word profiles (``features._profile``) are read again while they are
     # still held: the cache then needs the sentences of the articles near in time, not of
     # the whole block.
     plans = {}
