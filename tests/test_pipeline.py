@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,6 +240,88 @@ def test_template_counts_kept_late_or_never_are_still_right(
     full = corpus.store.template_state("Bend Post", min_articles)
     assert kept["total"] == full["total"] == 6
     assert kept["candidates"] == full["candidates"] and len(full["candidates"]) == 1
+
+
+def test_articles_are_cleaned_by_the_current_template_marks_after_any_adds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An add reads again only the earlier articles holding a template line whose mark
+    changed (a new line, one gone, one turned strong or weak); after random adds, some of
+    them killed before the stage kept its marks, every article's cleaning is that of the
+    outlet's current template lines and marks."""
+    import random
+
+    from storyline.ingest.clean import paragraph_signature
+    from storyline.pipeline import _sig
+    from storyline.store import templates_of
+
+    rng = random.Random(5)
+    lines = ["Live updates on every platform", "Subscribe to the Bend Post today",
+             "Share this story with a friend", "Follow us for more from the east side",
+             "Read the full story in the print edition"]  # fmt: skip
+    looked: list[tuple[int, int]] = []  # (lines looked up, template lines of the outlet)
+    real = Store.articles_with_paragraphs
+
+    def spy(self: Store, source: str, hashes: Any) -> set[str]:
+        hashes = list(hashes)
+        every = templates_of(self.template_state(source, 3, kept=True))
+        looked.append((len(hashes), len(every)))
+        return real(self, source, hashes)
+
+    keep = Store.set_state
+
+    def killed(self: Store, key: str, value: Any) -> None:
+        if not key.startswith("template:") and not (
+            key.startswith("template_dirty:") and not value
+        ):
+            keep(self, key, value)
+
+    monkeypatch.setattr(Store, "articles_with_paragraphs", spy)
+    corpus = Corpus()
+    share = corpus.settings.clean.template_sentence_share
+    n = checked = 0
+    for batch in range(12):
+        recs = []
+        for _ in range(rng.randint(1, 4)):
+            first, second = TOPICS[rng.randrange(len(TOPICS))]
+            held = [x for k, x in enumerate(lines) if rng.random() < 0.7 - 0.12 * k]
+            source = rng.choice(["Bend Post", "River Times"])
+            recs.append({"text": "\n\n".join([first, *held, f"{second} ({n})"]),
+                         "url": f"https://x.example/{n}", "source": source})  # fmt: skip
+            n += 1
+        write_jsonl(tmp_path / f"{batch}.jsonl", recs)
+        with monkeypatch.context() as m:
+            if rng.random() < 0.3:  # killed after cleaning, before the marks were kept
+                m.setattr(Store, "set_state", killed)
+            corpus.add([str(tmp_path / f"{batch}.jsonl")])
+        store = corpus.store
+        for source in ("Bend Post", "River Times"):
+            now = templates_of(
+                store.template_state(source, corpus.settings.clean.repeat_min_articles)
+            )
+            for row in store.db.execute(
+                "SELECT text, clean_sig FROM articles WHERE source = ?", (source,)
+            ):
+                mine = set(now) & {h for h, _ in paragraph_signature(row["text"])}
+                assert row["clean_sig"] == _sig(mine, now, share)
+                checked += 1
+    assert checked > 150
+    assert any(0 < k < every for k, every in looked)  # some adds looked up only changed lines
+
+
+def test_changed_template_lines_from_kept_marks_or_an_older_stores_shape() -> None:
+    from storyline.pipeline import _changed_lines, _marks, _sig
+
+    old = {"a": 0.9, "b": 0.1, "c": 0.5}
+    new = {"a": 0.9, "b": 0.6, "d": 0.2}  # b turned strong, c gone, d new
+    marks = _marks(new, 0.3)
+    assert marks == ["a+", "b+", "d"]
+    assert _changed_lines(_marks(old, 0.3), marks, []) == {"b", "c", "d"}
+    assert _changed_lines(marks, marks, ["a"]) == {"a"}  # left by a run killed mid-way
+    assert _changed_lines(None, marks, []) == {"a", "b", "d"}
+    # A store from before the marks were kept holds the shape (``_sig`` of every line).
+    assert _changed_lines(_sig(set(new), new, 0.3), marks, []) == set()
+    assert _changed_lines(_sig(set(old), old, 0.3), marks, []) == {"a", "b", "d"}
 
 
 def test_versions_of_one_story_are_not_a_template(tmp_path: Path) -> None:

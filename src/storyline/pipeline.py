@@ -169,6 +169,27 @@ def _sig(hashes: set[str], templates: dict[str, float], strong: float) -> str:
     return hashlib.blake2b("\n".join(marks).encode(), digest_size=8).hexdigest()
 
 
+def _marks(templates: dict[str, float], strong: float) -> list[str]:
+    """An outlet's template lines, each marked "+" where it is strong (what ``_sig`` reads)."""
+    return sorted(h + ("+" if share >= strong else "") for h, share in templates.items())
+
+
+def _changed_lines(kept: Any, marks: list[str], dirty: list[str]) -> set[str]:
+    """The template lines whose mark differs from the one an outlet's earlier articles were
+    cleaned by (``kept``: the marks of its last clean; a store from before marks were kept
+    holds their ``_sig``, and None means never cleaned with templates), with those a run
+    killed mid-way left to check (``dirty``)."""
+    lines = {m.rstrip("+") for m in marks}
+    if kept is None:
+        changed = lines
+    elif isinstance(kept, str):  # the shape alone: unchanged, or every line to check
+        same = kept == hashlib.blake2b("\n".join(marks).encode(), digest_size=8).hexdigest()
+        changed = set() if same else lines
+    else:
+        changed = {m.rstrip("+") for m in set(kept) ^ set(marks)}
+    return changed | set(dirty)
+
+
 def stage_clean(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.clean
     pending = store.ids_at_stage("ingested")
@@ -188,16 +209,23 @@ def stage_clean(ctx: Context) -> None:
     templates = {s: templates_of(state) for s, state in states.items()}
     # Earlier articles of these outlets whose template lines changed are cleaned again. An
     # article's cleaning depends on which template lines it holds and which of them are
-    # strong: where neither changed for the outlet since its last clean, none of its earlier
-    # articles can change (an outlet whose every page carries its template lines would
-    # otherwise have every earlier article read and checked on every add).
-    shapes = {s: _sig(set(h), h, cfg.template_sentence_share) for s, h in templates.items()}
+    # strong, so only the articles holding a line whose mark changed since the outlet's last
+    # clean can change (an outlet whose every page carries its template lines would otherwise
+    # have every earlier article read and checked whenever one line's mark moved).
+    marks = {s: _marks(h, cfg.template_sentence_share) for s, h in templates.items()}
     again: list[str] = []
     pending_set = set(pending)
     for source, hashes in templates.items():
-        if store.state(f"template:{source}") == shapes[source]:
+        changed = _changed_lines(
+            store.state(f"template:{source}"), marks[source],
+            store.state(f"template_dirty:{source}", []),
+        )  # fmt: skip
+        if not changed:
             continue
-        for aid in sorted(store.articles_with_paragraphs(source, hashes)):
+        # Until this run has cleaned everything, these lines stay to be checked: a run killed
+        # after recleaning some articles by these marks checks them again.
+        store.set_state(f"template_dirty:{source}", sorted(changed))
+        for aid in sorted(store.articles_with_paragraphs(source, changed)):
             if aid in pending_set:
                 continue
             row = store.db.execute(
@@ -227,8 +255,9 @@ def stage_clean(ctx: Context) -> None:
         _fault_point("clean", done)
     # Kept once every article is cleaned: a run killed before checks the outlets again. (The
     # counts say which paragraphs they cover, so they are right whenever they are kept.)
-    for source, shape in shapes.items():
-        store.set_state(f"template:{source}", shape)
+    for source, lines in marks.items():
+        store.set_state(f"template:{source}", lines)
+        store.set_state(f"template_dirty:{source}", [])
         store.keep_template_state(source, cfg.repeat_min_articles, states[source])
     ctx.result.counts["cleaned"] = len(pending)
     ctx.result.counts["recleaned"] = len(again)
