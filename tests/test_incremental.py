@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from builders import article_reads
-from storyline import Corpus, Store
+from storyline import Corpus, Settings, Store
 from storyline.embed import StoredEmbedder, get_embedder
 from storyline.reuse.index import UNDATED, ReuseIndex, band_keys, term_vector
 
@@ -373,6 +373,37 @@ def test_stored_vectors_move_to_the_appended_table_and_read_back(tmp_path: Path)
     assert np.array_equal(store.load_embeddings("m", [b"new" * 5 + b"!"])[b"new" * 5 + b"!"], fresh)
     assert store.db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 41
     assert store.load_embeddings("other", list(old)) == {}
+    store.close()
+
+
+def test_the_articles_at_a_stage_are_found_by_an_index_not_a_scan(tmp_path: Path) -> None:
+    """Each stage asks for the articles at the stage before it, and counts the linked ones:
+    on a store migrated from before the stage index, every such query reads the index."""
+    path = tmp_path / "old.db"
+    db = _store_before(path, "0014_articles_stage")
+    db.executemany(
+        "INSERT INTO articles (id, raw, raw_sha, text, published, stage, added_at)"
+        " VALUES (?, ?, '', ?, ?, ?, '')",
+        [(f"a{i:03d}", "x" * 5000, "y" * 5000, f"2026-03-{1 + i % 28:02d}",
+          ("linked", "segmented")[i % 2]) for i in range(60)],
+    )  # fmt: skip
+    db.commit()
+    db.close()
+    store = Store(path)
+    index = ReuseIndex(store, Settings().reuse)
+    queries = [
+        ("SELECT id FROM articles WHERE stage = ? ORDER BY published IS NULL, published, id",
+         ("segmented",)),
+        ("SELECT COUNT(*) FROM articles WHERE stage = 'linked'", ()),
+        ("SELECT a.id FROM articles a LEFT JOIN term_vectors v ON v.article_id = a.id"
+         " WHERE a.stage = 'linked' AND v.article_id IS NULL", ()),
+    ]  # fmt: skip
+    for sql, args in queries:
+        plan = " ".join(r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+        assert "articles_stage" in plan and "SCAN articles" not in plan.replace("USING", ""), plan
+    ids = store.ids_at_stage("segmented")
+    assert len(ids) == 30 and ids == sorted(ids, key=lambda a: (int(a[1:]) % 28, a))
+    assert len(index.unindexed()) == 30
     store.close()
 
 
