@@ -166,6 +166,10 @@ def _problem(ctx: Context, problem: Problem) -> None:
 def _sig(hashes: set[str], templates: dict[str, float], strong: float) -> str:
     """What of the outlet's template touches this article; cleaning is redone when it changes."""
     marks = sorted(h + ("+" if templates.get(h, 0.0) >= strong else "") for h in hashes)
+    return _digest(marks)
+
+
+def _digest(marks: list[str]) -> str:
     return hashlib.blake2b("\n".join(marks).encode(), digest_size=8).hexdigest()
 
 
@@ -183,8 +187,7 @@ def _changed_lines(kept: Any, marks: list[str], dirty: list[str]) -> set[str]:
     if kept is None:
         changed = lines
     elif isinstance(kept, str):  # the shape alone: unchanged, or every line to check
-        same = kept == hashlib.blake2b("\n".join(marks).encode(), digest_size=8).hexdigest()
-        changed = set() if same else lines
+        changed = set() if kept == _digest(marks) else lines
     else:
         changed = {m.rstrip("+") for m in set(kept) ^ set(marks)}
     return changed | set(dirty)

@@ -87,11 +87,6 @@ class TermVector:
 
 #: The day the term index holds for an undated article.
 UNDATED = -1e12
-_NEAR = (
-    "SELECT t.id, m.article_id FROM temp.choosing t"
-    " CROSS JOIN term_index l ON l.article_id = t.id"
-    " CROSS JOIN term_index m ON m.term = l.term"
-)
 
 
 def term_vector(text: str, index_terms: int = INDEX_TERMS) -> TermVector:
@@ -320,7 +315,8 @@ class ReuseIndex:
         """The indexed articles that share one of its strongest terms with each of ``ids``
         and may lie in its time window (a day more than the window either side, as the index
         holds days; ``_choose_all`` checks the window itself; undated ones always), ``days``
-        as ``_days`` gives them: their ids, sorted, and for each of ``ids`` the places among them of its own.
+        as ``_days`` gives them: their ids, sorted, and for each of ``ids`` its own places
+        among them.
 
         SQLite reads each of the chunk's terms' rows once, within the chunk's days, and one
         sparse product pairs them with the chunk's articles (the same pairs a join of the
@@ -379,7 +375,6 @@ class ReuseIndex:
             shape=(len(ids), len(vocab)),
         )
         shared = (holds @ by_term).tocsr()
-        shared.sort_indices()
         # Columns in id order, as the join's callers had them sorted.
         order = sorted(range(len(union)), key=union.__getitem__)
         new_col = np.empty(len(union), np.int64)
