@@ -11,9 +11,9 @@ goes through ``group_flat_map``: a dict here, a Ray Data groupby (a shuffle acro
 cluster) there, the same per-group function either way. On an engine of several workers the
 alignment of a block's candidate pairs is cut into slices and each story's digest is a task,
 each taking what it needs of the store with it; the batch stories' pairwise work goes out in
-slices through ``map_shared`` (the similarity put once where every task reads it). The store (SQLite, written by the driver
-only) and the stories' stream clustering stay on the driver: one code path, so both engines
-give the same store.
+slices through ``map_shared`` (the similarity put once where every task reads it). The store
+(SQLite, written by the driver only) and the stories' stream clustering stay on the driver:
+one code path, so both engines give the same store.
 """
 
 from __future__ import annotations
