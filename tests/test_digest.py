@@ -70,6 +70,34 @@ def test_roles_before_names_are_found_as_the_pattern_finds_them(example_corpus: 
     assert found > 500
 
 
+def test_appositions_are_found_as_the_plain_pattern_finds_them(example_corpus: Path) -> None:
+    """``_APPOSITION`` matches its name atomically (no backtracking into it); it finds the
+    same names and roles, in the same places, as the pattern without the atomic group."""
+    import random
+    import re
+
+    from storyline.digest.quotes import _APPOSITION, _NAME
+
+    plain = re.compile(_APPOSITION.pattern.replace(f"(?>{_NAME})", _NAME, 1))
+    assert plain.pattern != _APPOSITION.pattern
+    rng = random.Random(7)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(example_corpus.rglob("*.txt"))]
+    texts += [
+        " ".join(rng.choice((*_ROLE_PIECES, "A.", "de")) for _ in range(rng.randint(1, 40)))
+        .replace(" ,", ",")
+        .replace(" .", ".")
+        for _ in range(3000)
+    ]
+    found = 0
+    for text in texts:
+        want = [(m.span(), m.group("name"), m.group("role")) for m in plain.finditer(text)]
+        assert [
+            (m.span(), m.group("name"), m.group("role")) for m in _APPOSITION.finditer(text)
+        ] == want, text
+        found += len(want)
+    assert found > 300
+
+
 def test_attribution_and_source_names() -> None:
     assert attribution("Russia has 100,000 troops there, according to the US and allies.") == (
         "the US and allies"

@@ -83,7 +83,10 @@ _BEFORE = re.compile(
     rf"(?:^|[,;]\s+|\b(?:and|but|while|Meanwhile,?|However,?)\s+)(?P<who>[^,;“”\"]{{1,80}}?)\s+"
     rf"(?:also\s+|then\s+|later\s+|has\s+|had\s+)?(?:{_BEFORE_VERBS})\b[^“”\".!?]{{0,160}}?[:,]?\s*$"
 )
-_APPOSITION = re.compile(rf"(?P<name>{_NAME}),\s+(?P<role>[^,.;“”\"]{{6,80}}?)[,.;]")
+# The name is matched atomically: a shorter match of it (fewer words, or part of a word) is
+# followed by a space or a word's letter, never the comma, so trying them again found nothing
+# and cost most of a digest's quote time (backtracking through each word's letters).
+_APPOSITION = re.compile(rf"(?P<name>(?>{_NAME})),\s+(?P<role>[^,.;“”\"]{{6,80}}?)[,.;]")
 _ROLE_FIRST = re.compile(rf"(?P<role>[^,.;“”\"]{{6,80}}?),\s+(?P<name>{_NAME})[,.;\s]")
 _ROLE_STOP = re.compile(r"[,.;“”\"]")
 _NAME_AFTER_COMMA = re.compile(rf",(?=\s+(?P<name>{_NAME})[,.;\s])")
