@@ -69,3 +69,26 @@ def test_acronyms_are_not_function_words() -> None:
     )
     assert "who" in keys and "it" in keys
     assert "eastside" in keys and "why eastside" not in keys
+
+
+def test_a_sentence_start_is_read_back_from_the_name_as_the_pattern_reads_it() -> None:
+    """``_starts_sentence`` reads the text before a name from its end; it says what searching
+    all of it with ``_SENTENCE_START`` says, for random texts of stops, quotes and spaces
+    (Unicode ones too) at every place."""
+    import random
+
+    from storyline.entities import _SENTENCE_START, _starts_sentence
+
+    rng = random.Random(1)
+    pieces = ["a", "B", ".", "!", "?", " ", "\n", "\t", "\r", "\x0b", "\x1c", "\u00a0",
+              "\u2003", "\u2028", '"', "“", "(", ")", ",", "Dr.", "word"]  # fmt: skip
+    checked = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        for at in range(len(text) + 1):
+            assert _starts_sentence(text, at) == bool(_SENTENCE_START.search(text[:at])), (
+                text,
+                at,
+            )
+            checked += 1
+    assert checked > 100000

@@ -60,8 +60,25 @@ _NAME = re.compile(
 # initial ("J."), a dotted acronym ("U.S.") or a title that a name follows ("Dr.", "St.").
 _TITLES = frozenset("mr mrs ms dr st mt ft gen sen rep gov lt col capt sgt prof rev hon".split())
 # A sentence starts a text, follows a full stop, a quotation mark or a line break (a headline
-# has no full stop, so the body's first word begins a sentence too).
+# has no full stop, so the body's first word begins a sentence too): what the text before a
+# name ends with, as this pattern reads it (``_starts_sentence`` reads it from the end).
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*|[\"“(]\s*)$")
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether ``_SENTENCE_START`` finds a match in ``text[:at]``, read back from ``at``
+    over the spaces before it: searching the whole text before each name made an article's
+    names cost the square of its length."""
+    k = at
+    newline = False
+    while k > 0 and text[k - 1].isspace():  # what \s matches (both are Py_UNICODE_ISSPACE)
+        k -= 1
+        newline = newline or text[k] == "\n"
+    if newline:
+        return True
+    if k == 0:
+        return at == 0
+    return (text[k - 1] in ".!?" and k < at) or text[k - 1] in '"“('
 
 
 class RuleExtractor:
@@ -79,7 +96,7 @@ class RuleExtractor:
         found: list[tuple[str, bool]] = []
         for m in _NAME.finditer(text):
             pieces = _sentences(m.group(1))
-            at_start = bool(_SENTENCE_START.search(text[: m.start()]))
+            at_start = _starts_sentence(text, m.start())
             for n, piece in enumerate(pieces):
                 # A piece after the first begins a sentence.
                 self._add(piece, at_start or n > 0, found)
