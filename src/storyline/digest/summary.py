@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ _STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)  # a story's words recur: each is stripped once, not per use
 def _stem(word: str) -> str:
     """A light suffix stripper, so "arrested" and "arrests" meet (ROUGE is scored stemmed)."""
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", "e")):

@@ -186,7 +186,11 @@ def norm(text: str) -> str:
 
 
 def paragraph_hash(text: str) -> str:
-    return hashlib.blake2b(norm(text).encode(), digest_size=8).hexdigest()
+    return _hash_normed(norm(text))
+
+
+def _hash_normed(normed: str) -> str:
+    return hashlib.blake2b(normed.encode(), digest_size=8).hexdigest()
 
 
 #: Paragraphs longer than this (in words) are never site-template text.
@@ -384,17 +388,22 @@ def _reasons(
     stop = stopwords()
     reasons: dict[int, str] = {}
     norm_title = norm(title) if title else ""
+    normed = [norm(p.text) for p in paragraphs]  # each paragraph's, by index
     counts: dict[str, int] = {}
-    for p in paragraphs:
-        counts[norm(p.text)] = counts.get(norm(p.text), 0) + 1
+    for np_ in normed:
+        counts[np_] = counts.get(np_, 0) + 1
 
     # The headline, when the text repeats it (and no title was given).
     derived_title = None
     if not norm_title:
         for p in paragraphs[: max(3, n // 4)]:
             words = _words(p.text)
-            if counts[norm(p.text)] >= 2 and 2 <= len(words) <= 25 and not _TERMINAL.search(p.text):
-                derived_title, norm_title = p.text, norm(p.text)
+            if (
+                counts[normed[p.index]] >= 2
+                and 2 <= len(words) <= 25
+                and not _TERMINAL.search(p.text)
+            ):
+                derived_title, norm_title = p.text, normed[p.index]
                 break
 
     classes: list[str] = []
@@ -412,10 +421,10 @@ def _reasons(
         else:
             cls = "bad"
         classes.append(cls)
-        np_ = norm(p.text)
+        np_ = normed[p.index]
         terminal = bool(_TERMINAL.search(p.text))
         outside = _outside_quotes(p.text)
-        share = templates.get(paragraph_hash(p.text), 0.0)
+        share = templates.get(_hash_normed(np_), 0.0)
         if (
             share > 0
             and nw <= TEMPLATE_MAX_WORDS
@@ -474,7 +483,7 @@ def _reasons(
     # Feed and share footers repeat the headline inside a short sentence.
     if norm_title and len(norm_title.split()) >= 4:
         for p in paragraphs:
-            np_ = norm(p.text)
+            np_ = normed[p.index]
             if (
                 p.index not in reasons
                 and norm_title in np_
