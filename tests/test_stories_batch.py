@@ -566,3 +566,37 @@ def test_a_large_component_is_cut_into_pieces_of_about_equal_pairs() -> None:
     share = [c for (j, _, _), c in zip(pieces, cost, strict=True) if j == 0]
     assert sum(share) == 100 * 99 / 2 and max(share) < 1.3 * min(share)
     assert [(j, a, b) for j, a, b in pieces if j > 0] == [(1, 0, 2), (2, 0, 1), (3, 0, 10)]
+
+
+def test_kept_cosines_are_those_each_block_works_out(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``Similarity.keep`` works every pair's TF-IDF cosine out once; the blocks read from it
+    are bit for bit those worked out block by block (rows and columns in any order, across
+    ``keep``'s own blocks of 1,024 rows), a copy sent to a worker leaves it behind, and the
+    stories are the same with it or without it."""
+    import pickle
+
+    rng = np.random.default_rng(11)
+    vocab = [f"w{k}" for k in range(400)]
+    weights = 1.0 / np.arange(1, len(vocab) + 1)
+    weights /= weights.sum()
+    docs = [
+        StoryDoc(f"d{k}", float(k), f"t{k % 7}", " ".join(rng.choice(vocab, 30, p=weights)),
+                 Counter(), rng.normal(size=8))
+        for k in range(1300)
+    ]  # fmt: skip
+    fresh, kept = Similarity(docs, 0.4), Similarity(docs, 0.4)
+    assert not kept.keep(len(docs) ** 2 * 4 - 1) and kept.kept is None  # over the budget
+    assert kept.keep(len(docs) ** 2 * 4) and kept.kept is not None
+    for _ in range(5):
+        rows = rng.choice(len(docs), 200, replace=False)
+        cols = rng.choice(len(docs), 300, replace=False)
+        assert np.array_equal(kept.rows(rows, cols), fresh.rows(rows, cols))
+        assert np.array_equal(kept.rows(rows), fresh.rows(rows))
+        assert np.array_equal(kept.yardstick(rows), fresh.yardstick(rows))
+    assert pickle.loads(pickle.dumps(kept)).kept is None
+
+    small, _ = _docs()
+    params = BatchParams(text_weight=0.5, neighbours=3)
+    with_kept = cluster(small, params, _never)
+    monkeypatch.setattr(batch, "KEEP_BYTES", 0)
+    assert cluster(small, params, _never) == with_kept

@@ -70,6 +70,9 @@ TEXT_ONLY = (1.0, 0.0)
 #: Fallback cuts ``fit`` searches (with embeddings, and TF-IDF alone).
 CUTS = tuple(round(0.65 + 0.025 * k, 3) for k in range(13))  # 0.650 … 0.950
 TEXT_CUTS = tuple(round(0.8 + 0.025 * k, 3) for k in range(8))  # 0.800 … 0.975
+#: The most memory the pairwise TF-IDF cosines may take to be worked out once and kept
+#: (``Similarity.keep``): 1 GiB, 16,384 articles; a larger corpus works each block out again.
+KEEP_BYTES = 1 << 30
 #: The (weight, scale) of time ``choose_time`` searches; the first leaves time out.
 TIMES = ((0.0, 0.035), *((a, t) for a in (0.2, 0.3, 0.4) for t in (0.02, 0.035, 0.05)))
 
@@ -272,6 +275,37 @@ class Similarity:
             self.n = 0.0  # no names anywhere: their share goes to the embeddings
         self.time_weight, self.time_scale = time_weight, time_scale
         self.clock = clock([d.time for d in docs]) if time_weight > 0 else None
+        self.kept: np.ndarray | None = None  # every pair's TF-IDF cosine, once ``keep`` made it
+
+    def keep(self, most_bytes: int) -> bool:
+        """Work out every pair's TF-IDF cosine once (float32, a block of rows at a time) and
+        read the blocks from it, if the matrix takes no more than ``most_bytes``. The stories
+        ask for each pair three or four times (neighbours, components, trees, yardstick),
+        and the sparse product was most of their time. The values are those each block
+        gets by itself: a cell's sum runs over its first article's terms in their order,
+        whichever rows and columns share its block. Only where all the blocks are worked
+        out in this process: a copy sent to a worker leaves the matrix behind."""
+        if self.tfidf is None or self.size * self.size * 4 > most_bytes:
+            return False
+        if self.kept is None:
+            kept = np.empty((self.size, self.size), dtype=np.float32)
+            right = self.tfidf.T.tocsr()
+            for start in range(0, self.size, 1024):
+                part = self.tfidf[start : start + 1024] @ right
+                kept[start : start + 1024] = part.toarray().astype(np.float32)
+            self.kept = kept
+        return True
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "kept": None}
+
+    def _text(self, rows: np.ndarray, cols: np.ndarray | slice) -> np.ndarray:
+        """The TF-IDF cosines of ``rows`` with ``cols`` (float32)."""
+        if self.kept is not None:
+            block = self.kept[rows]
+            return block if isinstance(cols, slice) and cols == slice(None) else block[:, cols]
+        assert self.tfidf is not None
+        return (self.tfidf[rows] @ self.tfidf[cols].T).toarray().astype(np.float32)
 
     def rows(self, rows: np.ndarray, cols: np.ndarray | slice = slice(None)) -> np.ndarray:
         out = self._mix(rows, cols, self.w, self.n)
@@ -293,7 +327,7 @@ class Similarity:
         n_cols = len(cols) if isinstance(cols, np.ndarray) else self.size
         out = np.zeros((len(rows), n_cols), dtype=np.float32)
         if self.tfidf is not None and w > 0:
-            out += w * (self.tfidf[rows] @ self.tfidf[cols].T).toarray().astype(np.float32)
+            out += w * self._text(rows, cols)
         if self.names is not None and n > 0:
             out += n * (self.names[rows] @ self.names[cols].T).toarray().astype(np.float32)
         if self.embeddings is not None and w + n < 1:
@@ -1092,6 +1126,8 @@ def _tree_cut(
     sim = Similarity(
         docs, params.text_weight, params.entity_weight, params.time_weight, params.time_scale
     )
+    if spread is None or spread.parts <= 1:  # every block is worked out here
+        sim.keep(KEEP_BYTES)
     fixed = params.cut if sim.w < 1.0 else params.text_cut
     shared = SharedNeighbours(
         sim, params.neighbours, params.neighbour_weight, params.neighbour_floor, spread
