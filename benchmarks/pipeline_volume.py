@@ -41,6 +41,7 @@ quote it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -283,6 +284,7 @@ class StagePeaks:
         self.proc = psutil.Process()
         self.stage = "start"
         self.peaks: dict[str, float] = {}
+        self.all_peak = 0.0  # this process and its workers together
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -292,6 +294,11 @@ class StagePeaks:
             mib = self.proc.memory_info().rss / 2**20
             stage = self.stage.split(":")[0]
             self.peaks[stage] = max(self.peaks.get(stage, 0.0), mib)
+            workers = 0.0
+            for p in self.proc.children(recursive=True):
+                with contextlib.suppress(Exception):  # a worker may end before the read
+                    workers += p.memory_info().rss / 2**20
+            self.all_peak = max(self.all_peak, mib + workers)
 
     def start(self, stage: str, total: int | None) -> None:
         if stage.split(":")[0] != self.stage.split(":")[0]:  # a line per stage, for long runs
@@ -311,23 +318,25 @@ class StagePeaks:
         pass
 
 
-def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> None:
+def child(kind: str, base: str, extra: str, db: str, model: str, workers: str, out: str) -> None:
     from storyline.corpus import Corpus
+    from storyline.engine import make_engine
 
     settings = _settings(model)
     result: dict[str, Any] = {}
     peaks = StagePeaks()
+    engine = make_engine("local", workers=int(workers))
     with Corpus(db, settings) as corpus:
         if base:
             t = time.perf_counter()
-            run = corpus.add([base], peaks)
+            run = corpus.add([base], peaks, engine)
             result["base_seconds"] = time.perf_counter() - t
             result["base_timings"] = run.timings
             result["base_stage_peaks_mib"], peaks.peaks = peaks.peaks, {}
             peaks.stage = "start"
         if extra:
             t = time.perf_counter()
-            run = corpus.add([extra], peaks)
+            run = corpus.add([extra], peaks, engine)
             result["seconds"] = time.perf_counter() - t
             result["timings"] = run.timings
             result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
@@ -342,10 +351,13 @@ def child(kind: str, base: str, extra: str, db: str, model: str, out: str) -> No
         result["articles"] = corpus.store.count_articles()
         result["planted"] = planted_recall(corpus, [x for x in (base, extra) if x])
         result["stories"] = story_scores(corpus)
+    engine.close()
     peaks.done.set()
     peaks.thread.join()
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result["stage_peaks_mib"] = peaks.peaks
+    result["all_peak_mib"] = peaks.all_peak
     Path(out).write_text(json.dumps(result))
 
 
@@ -388,7 +400,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", default="", help="write the articles and stores to this "
                         "folder and keep them (default: a temporary folder)")  # fmt: skip
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes of the local engine "
+        "(storyline run --workers): 1 is one process, 0 one per core",
+    )
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
@@ -410,14 +429,14 @@ def main() -> None:
                 print(f"[pipeline_volume] base {b:,}: building, then adding {args.add:,}",
                       file=sys.stderr, flush=True)  # fmt: skip
                 r = _spawn("add", str(root / f"base{b}") if b else "", str(root / f"add{b}"),
-                           str(root / f"s{b}.db"), args.model)  # fmt: skip
+                           str(root / f"s{b}.db"), args.model, str(args.workers))  # fmt: skip
                 rows.append((b, r))
             top = max(bases)
             if top and 0 in bases:  # the largest base's own new articles, into an empty store
                 print(f"[pipeline_volume] the {args.add:,} added to {top:,}, into an empty store",
                       file=sys.stderr, flush=True)  # fmt: skip
                 r = _spawn("add", "", str(root / f"add{top}"), str(root / f"same{top}.db"),
-                           args.model)  # fmt: skip
+                           args.model, str(args.workers))  # fmt: skip
                 rows.insert(1, (-top, r))
             print(f"\nadd {args.add:,} articles to a store of N (model {args.model}); seconds")
             head = f"{'store N':>9} " + " ".join(f"{s:>8}" for s in STAGES)
@@ -447,16 +466,20 @@ def main() -> None:
         for n in sizes:
             write(records[:n], root / f"all{n}")
             print(f"[pipeline_volume] whole pipeline over {n:,}", file=sys.stderr, flush=True)
-            r = _spawn("run", "", str(root / f"all{n}"), str(root / f"all{n}.db"), args.model)
+            r = _spawn("run", "", str(root / f"all{n}"), str(root / f"all{n}.db"), args.model,
+                       str(args.workers))  # fmt: skip
             t = r["timings"]
-            print(f"\nwhole pipeline over {n:,} articles (model {args.model})")
+            print(f"\nwhole pipeline over {n:,} articles (model {args.model}, workers"
+                  f" {args.workers})")  # fmt: skip
             peak = r.get("stage_peaks_mib", {})
             print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11} {'peak MiB':>9}")
             for s in (*STAGES, "report"):
                 print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}"
                       f" {peak.get(s, 0):>9.0f}")  # fmt: skip
             print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
-                  f"   peak RSS {r['peak_rss_mib']:.0f} MiB")  # fmt: skip
+                  f"   peak RSS {r['peak_rss_mib']:.0f} MiB; workers: the largest"
+                  f" {r['worker_peak_rss_mib']:.0f} MiB, all processes together"
+                  f" {r['all_peak_mib']:.0f} MiB")  # fmt: skip
             _counts(r)
 
 

@@ -70,6 +70,16 @@ VerboseOpt = Annotated[
         "--verbose", "-v", count=True, help="More log output (-v: stage timings, -vv: debug)."
     ),
 ]
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=0,
+        help="With the local engine: processes that clean, split, align and digest "
+        "(0: one per core; 1: this process alone). The store is the same either way.",
+    ),
+]
 
 
 class _RateColumn(ProgressColumn):
@@ -283,10 +293,12 @@ def run(
         str,
         typer.Option(
             "--engine",
-            help="Where the per-article work runs: local (this process) or ray (Ray Data: "
-            "reading, cleaning, sentences, MinHash, embeddings; needs storyline[ray]).",
+            help="Where the per-article work runs: local (this machine: this process, or "
+            "--workers processes) or ray (Ray Data: reading, cleaning, sentences, MinHash, "
+            "embeddings; needs storyline[ray]).",
         ),
     ] = "local",
+    workers: WorkersOpt = 1,
     ray_address: Annotated[
         str | None,
         typer.Option(
@@ -348,7 +360,7 @@ def run(
                 spread_rows=ray_spread_rows,
             )  # fmt: skip
             if engine == "ray"
-            else (make_engine(engine))
+            else make_engine(engine, workers=workers)
         )
     except ValueError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
@@ -381,13 +393,20 @@ def add(
     as_json: JsonOpt = False,
     wait: WaitOpt = 0.0,
     verbose: VerboseOpt = 0,
+    workers: WorkersOpt = 1,
 ) -> None:
     """Add INPUTS to an existing store (or a new one) and run the stages on what is new."""
+    from storyline.engine import make_engine
+
     _logging(verbose)
-    with Corpus(_db(db), _settings(config), wait=wait) as corpus:
-        result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json))
-        _run_summary(result, corpus, [], as_json)
-        _post_alerts(corpus, result)
+    runner = make_engine("local", workers=workers)
+    try:
+        with Corpus(_db(db), _settings(config), wait=wait) as corpus:
+            result = corpus.add(inputs, BarProgress(err.is_terminal and not as_json), runner)
+            _run_summary(result, corpus, [], as_json)
+            _post_alerts(corpus, result)
+    finally:
+        runner.close()
 
 
 @app.command("export")

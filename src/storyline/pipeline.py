@@ -456,20 +456,35 @@ def _align_pairs(
     ordered = sorted(pairs)
     workers = getattr(ctx.engine, "workers", 1)
     if workers == 1 or not ordered:
-        return _link_slice((views, ordered, exact, signatures, embedder.encode, decision, cfg))
+        job = (views, ordered, exact, signatures, embedder.encode, decision, cfg)
+        return _link_slice(job)[0]
     slices = min(workers * 2, max(1, len(ordered) // 20))
+    # On Ray every sentence was embedded ahead (``embed_ahead``) and a slice takes its vectors;
+    # a local pool's worker takes the stored ones and embeds what else its pairs need, as
+    # this process would (the words rule most pairs out before the model is asked).
+    lazy = getattr(ctx.engine, "embeds_in_workers", False)
     jobs = []
     size = -(-len(ordered) // slices)
     for start in range(0, len(ordered), size):
         part = ordered[start : start + size]
         ids = sorted({x for p in part for x in p})
         texts = list(dict.fromkeys(t for a in ids for t in views[a].sentences))
-        table = _Vectors(texts, embedder.encode(texts) if texts else None)
+        if lazy:
+            table: Any = _Shipped.of_texts(ctx.store, embedder.name, texts)
+            table.embed_settings = ctx.settings.embed
+        else:
+            table = _Vectors(texts, embedder.encode(texts) if texts else None)
         jobs.append((
             {a: views[a] for a in ids}, part, {a: exact[a] for a in ids},
             {a: signatures[a] for a in ids}, table, decision, cfg,
         ))  # fmt: skip
-    return [link for links in ctx.engine.map(_link_slice, jobs, "align") for link in links]
+    out = []
+    for links, fresh in ctx.engine.map(_link_slice, jobs, "align"):
+        if fresh:  # what a worker embedded, kept as this process would have
+            ctx.store.save_embeddings(embedder.name, fresh.items())
+            embedder.embedded += len(fresh)
+        out += links
+    return out
 
 
 class _Vectors:
@@ -491,11 +506,17 @@ class _Vectors:
         return self.matrix[[self.rows[t] for t in texts]].astype(np.float32)
 
 
-def _link_slice(job: tuple[Any, ...]) -> list[Any]:
+def _link_slice(job: tuple[Any, ...]) -> tuple[list[Any], dict[bytes, Any] | None]:
+    """The links of some pairs, and the vectors embedded anew for them when the job came
+    with the store's (a ``_Shipped``: a pool worker's slice)."""
     from storyline.reuse.links import find_links
 
     views, pairs, exact, signatures, embed, decision, cfg = job
-    return find_links(views, pairs, exact, signatures, embed, decision, cfg)
+    shipped = embed if isinstance(embed, _Shipped) else None
+    if shipped is not None:
+        embed = shipped.embedder(shipped.embed_settings).encode
+    links = find_links(views, pairs, exact, signatures, embed, decision, cfg)
+    return links, None if shipped is None else shipped.new_vectors
 
 
 def _signatures(job: tuple[list[str], list[str]], printer: Any) -> tuple[list[str], list[str], Any]:
@@ -661,6 +682,7 @@ def stage_digest(ctx: Context) -> None:
         ):
             if shipped is not None:  # what the task embedded and found anew, kept
                 store.save_embeddings(ctx.embedder().name, shipped.new_vectors.items())
+                ctx.embedder().embedded += len(shipped.new_vectors)
                 store.save_entities(extractor.name, shipped.new_entities)
             if failed is None:
                 done.append((st["id"], key, digest))
@@ -710,8 +732,9 @@ class _DigestJob:
 
 
 class _Shipped:
-    """What a digest task needs of the store, shipped with it: the stored vectors of its
-    sentences and the stored names of its articles (read as the store's ``load_*``). What the
+    """What a digest task (or a local pool's alignment slice) needs of the store, shipped with
+    it: the stored vectors of its sentences and the stored names of its articles (read as the
+    store's ``load_*``). What the
     task embeds or finds anew it keeps (``save_*``) for the driver to store, as
     ``StoredEmbedder`` and ``StoredExtractor`` would: the same float16 vectors, the same
     names."""
@@ -725,6 +748,7 @@ class _Shipped:
         self.entities = entities
         self.new_vectors: dict[bytes, Any] = {}
         self.new_entities: dict[bytes, Any] = {}
+        self.embed_settings: Any = None  # an alignment slice's [embed] settings
 
     @classmethod
     def of(cls, store: Store, model: str, extractor: str, docs: list[Any]) -> _Shipped:
@@ -735,6 +759,22 @@ class _Shipped:
                  for t in texts]  # fmt: skip
         keys = list(dict.fromkeys(text_key(t) for d in docs for t in d.sentences))
         return cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
+
+    @classmethod
+    def of_texts(cls, store: Store, model: str, texts: list[str]) -> _Shipped:
+        """The stored vectors of ``texts`` (no names)."""
+        from storyline.embed import text_key
+
+        return cls(store.load_embeddings(model, [text_key(t) for t in texts]), {})
+
+    def embedder(self, cfg: Any) -> Any:
+        """In a task: the ``[embed]`` settings' model reading and keeping vectors here."""
+        from storyline.embed import StoredEmbedder, embedder_of
+        from storyline.engine import fit_threads
+
+        model = embedder_of(cfg)
+        fit_threads(model)
+        return StoredEmbedder(model, self)
 
     def load_embeddings(self, model: str, keys: list[bytes]) -> dict[bytes, Any]:
         fresh = self.new_vectors
@@ -764,13 +804,9 @@ def _digest_story(job: _DigestJob) -> tuple[Any, Any, tuple[str, str] | None, _S
 
     embed, extractor = job.embed, job.extractor
     if job.shipped is not None:
-        from storyline.embed import StoredEmbedder, embedder_of
-        from storyline.engine import fit_threads
         from storyline.entities import StoredExtractor, get_extractor
 
-        model = embedder_of(job.settings.embed)
-        fit_threads(model)
-        embed = StoredEmbedder(model, job.shipped).encode
+        embed = job.shipped.embedder(job.settings.embed).encode
         extractor = StoredExtractor(get_extractor(job.settings.digest.entities), job.shipped)
     try:
         digest = build_digest(job.docs, job.roots, job.settings, job.story, embed=embed,

@@ -1,0 +1,130 @@
+"""The local engine on several processes (``--workers``): the stage functions mapped by a pool
+of spawned workers give the store of one process, and a worker that dies mid-run is replaced
+without losing or doubling an article."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storyline import Corpus, Store
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[Any]:
+    from storyline.engine import PoolEngine
+
+    # The batch stories' pairwise work spread however few the articles (the default keeps it
+    # in the driver), so that every kind of map goes through the workers.
+    runner = PoolEngine(2, spread_rows=0)
+    yield runner
+    runner.close()
+
+
+def same_store(local: Store, other: Store) -> None:
+    """Equal articles, sentences, links (with their evidence), stories and digests."""
+
+    def articles(store: Store) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in store.db.execute(
+            "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
+            " ORDER BY id")]  # fmt: skip
+
+    def sentences(store: Store) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in store.db.execute("SELECT * FROM sentences ORDER BY 1, 2")]
+
+    def links(store: Store) -> list[dict[str, Any]]:
+        return sorted(store.links(kinds_only=False), key=lambda ln: (ln["a"], ln["b"]))
+
+    def stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
+        out = {}
+        for st in store.stories():
+            digest = dict(store.digest(st["id"]) or {})
+            digest.pop("story", None)
+            out[frozenset(st["articles"])] = {"id": st["id"], "digest": digest}
+        return out
+
+    assert articles(other) == articles(local)
+    assert sentences(other) == sentences(local)
+    assert links(other) == links(local)
+    assert stories(other) == stories(local)
+
+
+def test_the_pool_gives_one_processs_store_on_the_example(
+    pool: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
+) -> None:
+    with Corpus(tmp_path / "pool.db") as corpus:
+        result = corpus.add([str(example_corpus)], engine=pool)
+        assert result.counts["articles_new"] == 32
+        same_store(example_analyzed.store, corpus.store)
+    assert pool._pool is not None  # the work went to the workers
+
+
+def test_storyline_run_workers_gives_one_processs_store_on_the_seeds(
+    seeds_analyzed: Corpus, seeds_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+
+    db, out = tmp_path / "pool.db", tmp_path / "out"
+    args = ["run", str(seeds_dir), "--workers", "2", "--db", str(db), "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (out / "report.json").exists()
+    with Corpus(db) as corpus:
+        same_store(seeds_analyzed.store, corpus.store)
+
+
+def test_workers_that_die_are_replaced_and_nothing_is_lost_or_doubled(
+    example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from storyline.engine import PoolEngine
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # The process of a cleaning chunk, of a sentence split, of an alignment slice, of a slice
+    # of the stories' pairwise work and of a digest exits mid-task (what the OOM killer does);
+    # spawned workers read the variable from the environment they start with.
+    stages = ("clean", "segment", "align", "stories", "digest")
+    monkeypatch.setenv("STORYLINE_RAY_FAULT", f"{','.join(s + '!' for s in stages)}:{marks}")
+    runner = PoolEngine(2, spread_rows=0)
+    try:
+        with Corpus(tmp_path / "pool.db") as corpus:
+            result = corpus.add([str(example_corpus)], engine=runner)
+            assert sorted(p.name for p in marks.iterdir()) == sorted(f"{s}.died" for s in stages)
+            assert result.counts["articles_new"] == 32
+            assert corpus.store.count_articles() == 32
+            assert sqlite3.connect(corpus.store.path).execute(
+                "PRAGMA integrity_check"
+            ).fetchone() == ("ok",)
+            same_store(example_analyzed.store, corpus.store)
+    finally:
+        runner.close()
+
+
+def test_a_worker_that_dies_every_time_ends_the_map_with_the_pools_error(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from storyline.engine import PoolEngine
+
+    runner = PoolEngine(2, retries=1)
+    try:
+        assert list(runner.map(abs, [-3, 1, -2], "clean")) == [3, 1, 2]
+        with pytest.raises(BrokenProcessPool):
+            list(runner.map(_exit, [1, 2, 3], "clean"))
+        # The engine goes on with a new pool afterwards.
+        assert list(runner.map(abs, range(-40, 0), "segment")) == list(range(40, 0, -1))
+    finally:
+        runner.close()
+
+
+def _exit(x: int) -> int:
+    import os
+
+    os._exit(3)
