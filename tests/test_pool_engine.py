@@ -128,3 +128,39 @@ def _exit(x: int) -> int:
     import os
 
     os._exit(3)
+
+
+def test_alignment_slices_keep_linked_pairs_together_and_each_pair_once() -> None:
+    import random
+
+    from storyline.pipeline import _slices
+
+    rng = random.Random(5)
+    for trial in range(200):
+        # Groups of articles (stories) whose pairs link only within the group.
+        pairs: set[tuple[str, str]] = set()
+        for g in range(rng.randint(1, 12)):
+            members = [f"g{g:02d}a{k:02d}" for k in range(rng.randint(2, 9))]
+            for _ in range(rng.randint(1, 20)):
+                a, b = sorted(rng.sample(members, 2))
+                pairs.add((a, b))
+        ordered = sorted(pairs)
+        count = rng.randint(1, 6)
+        parts = _slices(ordered, count)
+        assert 1 <= len(parts) <= count
+        assert sorted(p for part in parts for p in part) == ordered  # each pair once
+        assert all(part == sorted(part) for part in parts)
+        share = -(-len(ordered) // count)
+        where: dict[str, set[int]] = {}
+        for n, part in enumerate(parts):
+            for p in part:
+                for x in p:
+                    where.setdefault(x, set()).add(n)
+        # An article is in two slices only where its group was over a slice's share.
+        for x, slices in where.items():
+            if len(slices) > 1:
+                group = [p for p in ordered if p[0][:3] == x[:3]]
+                assert len(group) > share, (trial, x)
+        # Slices stay within one share of each other (largest pieces first, lightest slice).
+        sizes = [len(part) for part in parts]
+        assert max(sizes) - min(sizes) <= share

@@ -449,24 +449,23 @@ def _align_pairs(
     decision: Any,
 ) -> list[Any]:
     """``find_links`` of a block's candidate pairs, in pair order. An engine of several
-    workers (Ray) aligns them in slices, one task each, every slice with its articles, their
-    signatures and their sentences' vectors (from the store, where the run embedded them
-    ahead); a link depends on its pair alone, so the slices give the links of one call."""
+    workers (Ray, a local pool) aligns them in slices (``_slices``), one task each, every
+    slice with its articles, their signatures and their sentences' vectors (on Ray from the
+    store, where the run embedded them ahead; in a pool the stored ones, the worker embedding
+    the rest); a link depends on its pair alone, so the slices give the links of one call."""
     cfg = ctx.settings.reuse
     ordered = sorted(pairs)
     workers = getattr(ctx.engine, "workers", 1)
     if workers == 1 or not ordered:
         job = (views, ordered, exact, signatures, embedder.encode, decision, cfg)
         return _link_slice(job)[0]
-    slices = min(workers * 2, max(1, len(ordered) // 20))
+    parts = _slices(ordered, min(workers * 2, max(1, len(ordered) // 20)))
     # On Ray every sentence was embedded ahead (``embed_ahead``) and a slice takes its vectors;
     # a local pool's worker takes the stored ones and embeds what else its pairs need, as
     # this process would (the words rule most pairs out before the model is asked).
     lazy = getattr(ctx.engine, "embeds_in_workers", False)
     jobs = []
-    size = -(-len(ordered) // slices)
-    for start in range(0, len(ordered), size):
-        part = ordered[start : start + size]
+    for part in parts:
         ids = sorted({x for p in part for x in p})
         texts = list(dict.fromkeys(t for a in ids for t in views[a].sentences))
         if lazy:
@@ -478,13 +477,49 @@ def _align_pairs(
             {a: views[a] for a in ids}, part, {a: exact[a] for a in ids},
             {a: signatures[a] for a in ids}, table, decision, cfg,
         ))  # fmt: skip
-    out = []
-    for links, fresh in ctx.engine.map(_link_slice, jobs, "align"):
+    found: dict[tuple[str, str], Any] = {}
+    for part, (links, fresh) in zip(parts, ctx.engine.map(_link_slice, jobs, "align"), strict=True):
         if fresh:  # what a worker embedded, kept as this process would have
             ctx.store.save_embeddings(embedder.name, fresh.items())
             embedder.embedded += len(fresh)
-        out += links
-    return out
+        found.update(zip(part, links, strict=True))  # a link per pair, in the part's order
+    return [found[p] for p in ordered]
+
+
+def _slices(ordered: list[tuple[str, str]], count: int) -> list[list[tuple[str, str]]]:
+    """Sorted pairs cut into at most ``count`` slices of about equal size in which few articles
+    are in two slices (each such article's sentences travel, and may be embedded, twice):
+    the groups of pairs linked through their articles (mostly one story each) stay whole,
+    largest first into the slice with the fewest pairs; a group over a slice's share is cut
+    into pieces of it. Each slice's pairs sorted."""
+    import heapq
+
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in ordered:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for pair in ordered:
+        groups.setdefault(root(pair[0]), []).append(pair)
+    share = -(-len(ordered) // max(1, count))
+    pieces = [g[k : k + share] for g in groups.values() for k in range(0, len(g), share)]
+    pieces.sort(key=lambda g: (-len(g), g[0]))
+    loads = [(0, n) for n in range(max(1, min(count, len(pieces))))]
+    out: list[list[tuple[str, str]]] = [[] for _ in loads]
+    for piece in pieces:
+        load, n = heapq.heappop(loads)
+        out[n] += piece
+        heapq.heappush(loads, (load + len(piece), n))
+    return [sorted(part) for part in out if part]
 
 
 class _Vectors:
