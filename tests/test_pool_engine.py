@@ -146,7 +146,8 @@ def test_alignment_slices_keep_linked_pairs_together_and_each_pair_once() -> Non
                 pairs.add((a, b))
         ordered = sorted(pairs)
         count = rng.randint(1, 6)
-        parts = _slices(ordered, count)
+        when = {x: rng.random() for p in ordered for x in p}
+        parts = _slices(ordered, count, when)
         assert 1 <= len(parts) <= count
         assert sorted(p for part in parts for p in part) == ordered  # each pair once
         assert all(part == sorted(part) for part in parts)

@@ -459,7 +459,11 @@ def _align_pairs(
     if workers == 1 or not ordered:
         job = (views, ordered, exact, signatures, embedder.encode, decision, cfg)
         return _link_slice(job)[0]
-    parts = _slices(ordered, min(workers * 2, max(1, len(ordered) // 20)))
+    from storyline.reuse.index import canonical
+
+    when = {a: canonical(v.published, a) for a, v in views.items()}
+    per = getattr(ctx.engine, "slices_per_worker", 2)
+    parts = _slices(ordered, min(workers * per, max(1, len(ordered) // 20)), when)
     # On Ray every sentence was embedded ahead (``embed_ahead``) and a slice takes its vectors;
     # a local pool's worker takes the stored ones and embeds what else its pairs need, as
     # this process would (the words rule most pairs out before the model is asked).
@@ -486,12 +490,16 @@ def _align_pairs(
     return [found[p] for p in ordered]
 
 
-def _slices(ordered: list[tuple[str, str]], count: int) -> list[list[tuple[str, str]]]:
+def _slices(
+    ordered: list[tuple[str, str]], count: int, when: dict[str, Any]
+) -> list[list[tuple[str, str]]]:
     """Sorted pairs cut into at most ``count`` slices of about equal size in which few articles
     are in two slices (each such article's sentences travel, and may be embedded, twice):
-    the groups of pairs linked through their articles (mostly one story each) stay whole,
-    largest first into the slice with the fewest pairs; a group over a slice's share is cut
-    into pieces of it. Each slice's pairs sorted."""
+    the groups of pairs linked through their articles stay whole, largest first into the
+    slice with the fewest pairs; a group over a slice's share (the rewrite candidates join
+    stories into one large group) is cut into pieces of it in time order (``when``: each
+    article's canonical order), so that the articles a piece shares with the next are those
+    near the cut. Each slice's pairs sorted."""
     import heapq
 
     parent: dict[str, str] = {}
@@ -511,7 +519,11 @@ def _slices(ordered: list[tuple[str, str]], count: int) -> list[list[tuple[str, 
     for pair in ordered:
         groups.setdefault(root(pair[0]), []).append(pair)
     share = -(-len(ordered) // max(1, count))
-    pieces = [g[k : k + share] for g in groups.values() for k in range(0, len(g), share)]
+    pieces = []
+    for g in groups.values():
+        if len(g) > share:
+            g = sorted(g, key=lambda p: (*sorted((when[p[0]], when[p[1]]), reverse=True), p))
+        pieces += [g[k : k + share] for k in range(0, len(g), share)]
     pieces.sort(key=lambda g: (-len(g), g[0]))
     loads = [(0, n) for n in range(max(1, min(count, len(pieces))))]
     out: list[list[tuple[str, str]]] = [[] for _ in loads]
