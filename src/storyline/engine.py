@@ -95,7 +95,7 @@ class PoolEngine(LocalEngine):
     Workers are spawned (a fresh interpreter: no model thread or SQLite handle of this process
     is copied into them) when a map first needs them, and each runs the embedding model on
     ``threads`` cores (its share of the machine) when it has to embed. Items go in chunks of
-    ``chunk`` for the per-article stages (a task's round trip costs about 0.1 ms) and at most
+    ``chunk`` for the per-article stages (a few milliseconds of work each) and at most
     ``ahead`` chunks per worker are in flight, so a map reads its items as the workers take
     them, as the local engine's does. The batch stories' pairwise work stays here unless
     ``spread_rows`` says from how many articles to spread it (``NEVER`` by default). A task
@@ -128,7 +128,6 @@ class PoolEngine(LocalEngine):
         self.spread_rows = spread_rows
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._pool: Any = None
-        self._shared = 0
 
     def _executor(self) -> Any:
         if self._pool is None:
@@ -169,7 +168,10 @@ class PoolEngine(LocalEngine):
                                 " %d chunk(s) again", len(window))  # fmt: skip
                     window[0][2] += 1
                     for entry in window:
-                        entry[1] = self._executor().submit(fn, entry[0])
+                        f = entry[1]
+                        done = f.done() and not f.cancelled() and f.exception() is None
+                        if not done:  # what finished before the pool broke is kept
+                            entry[1] = self._executor().submit(fn, entry[0])
                     continue
                 window.popleft()
                 return out
@@ -202,7 +204,6 @@ class PoolEngine(LocalEngine):
         pickled once to a file that each worker reads once (and keeps while the map lasts)."""
         import tempfile
 
-        self._shared += 1
         with tempfile.NamedTemporaryFile(prefix="storyline-shared-", delete=False) as fh:
             pickle.dump(shared, fh, protocol=pickle.HIGHEST_PROTOCOL)
             path = fh.name
