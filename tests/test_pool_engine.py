@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from storyline import Corpus, Store
+from storecheck import same_store
+from storyline import Corpus
 
 
 @pytest.fixture(scope="module")
@@ -23,34 +24,6 @@ def pool() -> Iterator[Any]:
     runner = PoolEngine(2, spread_rows=0)
     yield runner
     runner.close()
-
-
-def same_store(local: Store, other: Store) -> None:
-    """Equal articles, sentences, links (with their evidence), stories and digests."""
-
-    def articles(store: Store) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in store.db.execute(
-            "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
-            " ORDER BY id")]  # fmt: skip
-
-    def sentences(store: Store) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in store.db.execute("SELECT * FROM sentences ORDER BY 1, 2")]
-
-    def links(store: Store) -> list[dict[str, Any]]:
-        return sorted(store.links(kinds_only=False), key=lambda ln: (ln["a"], ln["b"]))
-
-    def stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
-        out = {}
-        for st in store.stories():
-            digest = dict(store.digest(st["id"]) or {})
-            digest.pop("story", None)
-            out[frozenset(st["articles"])] = {"id": st["id"], "digest": digest}
-        return out
-
-    assert articles(other) == articles(local)
-    assert sentences(other) == sentences(local)
-    assert links(other) == links(local)
-    assert stories(other) == stories(local)
 
 
 def test_the_pool_gives_one_processs_store_on_the_example(

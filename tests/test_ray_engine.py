@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from storyline import Corpus, Store
+from storecheck import same_store
+from storyline import Corpus
 
 ray = pytest.importorskip("ray", reason="the ray engine needs storyline[ray]")
 
@@ -28,47 +29,13 @@ def engine() -> Iterator[Any]:
     runner.close()
 
 
-def _articles(store: Store) -> list[tuple[Any, ...]]:
-    return [
-        tuple(r)
-        for r in store.db.execute(
-            "SELECT id, url, source, title, published, clean, clean_sig, stage FROM articles"
-            " ORDER BY id"
-        )
-    ]
-
-
-def _sentences(store: Store) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in store.db.execute("SELECT * FROM sentences ORDER BY 1, 2")]
-
-
-def _links(store: Store) -> list[dict[str, Any]]:
-    return sorted(store.links(kinds_only=False), key=lambda ln: (ln["a"], ln["b"]))
-
-
-def _stories(store: Store) -> dict[frozenset[str], dict[str, Any]]:
-    out = {}
-    for st in store.stories():
-        digest = dict(store.digest(st["id"]) or {})
-        digest.pop("story", None)
-        out[frozenset(st["articles"])] = {"id": st["id"], "digest": digest}
-    return out
-
-
-def _same_store(local: Store, distributed: Store) -> None:
-    assert _articles(distributed) == _articles(local)
-    assert _sentences(distributed) == _sentences(local)
-    assert _links(distributed) == _links(local)
-    assert _stories(distributed) == _stories(local)
-
-
 def test_the_ray_engine_gives_the_local_engines_store_on_the_example(
     engine: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path
 ) -> None:
     with Corpus(tmp_path / "ray.db") as corpus:
         result = corpus.add([str(example_corpus)], engine=engine)
         assert result.counts["articles_new"] == 32
-        _same_store(example_analyzed.store, corpus.store)
+        same_store(example_analyzed.store, corpus.store)
 
 
 def test_the_ray_engine_gives_the_local_engines_store_on_the_seeds(
@@ -76,7 +43,7 @@ def test_the_ray_engine_gives_the_local_engines_store_on_the_seeds(
 ) -> None:
     with Corpus(tmp_path / "ray.db") as corpus:
         corpus.add([str(seeds_dir)], engine=engine)
-        _same_store(seeds_analyzed.store, corpus.store)
+        same_store(seeds_analyzed.store, corpus.store)
 
 
 def test_ray_groupby_finds_the_local_candidate_pairs_and_components(engine: Any) -> None:
@@ -147,7 +114,7 @@ def test_tasks_that_fail_once_are_retried_and_nothing_is_lost_or_doubled(
             assert sqlite3.connect(corpus.store.path).execute(
                 "PRAGMA integrity_check"
             ).fetchone() == ("ok",)
-            _same_store(example_analyzed.store, corpus.store)
+            same_store(example_analyzed.store, corpus.store)
     finally:
         ray.shutdown()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -167,4 +134,4 @@ def test_storyline_run_engine_ray_from_the_command_line(
     assert result.exit_code == 0, result.output
     assert (out / "report.json").exists()
     with Corpus(db) as corpus:
-        _same_store(seeds_analyzed.store, corpus.store)
+        same_store(seeds_analyzed.store, corpus.store)

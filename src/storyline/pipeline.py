@@ -781,10 +781,9 @@ class _DigestJob:
 class _Shipped:
     """What a digest task (or a local pool's alignment slice) needs of the store, shipped with
     it: the stored vectors of its sentences and the stored names of its articles (read as the
-    store's ``load_*``). What the
-    task embeds or finds anew it keeps (``save_*``) for the driver to store, as
-    ``StoredEmbedder`` and ``StoredExtractor`` would: the same float16 vectors, the same
-    names."""
+    store's ``load_*``). What the task embeds or finds anew it keeps (``save_*``) for the
+    driver to store, as ``StoredEmbedder`` and ``StoredExtractor`` would: the same float16
+    vectors, the same names."""
 
     def __init__(self, vectors: dict[bytes, Any], entities: dict[bytes, Any]) -> None:
         import numpy as np
