@@ -225,12 +225,11 @@ def _pool_worker(threads: int) -> None:
     os.environ["STORYLINE_WORKER_THREADS"] = str(threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)  # read by what loads later (torch)
-    try:  # numpy's BLAS is loaded already (this module imports numpy)
-        from threadpoolctl import threadpool_limits
+    # numpy's BLAS is loaded already (this module imports numpy); threadpoolctl comes with
+    # scikit-learn, a dependency.
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(threads)
-    except ImportError:
-        pass
+    threadpool_limits(threads)
 
 
 def _map_chunk(fn: Callable[[Any], Any], stage: str, chunk: list[Any]) -> list[Any]:
