@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,35 @@ def _exit(x: int) -> int:
     import os
 
     os._exit(3)
+
+
+def test_a_long_task_does_not_hold_the_other_workers(tmp_path: Path) -> None:
+    """The first task runs until the sixth has run: with one task a worker unfinished at
+    once, the second worker must go on through the queue while the first task runs (a pool
+    that sends nothing past the task it waits on never gets there: the first task gives up
+    after a minute and says so)."""
+    from storyline.engine import PoolEngine
+
+    runner = PoolEngine(2, ahead=1)
+    try:
+        got = list(runner.map(partial(_wait_for, tmp_path), range(8), "digest"))
+    finally:
+        runner.close()
+    assert got == ["saw 5", *range(1, 8)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{n}.ran" for n in range(1, 8)]
+
+
+def _wait_for(marks: Path, n: int) -> str | int:
+    import time
+
+    if n == 0:
+        for _ in range(600):
+            if (marks / "5.ran").exists():
+                return "saw 5"
+            time.sleep(0.1)
+        return "gave up"
+    (marks / f"{n}.ran").touch()
+    return n
 
 
 def test_alignment_slices_keep_linked_pairs_together_and_each_pair_once() -> None:

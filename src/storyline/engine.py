@@ -96,8 +96,9 @@ class PoolEngine(LocalEngine):
     is copied into them) when a map first needs them, and each runs the embedding model on
     ``threads`` cores (its share of the machine) when it has to embed. Items go in chunks of
     ``chunk`` for the per-article stages (a few milliseconds of work each) and at most
-    ``ahead`` chunks per worker are in flight, so a map reads its items as the workers take
-    them, as the local engine's does. The batch stories' pairwise work stays here unless
+    ``ahead`` chunks per worker are unfinished (and a few times as many held, finished, for
+    the results before them), so a map reads its items as the workers take them, as the local
+    engine's does. The batch stories' pairwise work stays here unless
     ``spread_rows`` says from how many articles to spread it (``NEVER`` by default). A task
     that raises raises here, as it would in this process; a worker that dies is replaced and
     its work sent again (``_ordered``)."""
@@ -145,43 +146,66 @@ class PoolEngine(LocalEngine):
     def _ordered(
         self, fn: Callable[[list[Any]], list[Any]], chunks: Iterable[list[Any]]
     ) -> Iterator[Any]:
-        """``fn`` of each chunk in the pool, at most ``ahead`` chunks a worker in flight, the
-        items of its results yielded in order. A worker that dies (killed, out of memory, a
-        crash in a C library) breaks the pool: a new one is started and the chunks in flight
-        are sent again, each chunk at most ``retries`` times, so nothing is lost or doubled."""
+        """``fn`` of each chunk in the pool, the items of its results yielded in order. At most
+        ``ahead`` chunks a worker are unfinished at once; those that finish while an earlier
+        one still runs are held (up to four times as many), so one long task (a large story's
+        digest) does not leave the other workers idle. A worker that dies (killed, out of
+        memory, a crash in a C library) breaks the pool: a new one is started and every chunk
+        not finished is sent again, each at most ``retries`` times, so nothing is lost or
+        doubled."""
         from collections import deque
+        from concurrent.futures import FIRST_COMPLETED, Future, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        window: deque[list[Any]] = deque()  # [chunk, future, tries]
-        limit = self.ahead * self.workers
+        window: deque[list[Any]] = deque()  # [chunk, future, times sent again]
+        running = self.ahead * self.workers
+        held = 4 * running
 
-        def head() -> list[Any]:
-            while True:
-                _, future, tries = window[0]
-                try:
-                    out = future.result()
-                except BrokenProcessPool:
-                    self.close()  # the next map starts a new pool
-                    if tries >= self.retries:
-                        raise
-                    log.warning("a worker process died; starting the pool again and sending"
-                                " %d chunk(s) again", len(window))  # fmt: skip
-                    window[0][2] += 1
-                    for entry in window:
-                        f = entry[1]
-                        done = f.done() and not f.cancelled() and f.exception() is None
-                        if not done:  # what finished before the pool broke is kept
-                            entry[1] = self._executor().submit(fn, entry[0])
+        def send(entry: list[Any]) -> None:
+            try:
+                entry[1] = self._executor().submit(fn, entry[0])
+            except BrokenProcessPool as e:  # broke since the last look: mended below
+                entry[1] = Future()
+                entry[1].set_exception(e)
+
+        def finished(f: Any) -> bool:
+            return bool(f.done() and not f.cancelled() and f.exception() is None)
+
+        def mend() -> None:
+            broken = [
+                e[1].exception() for e in window
+                if e[1].done() and not e[1].cancelled()
+                and isinstance(e[1].exception(), BrokenProcessPool)
+            ]  # fmt: skip
+            if not broken:
+                return
+            self.close()  # the next map starts a new pool too
+            again = [e for e in window if not finished(e[1])]
+            if any(e[2] >= self.retries for e in again):
+                raise broken[0]
+            log.warning("a worker process died; starting the pool again and sending"
+                        " %d chunk(s) again", len(again))  # fmt: skip
+            for entry in again:  # what finished before the pool broke is kept
+                entry[2] += 1
+                send(entry)
+
+        def drain(most_running: int, most_held: int) -> Iterator[Any]:
+            while window:
+                mend()
+                if window[0][1].done():
+                    yield from window.popleft()[1].result()  # a task's error raises here
                     continue
-                window.popleft()
-                return out
+                unfinished = [e[1] for e in window if not e[1].done()]
+                if len(unfinished) < most_running and len(window) < most_held:
+                    return
+                wait(unfinished, return_when=FIRST_COMPLETED)
 
         for chunk in chunks:
-            window.append([chunk, self._executor().submit(fn, chunk), 0])
-            if len(window) >= limit:
-                yield from head()
-        while window:
-            yield from head()
+            entry = [chunk, None, 0]
+            send(entry)
+            window.append(entry)
+            yield from drain(running, held)
+        yield from drain(1, 1)
 
     def _chunks(self, items: Iterable[T], stage: str) -> Iterator[list[T]]:
         size = self.chunk if stage in self.SMALL_ITEMS else 1
