@@ -53,6 +53,43 @@ def test_storyline_run_workers_gives_one_processs_store_on_the_seeds(
         same_store(seeds_analyzed.store, corpus.store)
 
 
+def test_stories_rebuild_and_watch_take_workers_too(
+    seeds_analyzed: Corpus, seeds_dir: Path, tmp_path: Path
+) -> None:
+    """`storyline watch --workers 2` adds each batch on the pool, and `storyline stories
+    rebuild --workers 2` makes the digests again on it: the one process's store either way."""
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+
+    db = tmp_path / "watched.db"
+    args = ["watch", str(seeds_dir), "--once", "--workers", "2", "--db", str(db), "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with Corpus(db) as corpus:
+        same_store(seeds_analyzed.store, corpus.store)
+        corpus.store.db.execute("DELETE FROM digests")  # every digest is made again below
+        corpus.store.db.commit()
+    result = CliRunner().invoke(app, ["stories", "rebuild", "--workers", "2", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with Corpus(db) as corpus:
+        assert len(corpus.store.digest_keys()) == len(corpus.stories()) > 0
+        same_store(seeds_analyzed.store, corpus.store)
+
+
+def test_workers_are_the_local_engines_not_rays(seeds_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from storyline.cli import app
+
+    args = ["run", str(seeds_dir), "--engine", "ray", "--workers", "2", "--db",
+            str(tmp_path / "s.db"), "--out", str(tmp_path / "out")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--workers is the local engine's" in result.output
+    assert not (tmp_path / "s.db").exists()
+
+
 def test_workers_that_die_are_replaced_and_nothing_is_lost_or_doubled(
     example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -350,6 +351,12 @@ def run(
         raise typer.Exit(2)
     from storyline.engine import make_engine
 
+    if engine == "ray" and workers != 1:
+        err.print(
+            "[red]error:[/] --workers is the local engine's; the Ray engine runs on the cores "
+            "of its cluster (--ray-address, or every core of this machine without it)"
+        )
+        raise typer.Exit(2)
     try:
         runner = (
             make_engine(
@@ -682,6 +689,7 @@ def stories(
     db: DbOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    workers: WorkersOpt = 1,
 ) -> None:
     """List the stories, latest first: headline, size, outlets, independent sources, time span.
 
@@ -692,9 +700,15 @@ def stories(
     if action not in (None, "rebuild"):
         err.print(f"[red]unknown action {escape(action)!r}[/]: the only one is 'rebuild'")
         raise typer.Exit(2)
+    from storyline.engine import make_engine
+
     with _open(db, config) as corpus:
         if action == "rebuild":
-            how = corpus.rebuild_stories()
+            runner = make_engine("local", workers=workers)
+            try:
+                how = corpus.rebuild_stories(runner)
+            finally:
+                runner.close()
             if not as_json:
                 err.print(f"rebuilt: {len(corpus.stories())} stories ({how.get('method', '')})")
         rows = corpus.stories()
@@ -1177,6 +1191,7 @@ def watch(
         bool, typer.Option("--json", help="At the end, print the counts as JSON.")
     ] = False,
     verbose: VerboseOpt = 0,
+    workers: WorkersOpt = 1,
 ) -> None:
     """Follow folders, files and feed URLs: each batch of new articles is added as it comes.
 
@@ -1188,6 +1203,7 @@ def watch(
     import threading
 
     from storyline.alerts import Webhook, deliver_once
+    from storyline.engine import make_engine
     from storyline.watch import Watcher
 
     _logging(verbose)
@@ -1207,14 +1223,17 @@ def watch(
 
     path = _db(db)
     cfg = settings.alerts
-    with Corpus(path, settings, wait=wait) as corpus:
+    # The pool (--workers) lives as long as the watch: its workers keep their models warm.
+    runner = make_engine("local", workers=workers)
+    with Corpus(path, settings, wait=wait) as corpus, contextlib.closing(runner):
         # A long watch posts alerts from a thread of its own as batches make them; a single
         # pass (--once) posts what is pending when it ends, for up to 30 seconds.
         hook = Webhook(str(path), cfg.webhook, cfg.webhook_attempts, cfg.webhook_timeout_s)
         live = bool(cfg.webhook) and not once
         try:
             watcher = Watcher(corpus, sources, settings.watch, say=say, once=once, stop=stop,
-                              on_batch=lambda _r: hook.notify() if live else None)  # fmt: skip
+                              on_batch=lambda _r: hook.notify() if live else None,
+                              engine=runner)  # fmt: skip
         except FileNotFoundError as exc:
             err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from exc

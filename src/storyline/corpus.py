@@ -213,17 +213,17 @@ class Corpus:
                 ).fetchone()[0]
             )
 
-    def rebuild_stories(self) -> dict[str, Any]:
+    def rebuild_stories(self, engine: Any = None) -> dict[str, Any]:
         """Cluster every article again in batch (ids kept, corrections applied), as ``add`` does
         by itself once enough is new (``[stories] rebuild_share``); changed digests are made
-        again. Returns how the stories were found."""
+        again, on ``engine`` (here when None). Returns how the stories were found."""
         with self.writing():
-            how = self._restory()
+            how = self._restory(engine)
             linked = self.store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'")
             self.store.set_state("batch_articles", int(linked.fetchone()[0]))
         return how
 
-    def _restory(self) -> dict[str, Any]:
+    def _restory(self, engine: Any = None) -> dict[str, Any]:
         from storyline.embed import StoredEmbedder, embedder_of
         from storyline.pipeline import STAGES, run_pipeline
         from storyline.stories.build import build_stories
@@ -231,10 +231,11 @@ class Corpus:
         e = self.settings.embed
         embed = StoredEmbedder(embedder_of(e), self.store)
         how: dict[str, Any] = {}
-        stories, aliases = build_stories(self.store, self.settings, how, embed.encode)
+        stories, aliases = build_stories(self.store, self.settings, how, embed.encode, engine)
         self.store.save_stories(stories, aliases)
         # Corrected stories get their digests made again.
-        run_pipeline(self.store, [], self.settings, stages=[s for s in STAGES if s[0] == "digest"])
+        digest = [s for s in STAGES if s[0] == "digest"]
+        run_pipeline(self.store, [], self.settings, stages=digest, engine=engine)
         return how
 
     def report(self) -> dict[str, Any]:

@@ -245,7 +245,12 @@ class PoolEngine(LocalEngine):
 
 
 def _pool_worker(threads: int) -> None:
-    """A pool worker starts: the models it may load run on its share of the cores."""
+    """A pool worker starts: the models it may load run on its share of the cores. Ctrl-C
+    is the main process's to handle (``storyline watch`` finishes its batch on the first
+    one): a worker that took it too would die with its task."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["STORYLINE_WORKER_THREADS"] = str(threads)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)  # read by what loads later (torch)

@@ -188,8 +188,10 @@ class Watcher:
         once: bool = False,
         stop: threading.Event | None = None,
         on_batch: Callable[[Any], None] | None = None,
+        engine: Any = None,
     ) -> None:
         self.corpus = corpus
+        self.engine = engine  # where each batch's per-article work runs (here when None)
         self.urls = [s for s in sources if is_url(s)]
         self.local = [Path(s) for s in sources if not is_url(s)]
         missing = [str(p) for p in self.local if not p.exists()]
@@ -251,7 +253,7 @@ class Watcher:
         """Add what changed; False when the store is busy (the batch waits for the next turn)."""
         start = time.perf_counter()
         try:
-            result = self.corpus.add([str(p) for p in paths])
+            result = self.corpus.add([str(p) for p in paths], engine=self.engine)
         except StoreBusy as exc:
             self.say(f"store busy, the batch waits: {exc}")
             return False
