@@ -33,6 +33,8 @@ def test_the_pool_gives_one_processs_store_on_the_example(
     with Corpus(tmp_path / "pool.db") as corpus:
         result = corpus.add([str(example_corpus)], engine=pool)
         assert result.counts["articles_new"] == 32
+        # The batch stories were clustered by a worker while the reuse stage ran.
+        assert result.counts["stories_clustered_early"] is True
         same_store(example_analyzed.store, corpus.store)
     assert pool._pool is not None  # the work went to the workers
 
@@ -77,6 +79,33 @@ def test_stories_rebuild_and_watch_take_workers_too(
         same_store(seeds_analyzed.store, corpus.store)
 
 
+def test_stories_clustered_elsewhere_are_used_only_for_the_same_articles(
+    example_analyzed: Corpus,
+) -> None:
+    """``build_stories`` takes a clustering made elsewhere (a pool worker's, during the reuse
+    stage) only if it was made of the articles it reads now; made of them, it gives the
+    stories ``build_stories`` makes itself."""
+    from storyline.config import Settings
+    from storyline.stories.build import Clustered, build_stories, cluster_rows, story_rows
+
+    store, settings = example_analyzed.store, Settings()
+    own = build_stories(store, settings)
+    rows = story_rows(list(store.iter_articles(full=False, parts=False)))
+    made = cluster_rows(rows, settings, store, _embedder(settings, store))
+    assert build_stories(store, settings, clustered=made) == own
+    wrong = Clustered(made.key, {a: 0 for a in made.assignments})  # everything one story
+    assert len(build_stories(store, settings, clustered=wrong)[0]) == 1  # it was used
+    stale = Clustered("articles since changed", wrong.assignments)
+    assert build_stories(store, settings, clustered=stale) == own
+    assert cluster_rows(rows[::-1], settings, store, _embedder(settings, store)).key == made.key
+
+
+def _embedder(settings: Any, store: Any) -> Any:
+    from storyline.embed import StoredEmbedder, embedder_of
+
+    return StoredEmbedder(embedder_of(settings.embed), store).encode
+
+
 def test_workers_are_the_local_engines_not_rays(seeds_dir: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -108,6 +137,8 @@ def test_workers_that_die_are_replaced_and_nothing_is_lost_or_doubled(
             result = corpus.add([str(example_corpus)], engine=runner)
             assert sorted(p.name for p in marks.iterdir()) == sorted(f"{s}.died" for s in stages)
             assert result.counts["articles_new"] == 32
+            # The worker clustering the stories early was the one killed: this process did it.
+            assert result.counts["stories_clustered_early"] is False
             assert corpus.store.count_articles() == 32
             assert sqlite3.connect(corpus.store.path).execute(
                 "PRAGMA integrity_check"

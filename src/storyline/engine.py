@@ -238,6 +238,12 @@ class PoolEngine(LocalEngine):
         finally:
             os.unlink(path)
 
+    def submit(self, fn: Callable[[T], R], item: T, stage: str = "") -> Any:
+        """``fn(item)`` in a worker, started now and apart from any map: a future of it. For
+        long work that can run while this process works alone (the batch stories during the
+        reuse stage). A worker that dies fails the future (the caller does the work itself)."""
+        return self._executor().submit(_map_chunk, fn, stage, [item])
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)

@@ -86,6 +86,9 @@ class Context:
     _embedder: Any = None
     #: Where the per-article work runs (``storyline.engine``): this process, or Ray.
     engine: Any = field(default_factory=LocalEngine)
+    #: The batch stories, being clustered by a pool worker while the reuse stage runs
+    #: (``_cluster_early``): a future of a ``Clustered``.
+    early_stories: Any = None
 
     def embedder(self) -> Any:
         """The run's sentence embedder: the shared model, its vectors kept in the store."""
@@ -358,6 +361,7 @@ def stage_reuse(ctx: Context) -> None:
     if not pending and not backlog:
         store.set_state("fingerprint_scheme", scheme)
         return
+    ctx.early_stories = _cluster_early(ctx, len(pending))
     printer = Fingerprinter(cfg.shingle_size, cfg.num_perm)
     views: dict[str, ArticleView] = {}
 
@@ -614,9 +618,9 @@ def stage_stories(ctx: Context) -> None:
     base = int(store.state("batch_articles", 0))
     how: dict[str, Any] = {}
     ctx.progress.start("stories", None)
-    if not count or not base or (linked - base) >= cfg.rebuild_share * linked:
+    if _batch_due(count, base, linked, cfg.rebuild_share):
         stories, aliases = build_stories(
-            store, ctx.settings, how, ctx.embedder().encode, ctx.engine
+            store, ctx.settings, how, ctx.embedder().encode, ctx.engine, _early(ctx)
         )
         _fault_point("stories", 1)
         with store.transaction():
@@ -635,6 +639,70 @@ def stage_stories(ctx: Context) -> None:
     ctx.result.counts["story_clustering"] = {
         k: round(v, 4) if isinstance(v, float) else v for k, v in how.items()
     }
+
+
+def _batch_due(stories: int, base: int, linked: int, share: float) -> bool:
+    """Whether the stories are clustered again in batch: a new store, or one whose articles
+    new since the last batch clustering are ``share`` of it or more."""
+    return not stories or not base or (linked - base) >= share * linked
+
+
+def _cluster_early(ctx: Context, pending: int) -> Any:
+    """On a pool of workers, when the stories stage will cluster every article in batch once
+    the ``pending`` articles are linked: that clustering, started now in a worker (it reads
+    the articles' titles and texts, names and vectors, no links), so that it runs while the
+    reuse stage leaves a core idle (its candidate search and writing are this process's).
+    None where it is not due, too large for one batch, or the engine has no pool."""
+    from storyline.stories.batch import BatchParams
+    from storyline.stories.build import story_rows
+    from storyline.stories.model import lead, load_story_model
+
+    submit = getattr(ctx.engine, "submit", None)
+    if submit is None or getattr(ctx.engine, "workers", 1) <= 1:
+        return None
+    store, cfg = ctx.store, ctx.settings.stories
+    count = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    linked = int(
+        store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'").fetchone()[0]
+    )
+    if not _batch_due(count, int(store.state("batch_articles", 0)), linked + pending,
+                      cfg.rebuild_share):  # fmt: skip
+        return None
+    limit = BatchParams.from_meta(getattr(load_story_model(cfg.model or None), "meta", None))
+    if store.count_articles() > limit.max_articles:
+        return None  # the stream's, on the main process as before
+    rows = story_rows(list(store.iter_articles(full=False, parts=False)))
+    shipped = _Shipped.of_stories(store, ctx.embedder().name, cfg.entities, rows, lead)
+    return submit(_cluster_shipped, (rows, ctx.settings, shipped), "stories")
+
+
+def _cluster_shipped(job: tuple[Any, Any, _Shipped]) -> tuple[Any, _Shipped]:
+    """``cluster_rows`` in a pool worker, reading and keeping names and vectors in ``shipped``."""
+    from storyline.stories.build import cluster_rows
+
+    rows, settings, shipped = job
+    embed = shipped.embedder(settings.embed).encode if settings.stories.embeddings else None
+    return cluster_rows(rows, settings, shipped, embed), shipped
+
+
+def _early(ctx: Context) -> Any:
+    """The batch clustering a pool worker made (``_cluster_early``), its new names and vectors
+    stored; None if none was started or it failed (the stories are then clustered here)."""
+    future, ctx.early_stories = ctx.early_stories, None
+    if future is None:
+        return None
+    ctx.result.counts["stories_clustered_early"] = False
+    try:
+        [(clustered, shipped)] = future.result()
+    except Exception:  # a worker that died, a pool shut down: cluster here instead
+        log.warning("the stories clustered early in a worker failed; clustering them here",
+                    exc_info=True)  # fmt: skip
+        return None
+    ctx.result.counts["stories_clustered_early"] = True
+    ctx.store.save_embeddings(ctx.embedder().name, shipped.new_vectors.items())
+    ctx.embedder().embedded += len(shipped.new_vectors)
+    ctx.store.save_entities(shipped.extractor, shipped.new_entities)
+    return clustered
 
 
 def stage_digest(ctx: Context) -> None:
@@ -795,6 +863,7 @@ class _Shipped:
         self.new_vectors: dict[bytes, Any] = {}
         self.new_entities: dict[bytes, Any] = {}
         self.embed_settings: Any = None  # an alignment slice's [embed] settings
+        self.extractor = ""  # the stories' extractor's name (``of_stories``)
 
     @classmethod
     def of(cls, store: Store, model: str, extractor: str, docs: list[Any]) -> _Shipped:
@@ -805,6 +874,23 @@ class _Shipped:
                  for t in texts]  # fmt: skip
         keys = list(dict.fromkeys(text_key(t) for d in docs for t in d.sentences))
         return cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
+
+    @classmethod
+    def of_stories(
+        cls, store: Store, model: str, entities: str, rows: list[Any], lead: Any
+    ) -> _Shipped:
+        """The stored vectors of the rows' leads and names of their texts (as
+        ``to_story_docs`` reads them), for ``entities`` (an extractor's setting)."""
+        from storyline.embed import text_key
+        from storyline.entities import get_extractor
+
+        extractor = get_extractor(entities).name
+        keys = list(dict.fromkeys(text_key(lead(t, b)) for _, _, t, b in rows))
+        names = [hashlib.blake2b(f"{t}\n\n{b}".strip().encode("utf-8", "surrogatepass"),
+                                 digest_size=12).digest() for _, _, t, b in rows]  # fmt: skip
+        out = cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
+        out.extractor = extractor
+        return out
 
     @classmethod
     def of_texts(cls, store: Store, model: str, texts: list[str]) -> _Shipped:

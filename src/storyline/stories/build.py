@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -23,10 +24,13 @@ def build_stories(
     report: dict[str, Any] | None = None,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     engine: Any = None,
+    clustered: Clustered | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Every story of the store's articles, and the aliases of merged ids; how the stories were
     found (clustering method, silhouette, fallbacks) goes into ``report`` when one is given.
-    On an ``engine`` of several workers the batch clustering's pairwise work is spread."""
+    On an ``engine`` of several workers the batch clustering's pairwise work is spread.
+    ``clustered``: the batch clustering made already (``cluster_rows`` in a pool worker while
+    the reuse stage ran), used where it was made of these very articles."""
     cfg = settings.stories
     # Light articles: no sentences (a story's headline reads its best article's first
     # sentence only when it has no title): at 100,000 articles the sentences alone were GBs.
@@ -37,10 +41,15 @@ def build_stories(
         embed = None
     elif embed is None:
         embed = embedder_of(settings.embed).encode
-    rows = [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
+    rows = story_rows(articles)
     docs = to_story_docs(rows, StoredExtractor(get_extractor(cfg.entities), store), embed)
-    model = load_story_model(cfg.model or None)
-    assignments = batch_stories(docs, model, cfg, report, spread_on(engine, len(docs)))
+    if clustered is not None and clustered.key == rows_key(rows):
+        assignments = clustered.assignments
+        if report is not None:
+            report.update(clustered.report)
+    else:
+        model = load_story_model(cfg.model or None)
+        assignments = batch_stories(docs, model, cfg, report, spread_on(engine, len(docs)))
     by_story: dict[int, list[str]] = {}
     for d in docs:
         by_story.setdefault(assignments[d.id], []).append(d.id)
@@ -62,6 +71,49 @@ def build_stories(
         if sid not in ages:
             next_age += 1
     return stories, aliases
+
+
+Row = tuple[str, str | None, str, str]
+
+
+def story_rows(articles: list[Any]) -> list[Row]:
+    """What the stories read of each article: (id, published, title, clean text)."""
+    return [(a.id, a.published, a.title or "", a.clean or "") for a in articles]
+
+
+def rows_key(rows: list[Row]) -> str:
+    """A digest of the rows, in any order: a clustering made of them holds for them alone."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for row in sorted(rows, key=lambda r: r[0]):
+        h.update(repr(row).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+@dataclass
+class Clustered:
+    """A batch clustering made elsewhere: of the rows of ``key``, its ``assignments`` and how
+    they were found (``report``)."""
+
+    key: str
+    assignments: dict[str, int]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def cluster_rows(
+    rows: list[Row], settings: Settings, store: Any, embed: Callable[[list[str]], np.ndarray] | None
+) -> Clustered:
+    """The batch clustering of ``rows`` alone, with names and vectors read and kept through
+    ``store`` (the store, or what a task was shipped with): the part of ``build_stories``
+    that a pool worker can do while the reuse stage runs (it reads no links)."""
+    cfg = settings.stories
+    docs = to_story_docs(
+        rows, StoredExtractor(get_extractor(cfg.entities), store), embed if cfg.embeddings else None
+    )
+    report: dict[str, Any] = {}
+    assignments = batch_stories(docs, load_story_model(cfg.model or None), cfg, report)
+    return Clustered(rows_key(rows), assignments, report)
 
 
 def spread_on(engine: Any, n: int) -> Spread:
