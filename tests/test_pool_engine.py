@@ -86,24 +86,23 @@ def test_stories_clustered_elsewhere_are_used_only_for_the_same_articles(
     stage) only if it was made of the articles it reads now; made of them, it gives the
     stories ``build_stories`` makes itself."""
     from storyline.config import Settings
+    from storyline.embed import StoredEmbedder, embedder_of
     from storyline.stories.build import Clustered, build_stories, cluster_rows, story_rows
 
     store, settings = example_analyzed.store, Settings()
-    own = build_stories(store, settings)
+    embed = StoredEmbedder(embedder_of(settings.embed), store).encode  # as the pipeline's
+
+    def stories(clustered: Clustered | None = None) -> Any:
+        return build_stories(store, settings, None, embed, None, clustered)
+
+    own = stories()
     rows = story_rows(list(store.iter_articles(full=False, parts=False)))
-    made = cluster_rows(rows, settings, store, _embedder(settings, store))
-    assert build_stories(store, settings, clustered=made) == own
+    made = cluster_rows(rows, settings, store, embed)
+    assert stories(made) == own
     wrong = Clustered(made.key, {a: 0 for a in made.assignments})  # everything one story
-    assert len(build_stories(store, settings, clustered=wrong)[0]) == 1  # it was used
-    stale = Clustered("articles since changed", wrong.assignments)
-    assert build_stories(store, settings, clustered=stale) == own
-    assert cluster_rows(rows[::-1], settings, store, _embedder(settings, store)).key == made.key
-
-
-def _embedder(settings: Any, store: Any) -> Any:
-    from storyline.embed import StoredEmbedder, embedder_of
-
-    return StoredEmbedder(embedder_of(settings.embed), store).encode
+    assert len(stories(wrong)[0]) == 1  # it was used
+    assert stories(Clustered("articles since changed", wrong.assignments)) == own
+    assert cluster_rows(rows[::-1], settings, store, embed).key == made.key
 
 
 def test_workers_are_the_local_engines_not_rays(seeds_dir: Path, tmp_path: Path) -> None:

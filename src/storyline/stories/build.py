@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -83,8 +84,6 @@ def story_rows(articles: list[Any]) -> list[Row]:
 
 def rows_key(rows: list[Row]) -> str:
     """A digest of the rows, in any order: a clustering made of them holds for them alone."""
-    import hashlib
-
     h = hashlib.blake2b(digest_size=16)
     for row in sorted(rows, key=lambda r: r[0]):
         h.update(repr(row).encode("utf-8", "surrogatepass"))
