@@ -655,7 +655,7 @@ def _cluster_early(ctx: Context, pending: int) -> Any:
     None where it is not due, too large for one batch, or the engine has no pool."""
     from storyline.stories.batch import BatchParams
     from storyline.stories.build import story_rows
-    from storyline.stories.model import lead, load_story_model
+    from storyline.stories.model import load_story_model
 
     submit = getattr(ctx.engine, "submit", None)
     if submit is None or getattr(ctx.engine, "workers", 1) <= 1:
@@ -672,7 +672,7 @@ def _cluster_early(ctx: Context, pending: int) -> Any:
     if store.count_articles() > limit.max_articles:
         return None  # the stream's, on the main process as before
     rows = story_rows(list(store.iter_articles(full=False, parts=False)))
-    shipped = _Shipped.of_stories(store, ctx.embedder().name, cfg.entities, rows, lead)
+    shipped = _Shipped.of_stories(store, ctx.embedder().name, cfg.entities, rows)
     return submit(_cluster_shipped, (rows, ctx.settings, shipped), "stories")
 
 
@@ -869,25 +869,21 @@ class _Shipped:
     def of(cls, store: Store, model: str, extractor: str, docs: list[Any]) -> _Shipped:
         from storyline.embed import text_key
 
-        texts = [d.text or " ".join(d.sentences) for d in docs]
-        names = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=12).digest()
-                 for t in texts]  # fmt: skip
+        names = [text_key(d.text or " ".join(d.sentences)) for d in docs]
         keys = list(dict.fromkeys(text_key(t) for d in docs for t in d.sentences))
         return cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
 
     @classmethod
-    def of_stories(
-        cls, store: Store, model: str, entities: str, rows: list[Any], lead: Any
-    ) -> _Shipped:
+    def of_stories(cls, store: Store, model: str, entities: str, rows: list[Any]) -> _Shipped:
         """The stored vectors of the rows' leads and names of their texts (as
         ``to_story_docs`` reads them), for ``entities`` (an extractor's setting)."""
         from storyline.embed import text_key
         from storyline.entities import get_extractor
+        from storyline.stories.model import lead
 
         extractor = get_extractor(entities).name
         keys = list(dict.fromkeys(text_key(lead(t, b)) for _, _, t, b in rows))
-        names = [hashlib.blake2b(f"{t}\n\n{b}".strip().encode("utf-8", "surrogatepass"),
-                                 digest_size=12).digest() for _, _, t, b in rows]  # fmt: skip
+        names = [text_key(f"{t}\n\n{b}".strip()) for _, _, t, b in rows]
         out = cls(store.load_embeddings(model, keys), store.load_entities(extractor, names))
         out.extractor = extractor
         return out

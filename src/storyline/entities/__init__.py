@@ -191,12 +191,9 @@ class StoredExtractor:
         self.store = store
 
     def extract(self, texts: list[str]) -> list[list[Entity]]:
-        import hashlib
+        from storyline.embed import text_key  # the same 12-byte key as stored vectors
 
-        keys = [
-            hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=12).digest()
-            for t in texts
-        ]
+        keys = [text_key(t) for t in texts]
         found = self.store.load_entities(self.name, list(dict.fromkeys(keys)))
         todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
         if todo:
