@@ -235,3 +235,92 @@ def test_alignment_slices_keep_linked_pairs_together_and_each_pair_once() -> Non
         # Slices stay within one share of each other (largest pieces first, lightest slice).
         sizes = [len(part) for part in parts]
         assert max(sizes) - min(sizes) <= share
+
+
+def _hang(marks: Path, n: int) -> int:
+    import os
+    import time
+
+    (marks / "pid").write_text(str(os.getpid()))
+    time.sleep(120)
+    (marks / "finished").touch()
+    return n
+
+
+def _started(marks: Path, future: Any) -> int:
+    import time
+
+    for _ in range(1200):
+        if (marks / "pid").exists() or future.done():
+            break
+        time.sleep(0.1)
+    return int((marks / "pid").read_text())
+
+
+def _gone(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_stopped_run_stops_the_early_clustering_instead_of_waiting_for_it(
+    tmp_path: Path,
+) -> None:
+    """A run that stops before its stories stage (an error, Ctrl-C) has no use for the batch
+    stories a worker is clustering: ``_drop_early`` stops the workers (``PoolEngine.abort``)
+    instead of leaving the pool's shutdown to wait the clustering out, and the engine goes on
+    with a new pool."""
+    from concurrent.futures.process import BrokenProcessPool
+    from types import SimpleNamespace
+
+    from storyline.engine import PoolEngine
+    from storyline.pipeline import _drop_early
+
+    runner = PoolEngine(2)
+    try:
+        future = runner.submit(partial(_hang, tmp_path), 0, "stories")
+        pid = _started(tmp_path, future)
+        ctx = SimpleNamespace(early_stories=future, engine=runner)
+        _drop_early(ctx)
+        assert ctx.early_stories is None and runner._pool is None
+        with pytest.raises(BrokenProcessPool):
+            future.result(timeout=60)
+        assert _gone(pid)
+        assert not (tmp_path / "finished").exists()
+        assert list(runner.map(abs, [-3, 1, -2], "clean")) == [3, 1, 2]
+        # A clustering that finished is left as it is (nothing to stop).
+        done = runner.submit(abs, -4, "stories")
+        assert done.result(timeout=120) == [4]
+        pool = runner._pool
+        _drop_early(SimpleNamespace(early_stories=done, engine=runner))
+        assert runner._pool is pool
+        # A run that stopped (an error, Ctrl-C) stops every task in flight.
+        _drop_early(SimpleNamespace(early_stories=None, engine=runner), stopped=True)
+        assert runner._pool is None
+    finally:
+        runner.close()
+
+
+def test_a_run_stopped_after_the_reuse_stage_resumes_on_the_same_pool(
+    pool: Any, example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Stopped right after the reuse stage (the batch stories started early in a worker and
+    not taken), then run again with the same engine: the store of one process."""
+    from storyline import pipeline
+
+    def stop(ctx: Any) -> None:
+        assert ctx.early_stories is not None  # the stories were being clustered early
+        raise KeyboardInterrupt
+
+    upto = [s for s in pipeline.STAGES if s[0] in ("ingest", "clean", "segment", "reuse")]
+    monkeypatch.setattr(pipeline, "STAGES", [*upto, ("stop", stop)])
+    with Corpus(tmp_path / "stopped.db") as corpus:
+        with pytest.raises(KeyboardInterrupt):
+            corpus.add([str(example_corpus)], engine=pool)
+        monkeypatch.undo()
+        corpus.add([str(example_corpus)], engine=pool)
+        same_store(example_analyzed.store, corpus.store)

@@ -112,7 +112,7 @@ class PoolEngine(LocalEngine):
     slices_per_worker = 1
 
     #: Per-article stages whose items are small: sent ``chunk`` at a time.
-    SMALL_ITEMS = frozenset({"clean", "segment"})
+    SMALL_ITEMS = frozenset({"templates", "clean", "segment"})
 
     def __init__(
         self,
@@ -248,6 +248,22 @@ class PoolEngine(LocalEngine):
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Stop the workers now, their tasks unfinished (a run that stopped: what ``close``
+        would wait for, the batch stories clustered early, nobody will read); the next map
+        starts a new pool."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # The executor keeps its processes in a private dict (3.14's terminate_workers is
+        # the public way); read it before shutdown, which forgets them.
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.join(timeout=10)
 
 
 def _pool_worker(threads: int) -> None:
