@@ -628,14 +628,10 @@ def stage_stories(ctx: Context) -> None:
             " ORDER BY a.published IS NULL, a.published, a.id"
         )
     ]
-    count = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    count, linked, base = _batch_state(store)
     if not unplaced and count:
         ctx.result.counts["stories"] = count
         return
-    linked = int(
-        store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'").fetchone()[0]
-    )
-    base = int(store.state("batch_articles", 0))
     how: dict[str, Any] = {}
     ctx.progress.start("stories", None)
     if _batch_due(count, base, linked, cfg.rebuild_share):
@@ -661,6 +657,16 @@ def stage_stories(ctx: Context) -> None:
     }
 
 
+def _batch_state(store: Store) -> tuple[int, int, int]:
+    """The store's stories, its linked articles, and how many were linked at the last batch
+    clustering (what ``_batch_due`` reads)."""
+    stories = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
+    linked = int(
+        store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'").fetchone()[0]
+    )
+    return stories, linked, int(store.state("batch_articles", 0))
+
+
 def _batch_due(stories: int, base: int, linked: int, share: float) -> bool:
     """Whether the stories are clustered again in batch: a new store, or one whose articles
     new since the last batch clustering are ``share`` of it or more."""
@@ -681,12 +687,8 @@ def _cluster_early(ctx: Context, pending: int) -> Any:
     if submit is None or getattr(ctx.engine, "workers", 1) <= 1:
         return None
     store, cfg = ctx.store, ctx.settings.stories
-    count = int(store.db.execute("SELECT COUNT(*) FROM stories").fetchone()[0])
-    linked = int(
-        store.db.execute("SELECT COUNT(*) FROM articles WHERE stage = 'linked'").fetchone()[0]
-    )
-    if not _batch_due(count, int(store.state("batch_articles", 0)), linked + pending,
-                      cfg.rebuild_share):  # fmt: skip
+    count, linked, base = _batch_state(store)
+    if not _batch_due(count, base, linked + pending, cfg.rebuild_share):
         return None
     limit = BatchParams.from_meta(getattr(load_story_model(cfg.model or None), "meta", None))
     if store.count_articles() > limit.max_articles:
