@@ -89,6 +89,10 @@ class DriverTime:
     def start(self, stage: str, total: int | None) -> None:
         self._close()
         self.stage = stage.split(":")[0]
+        if stage:  # a line per bar, so that a long run shows where it is
+            mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"[engines] {time.strftime('%H:%M:%S')} {stage} ({total if total else '?'}),"
+                  f" driver peak so far {mib:,.0f} MiB", file=sys.stderr, flush=True)  # fmt: skip
 
     def _close(self) -> None:
         now = time.process_time()

@@ -285,6 +285,7 @@ class StagePeaks:
         self.stage = "start"
         self.peaks: dict[str, float] = {}
         self.all_peak = 0.0  # this process and its workers together
+        self.all_peaks: dict[str, float] = {}  # the same, per stage
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -299,6 +300,7 @@ class StagePeaks:
                 with contextlib.suppress(Exception):  # a worker may end before the read
                     workers += p.memory_info().rss / 2**20
             self.all_peak = max(self.all_peak, mib + workers)
+            self.all_peaks[stage] = max(self.all_peaks.get(stage, 0.0), mib + workers)
 
     def start(self, stage: str, total: int | None) -> None:
         if stage.split(":")[0] != self.stage.split(":")[0]:  # a line per stage, for long runs
@@ -358,6 +360,7 @@ def child(kind: str, base: str, extra: str, db: str, model: str, workers: str, o
     result["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result["stage_peaks_mib"] = peaks.peaks
     result["all_peak_mib"] = peaks.all_peak
+    result["stage_all_peaks_mib"] = peaks.all_peaks
     Path(out).write_text(json.dumps(result))
 
 
@@ -472,10 +475,11 @@ def main() -> None:
             print(f"\nwhole pipeline over {n:,} articles (model {args.model}, workers"
                   f" {args.workers})")  # fmt: skip
             peak = r.get("stage_peaks_mib", {})
-            print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11} {'peak MiB':>9}")
+            every = r.get("stage_all_peaks_mib", {})  # with the workers
+            print(f"{'stage':>8} {'seconds':>9} {'articles/s':>11} {'peak MiB':>9} {'all MiB':>8}")
             for s in (*STAGES, "report"):
                 print(f"{s:>8} {t.get(s, 0):>9.1f} {n / max(t.get(s, 0), 1e-9):>11.0f}"
-                      f" {peak.get(s, 0):>9.0f}")  # fmt: skip
+                      f" {peak.get(s, 0):>9.0f} {every.get(s, 0):>8.0f}")  # fmt: skip
             print(f"{'overall':>8} {r['seconds']:>9.1f} {n / r['seconds']:>11.1f}"
                   f"   peak RSS {r['peak_rss_mib']:.0f} MiB; workers: the largest"
                   f" {r['worker_peak_rss_mib']:.0f} MiB, all processes together"
