@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from storyline.config import Settings
-from storyline.engine import LocalEngine
+from storyline.engine import LocalEngine, give_back_memory
 from storyline.ids import article_id, domain_of
 from storyline.ingest import expand_inputs, read_file
 from storyline.ingest.clean import clean_text, paragraph_signature
@@ -1070,6 +1070,7 @@ def run_pipeline(
             before, spent = (e.embedded, e.seconds) if e is not None else (0, 0.0)
             with timer(result.timings, name):
                 stage(ctx)
+                give_back_memory()  # what the stage freed, not kept resident for the next
             ctx.progress.finish()
             e = ctx._embedder
             if e is not None and e.embedded > before:
