@@ -303,8 +303,8 @@ _TRIM: Any = None
 def give_back_memory() -> None:
     """Hand the heap's free pages back to the system (glibc's ``malloc_trim``). Python frees
     a stage's objects, but the heap they filled stays resident: after the stream stories of
-    40,000 articles this process held 1,035 MiB with the stories dropped, 445 after a trim;
-    pool workers idle between stages held about 850 MiB each. A no-op without glibc."""
+    40,000 articles this process held 1,035 MiB with the stories dropped, 445 after a trim.
+    A no-op without glibc."""
     global _TRIM
     if _TRIM is None:
         try:
