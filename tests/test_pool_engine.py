@@ -349,3 +349,26 @@ def test_freed_memory_goes_back_to_the_system() -> None:
     give_back_memory()
     assert rss() < held - 250, (held, rss())
     assert len(kept) == 2000
+
+
+def test_a_workers_shared_embedder_keeps_few_vectors_between_tasks(pool: Any) -> None:
+    """A pool worker's process-wide embedder caches at most ``WORKER_CACHE_BYTES`` (its tasks
+    cache what they read themselves): 20,000 texts embedded, what stays is under the bound;
+    this process's embedder keeps its own, larger bound."""
+    from storyline.embed import CACHE_BYTES, get_embedder
+    from storyline.engine import WORKER_CACHE_BYTES
+
+    held = list(pool.map(_embed_and_measure, [20_000] * 4, "digest"))
+    for nbytes, bound, embedded in held:
+        assert embedded == 20_000
+        assert bound == WORKER_CACHE_BYTES
+        assert 0 < nbytes <= WORKER_CACHE_BYTES
+    assert get_embedder("hashing").cache.max_bytes == CACHE_BYTES
+
+
+def _embed_and_measure(n: int) -> tuple[int, int, int]:
+    from storyline.embed import get_embedder
+
+    embedder = get_embedder("hashing")
+    vectors = embedder.encode([f"sentence number {i} of a worker's task" for i in range(n)])
+    return embedder.cache.nbytes, embedder.cache.max_bytes, len(vectors)

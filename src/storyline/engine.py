@@ -18,6 +18,7 @@ one code path, so both engines give the same store.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -282,15 +283,28 @@ def _pool_worker(threads: int) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
+    from storyline.embed import set_process_cache
+
+    set_process_cache(WORKER_CACHE_BYTES)
+
+
+#: The vectors a pool worker's shared embedders keep between tasks (``set_process_cache``).
+WORKER_CACHE_BYTES = 16 * 1024 * 1024
 
 
 def _map_chunk(fn: Callable[[Any], Any], stage: str, chunk: list[Any]) -> list[Any]:
+    started = time.monotonic()
     out = []
     for x in chunk:
         _fault_once(stage, x)
         out.append(fn(x))
     global _TRIMMED
-    if time.monotonic() - _TRIMMED >= 1.0:  # at most once a second: a trim walks the heap
+    now = time.monotonic()
+    if now - started >= 2.0:
+        # A long task (an alignment slice) leaves cycles among what it built, and a worker
+        # idle after it allocates nothing that would start the collector.
+        gc.collect()
+    if now - _TRIMMED >= 1.0:  # at most once a second: a trim walks the heap
         give_back_memory()
         _TRIMMED = time.monotonic()
     return out
