@@ -372,3 +372,33 @@ def _embed_and_measure(n: int) -> tuple[int, int, int]:
     embedder = get_embedder("hashing")
     vectors = embedder.encode([f"sentence number {i} of a worker's task" for i in range(n)])
     return embedder.cache.nbytes, embedder.cache.max_bytes, len(vectors)
+
+
+def test_workers_rest_while_the_stories_are_clustered_here(
+    example_analyzed: Corpus, example_corpus: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Stories clustered in this process (none in a worker) stop the idle workers first; the
+    digests start a new pool; the store is the one process's."""
+    from storyline import pipeline
+    from storyline.engine import PoolEngine
+
+    monkeypatch.setattr(pipeline, "REST_WORKERS_FROM", 0)
+    monkeypatch.setattr(pipeline, "_cluster_early", lambda ctx, pending: None)
+    runner = PoolEngine(2)
+    seen: dict[str, Any] = {}
+
+    def stories(ctx: Any) -> None:
+        seen["before"] = runner._pool is not None  # the earlier stages' workers
+        pipeline.stage_stories(ctx)
+        seen["after"] = runner._pool
+
+    stages = [(n, stories if n == "stories" else s) for n, s in pipeline.STAGES]
+    monkeypatch.setattr(pipeline, "STAGES", stages)
+    try:
+        with Corpus(tmp_path / "rested.db") as corpus:
+            corpus.add([str(example_corpus)], engine=runner)
+            assert seen == {"before": True, "after": None}
+            assert runner._pool is not None  # the digests' workers
+            same_store(example_analyzed.store, corpus.store)
+    finally:
+        runner.close()

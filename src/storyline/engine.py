@@ -251,6 +251,12 @@ class PoolEngine(LocalEngine):
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
+    def rest(self) -> None:
+        """Stop the workers while this process works alone (what they hold between tasks,
+        the modules and models they loaded, goes back to the system); the next map or
+        ``submit`` starts them again. Waits for work already sent."""
+        self.close()
+
     def abort(self) -> None:
         """Stop the workers now, their tasks unfinished (a run that stopped: what ``close``
         would wait for, the batch stories clustered early, nobody will read); the next map
