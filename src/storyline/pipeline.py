@@ -668,8 +668,9 @@ REST_WORKERS_FROM = 10_000
 
 def _rest_workers(ctx: Context, articles: int) -> None:
     """Stop the pool's workers before this process clusters ``articles`` alone: at 100,000
-    articles the two idle workers held about 600 MiB each through the stream's 470 s
-    (a new pool starts in about a second; for a small ``add`` that is not worth it)."""
+    articles the two idle workers held about 600 MiB each through the stream's 470 s. The
+    digests start a new pool (its workers load their models again): for a small ``add``
+    that is not worth it."""
     rest = getattr(ctx.engine, "rest", None)
     if rest is not None and articles >= REST_WORKERS_FROM:
         rest()
