@@ -26,6 +26,14 @@ Run it from the repository root::
     .venv/bin/python benchmarks/sentence_splitters.py
     .venv/bin/python benchmarks/sentence_splitters.py --errors --json
     .venv/bin/python benchmarks/sentence_splitters.py --mb 0.5 --only syntok,regex
+
+A second table runs each splitter as storyline's segment stage does (``split_sentences``: a
+paragraph with no sentence end before its closing run is one sentence without asking the
+splitter; a piece of punctuation alone joins the sentence before it; clock times rejoined)
+on the gold cases and on real news paragraphs (DUC 2003's documents, read from
+``../shared/eval/duc2003`` or ``--news DIR``; skipped when absent): exact F1 on the cases,
+seconds over the distinct paragraphs for the splitter alone and as storyline splits, and
+how many paragraphs come out differently.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from storyline.text.segment import SPLITTERS
+from storyline.text.segment import SPLITTERS, _one_sentence, _split_paragraph, split_sentences
 
 Span = tuple[int, int]
 Splitter = Callable[[str], list[Span]]
@@ -508,12 +516,76 @@ def print_failures(scores: list[Score]) -> None:
                 print(f"    | {sentence}")
 
 
+def news_paragraphs(root: str) -> list[str]:
+    """The distinct paragraphs of DUC 2003's documents, or [] when the folder is absent."""
+    import re
+    from pathlib import Path
+
+    if not Path(root).is_dir():
+        return []
+    from storyline.eval.datasets import duc_stream
+
+    texts = [d.body for d in duc_stream(root, "all")]
+    return list(dict.fromkeys(p for t in texts for p in re.findall(r"[^\n]+", t) if p.strip()))
+
+
+def as_storyline(name: str) -> Splitter:
+    return lambda text: split_sentences(text, name, time_cap_s=3600.0)
+
+
+def print_pipeline_table(names: list[str], paragraphs: list[str]) -> list[dict[str, Any]]:
+    """Each splitter alone against the segment stage's way, on the cases and on news."""
+    header = ("splitter", "cases F1 alone", "as storyline", "news s alone", "as storyline",
+              "one-sentence paragraphs", "split differently")  # fmt: skip
+    rows, out = [], []
+    one = sum(_one_sentence(p) for p in paragraphs)
+    for name in names:
+        if (REQUIRES.get(name) and importlib.util.find_spec(REQUIRES[name]) is None) or (
+            probe_offsets(SPLITTERS[name]) != "chars"
+        ):
+            continue
+        alone, ours = Score(name), Score(name)
+        score_accuracy(alone, SPLITTERS[name])
+        score_accuracy(ours, as_storyline(name))
+        row = {"splitter": name, "cases_f1_alone": alone.f1, "cases_f1_storyline": ours.f1}
+        if paragraphs:
+            split, mine = SPLITTERS[name], as_storyline(name)
+            start = time.perf_counter()
+            theirs = [sentences_of(split, p) for p in paragraphs]
+            row["news_seconds_alone"] = time.perf_counter() - start
+            _split_paragraph.cache_clear()
+            start = time.perf_counter()
+            ours_news = [sentences_of(mine, p) for p in paragraphs]
+            row["news_seconds_storyline"] = time.perf_counter() - start
+            row["news_paragraphs"] = len(paragraphs)
+            row["one_sentence_paragraphs"] = one
+            row["split_differently"] = sum(a != b for a, b in zip(theirs, ours_news, strict=True))
+        out.append(row)
+        rows.append((
+            name, f"{alone.f1:.3f}", f"{ours.f1:.3f}",
+            *((f"{row['news_seconds_alone']:.2f}", f"{row['news_seconds_storyline']:.2f}",
+               f"{one:,} of {len(paragraphs):,}", f"{row['split_differently']:,}")
+              if paragraphs else ("", "", "", "")),
+        ))  # fmt: skip
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print()
+    print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print("news: " + (f"{len(paragraphs):,} distinct paragraphs of DUC 2003, each splitter run "
+                      "once over them" if paragraphs else "DUC 2003 not found: skipped"))  # fmt: skip
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=2.0, help="size of the speed text in MB")
     parser.add_argument("--only", help="comma-separated splitter names (default: all)")
     parser.add_argument("--errors", action="store_true", help="list the cases each got wrong")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--news", default="../shared/eval/duc2003",
+                        help="DUC 2003 folder for the real-news paragraphs (skipped if absent)")  # fmt: skip
     args = parser.parse_args()
 
     names = list(SPLITTERS)
@@ -554,10 +626,12 @@ def main() -> None:
         score_speed(score, split, paragraphs)
 
     print_table(scores, notes)
+    pipeline = print_pipeline_table(names, news_paragraphs(args.news))
     if args.errors:
         print_failures(scores)
     if args.json:
-        print(json.dumps([s.as_dict() for s in scores], indent=2, ensure_ascii=False))
+        print(json.dumps({"splitters": [s.as_dict() for s in scores], "as_storyline": pipeline},
+                         indent=2, ensure_ascii=False))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -90,3 +90,40 @@ def test_pysbd_spans_found_without_a_regex_per_sentence_equal_pysbd_own(
     for text in paragraphs:
         expected = [(s.start, s.end) for s in own.segment(text)]
         assert SPLITTERS["pysbd"](text) == expected, text
+
+
+def test_a_paragraph_with_no_sentence_end_before_its_close_is_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Such a paragraph is not handed to the splitter at all (most news paragraphs are one
+    sentence: the splitter's time goes to the others)."""
+    asked: list[str] = []
+
+    def recording(text: str) -> list[tuple[int, int]]:
+        asked.append(text)
+        return SPLITTERS["pysbd"](text)
+
+    monkeypatch.setitem(SPLITTERS, "recording", recording)
+    text = (
+        "The harbour board called the audit ”deeply unfair.”\n"
+        "Ferries ran as usual on Monday\n"
+        '"We will rebuild," Mayor Ilse Varga said. "Every house on Quay Street."'
+    )
+    got = [text[a:b] for a, b in split_sentences(text, "recording")]
+    assert got == [
+        "The harbour board called the audit ”deeply unfair.”",
+        "Ferries ran as usual on Monday",
+        '"We will rebuild," Mayor Ilse Varga said.',
+        '"Every house on Quay Street."',
+    ]
+    assert asked == ['"We will rebuild," Mayor Ilse Varga said. "Every house on Quay Street."']
+
+
+def test_a_closing_quote_the_splitter_parts_joins_its_sentence() -> None:
+    """pysbd parts a curly closing quote from a sentence that ends a paragraph."""
+    text = "”We will rebuild,” Mayor Ilse Varga said. ”Every house on Quay Street.”"
+    assert [text[a:b] for a, b in SPLITTERS["pysbd"](text)][-1] == "”"
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "”We will rebuild,” Mayor Ilse Varga said.",
+        "”Every house on Quay Street.”",
+    ]

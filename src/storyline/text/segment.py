@@ -118,6 +118,24 @@ SPLITTERS: dict[str, Splitter] = {
 }
 
 
+_WORDISH = re.compile(r"\w")
+
+#: What may close a paragraph after its last word: sentence ends, quotes, brackets.
+_CLOSERS = frozenset(".!?…\"'”’)]»")
+_ENDERS = re.compile(r"[.!?…]")
+
+
+def _one_sentence(paragraph: str) -> bool:
+    """Whether no sentence can end before the paragraph's own end: it holds no ``.``, ``!``,
+    ``?`` or ``…`` but in its closing run ("…fell 3%." or ``…said "yes."”``). Such a
+    paragraph is one sentence whatever the splitter, which need not be asked. In news most
+    paragraphs are (48 % of DUC 2003's, where they were 37 % of pysbd's time)."""
+    end = len(paragraph)
+    while end and (paragraph[end - 1] in _CLOSERS or paragraph[end - 1].isspace()):
+        end -= 1
+    return _ENDERS.search(paragraph, 0, end) is None
+
+
 _CLOCK_END = re.compile(r"\b[ap]\.m\.[\"'”’)]*\s*$", re.I)
 _GOES_ON = re.compile(
     r"^\s*(?:[a-z]|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|"
@@ -126,13 +144,17 @@ _GOES_ON = re.compile(
 
 
 def _rejoin(paragraph: str, spans: list[Span]) -> list[Span]:
-    """Undo splits after a clock time that the sentence goes on from ("at 4 a.m. Monday")."""
+    """Undo splits after a clock time that the sentence goes on from ("at 4 a.m. Monday"),
+    and a "sentence" of punctuation alone (pysbd parts a closing quote from its sentence:
+    ``…"very unfair.”`` gave ``”``) joins the one before it."""
     out: list[Span] = []
     for a, b in spans:
-        if (
-            out
-            and _CLOCK_END.search(paragraph[out[-1][0] : out[-1][1]])
-            and _GOES_ON.match(paragraph[a:b])
+        if out and (
+            not _WORDISH.search(paragraph, a, b)
+            or (
+                _CLOCK_END.search(paragraph[out[-1][0] : out[-1][1]])
+                and _GOES_ON.match(paragraph[a:b])
+            )
         ):
             out[-1] = (out[-1][0], b)
         else:
@@ -178,7 +200,11 @@ def split_sentences(text: str, splitter: str = "pysbd", time_cap_s: float = 2.0)
             continue
         use = split if time.perf_counter() < deadline else _regex
         try:
-            local = list(_split_paragraph(use, paragraph))
+            local = (
+                [(0, len(paragraph))]
+                if _one_sentence(paragraph)
+                else list(_split_paragraph(use, paragraph))
+            )
         except Exception:  # a splitter bug on one paragraph must not lose it
             local = _regex(paragraph)
         for a, b in _rejoin(paragraph, _cover(len(paragraph), local)):
