@@ -540,9 +540,10 @@ def print_pipeline_table(names: list[str], paragraphs: list[str]) -> list[dict[s
     rows, out = [], []
     one = sum(_one_sentence(p) for p in paragraphs)
     for name in names:
-        if (REQUIRES.get(name) and importlib.util.find_spec(REQUIRES[name]) is None) or (
-            probe_offsets(SPLITTERS[name]) != "chars"
-        ):
+        module = REQUIRES.get(name)
+        if module and importlib.util.find_spec(module) is None:
+            continue
+        if probe_offsets(SPLITTERS[name]) != "chars":
             continue
         alone, ours = Score(name), Score(name)
         score_accuracy(alone, SPLITTERS[name])
@@ -568,11 +569,16 @@ def print_pipeline_table(names: list[str], paragraphs: list[str]) -> list[dict[s
               if paragraphs else ("", "", "", "")),
         ))  # fmt: skip
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in pairs)
+
     print()
-    print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    print(line(header))
     print("  ".join("-" * w for w in widths))
     for r in rows:
-        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        print(line(r))
     print("news: " + (f"{len(paragraphs):,} distinct paragraphs of DUC 2003, each splitter run "
                       "once over them" if paragraphs else "DUC 2003 not found: skipped"))  # fmt: skip
     return out

@@ -305,6 +305,11 @@ def _split_one(job: tuple[str, str], splitter: str, cap_s: float) -> tuple[str, 
     return aid, clean, split_sentences(clean, splitter, cap_s)
 
 
+#: Articles whose clean text the segment stage reads in one query, and segments in one commit.
+_SEGMENT_READS = 500
+_SEGMENT_COMMITS = 200
+
+
 def stage_segment(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.segment
     pending = store.ids_at_stage("cleaned")
@@ -313,20 +318,30 @@ def stage_segment(ctx: Context) -> None:
     total = 0
 
     def jobs() -> Iterator[tuple[str, str]]:
-        for aid in pending:
-            row = store.db.execute("SELECT clean FROM articles WHERE id = ?", (aid,)).fetchone()
-            yield aid, row["clean"] or ""
+        for i in range(0, len(pending), _SEGMENT_READS):
+            ids = pending[i : i + _SEGMENT_READS]
+            marks = ",".join("?" * len(ids))
+            rows = dict(
+                store.db.execute(f"SELECT id, clean FROM articles WHERE id IN ({marks})", ids)
+            )
+            for aid in ids:
+                yield aid, rows.get(aid) or ""
 
     split = partial(_split_one, splitter=cfg.splitter, cap_s=cfg.time_cap_s)
-    for done, (aid, clean, spans) in enumerate(ctx.engine.map(split, jobs(), "segment"), 1):
-        if len(spans) > cap:
-            _too_many_sentences(ctx, aid, len(spans), cap)
-            spans = spans[:cap]
-        sentences = [Sentence(aid, i, clean[a:b], a, b) for i, (a, b) in enumerate(spans)]
-        store.save_sentences(aid, sentences)
-        total += len(sentences)
-        ctx.progress.advance()
-        _fault_point("segment", done)
+    results = enumerate(ctx.engine.map(split, jobs(), "segment"), 1)
+    while chunk := list(itertools.islice(results, _SEGMENT_COMMITS)):
+        # One transaction for a chunk of articles: a commit each cost as much as the
+        # sentences' inserts. A run stopped inside one segments its articles again.
+        with store.transaction():
+            for done, (aid, clean, spans) in chunk:
+                if len(spans) > cap:
+                    _too_many_sentences(ctx, aid, len(spans), cap)
+                    spans = spans[:cap]
+                sentences = [Sentence(aid, i, clean[a:b], a, b) for i, (a, b) in enumerate(spans)]
+                store.save_sentences(aid, sentences)
+                total += len(sentences)
+                ctx.progress.advance()
+                _fault_point("segment", done)
     ctx.result.counts["segmented"] = len(pending)
     ctx.result.counts["sentences"] = total
 
