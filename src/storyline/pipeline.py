@@ -201,6 +201,12 @@ def _changed_lines(kept: Any, marks: list[str], dirty: list[str]) -> set[str]:
 #: 50,000 generated articles; 500 each: 43.7 s).
 REGISTER_BATCH = 500
 
+#: Articles whose clean text the segment stage reads in one query, and the articles the clean
+#: and segment stages write in one commit (a commit each cost as much as the writes: 500
+#: articles segmented in this process, 0.56 -> 0.32 s).
+_READ_CHUNK = 500
+_COMMIT_CHUNK = 200
+
 
 def stage_clean(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.clean
@@ -275,10 +281,13 @@ def stage_clean(ctx: Context) -> None:
             yield (aid, *texts.pop(aid), aside)
 
     clean = partial(_clean_one, cfg=cfg, templates=templates)
-    for done, (aid, cleaned, sig) in enumerate(ctx.engine.map(clean, jobs(), "clean"), start=1):
-        store.save_cleaning(aid, cleaned.text, cleaned.removed, cleaned.credits, cleaned.title, sig)
-        ctx.progress.advance()
-        _fault_point("clean", done)
+    results = enumerate(ctx.engine.map(clean, jobs(), "clean"), start=1)
+    while chunk := list(itertools.islice(results, _COMMIT_CHUNK)):
+        with store.transaction():  # a run stopped inside a chunk cleans them again
+            for done, (aid, c, sig) in chunk:
+                store.save_cleaning(aid, c.text, c.removed, c.credits, c.title, sig)
+                ctx.progress.advance()
+                _fault_point("clean", done)
     # Kept once every article is cleaned: a run killed before checks the outlets again. (The
     # counts say which paragraphs they cover, so they are right whenever they are kept.)
     for source, lines in marks.items():
@@ -305,11 +314,6 @@ def _split_one(job: tuple[str, str], splitter: str, cap_s: float) -> tuple[str, 
     return aid, clean, split_sentences(clean, splitter, cap_s)
 
 
-#: Articles whose clean text the segment stage reads in one query, and segments in one commit.
-_SEGMENT_READS = 500
-_SEGMENT_COMMITS = 200
-
-
 def stage_segment(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.segment
     pending = store.ids_at_stage("cleaned")
@@ -318,8 +322,8 @@ def stage_segment(ctx: Context) -> None:
     total = 0
 
     def jobs() -> Iterator[tuple[str, str]]:
-        for i in range(0, len(pending), _SEGMENT_READS):
-            ids = pending[i : i + _SEGMENT_READS]
+        for i in range(0, len(pending), _READ_CHUNK):
+            ids = pending[i : i + _READ_CHUNK]
             marks = ",".join("?" * len(ids))
             rows = dict(
                 store.db.execute(f"SELECT id, clean FROM articles WHERE id IN ({marks})", ids)
@@ -329,9 +333,8 @@ def stage_segment(ctx: Context) -> None:
 
     split = partial(_split_one, splitter=cfg.splitter, cap_s=cfg.time_cap_s)
     results = enumerate(ctx.engine.map(split, jobs(), "segment"), 1)
-    while chunk := list(itertools.islice(results, _SEGMENT_COMMITS)):
-        # One transaction for a chunk of articles: a commit each cost as much as the
-        # sentences' inserts. A run stopped inside one segments its articles again.
+    while chunk := list(itertools.islice(results, _COMMIT_CHUNK)):
+        # A run stopped inside a chunk segments its articles again.
         with store.transaction():
             for done, (aid, clean, spans) in chunk:
                 if len(spans) > cap:
