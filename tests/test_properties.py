@@ -108,3 +108,16 @@ def test_ids_are_stable_and_depend_on_what_they_say(
     assert isinstance(first, str) and first
     if url:
         canonical_url(url)  # never raises
+
+
+CREDIT_WORDS = ["Photo", "photos:", "PICTURE by", "image/", "Video ©", "via Reuters", "Getty Images",
+                "Shutterstock", "AP Photo", "AFP photo", "EPA-EFE", "Reuters/", "©2024", "İmage:",
+                "ıllustration by", "ſhutterstock", "\u212aate / Getty", "credit", "pool photo"]  # fmt: skip
+
+
+@given(st.lists(st.one_of(st.sampled_from(CREDIT_WORDS), word), max_size=12).map(" ".join))
+def test_the_photo_credit_prefilter_never_changes_the_search(text: str) -> None:
+    """The cheap keyword check only skips paragraphs the credit search could not match."""
+    from storyline.ingest.clean import _PHOTO_CREDIT, _photo_credit
+
+    assert _photo_credit(text) == (_PHOTO_CREDIT.search(text) is not None)
