@@ -208,6 +208,15 @@ _READ_CHUNK = 500
 _COMMIT_CHUNK = 200
 
 
+def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _placeholders(ids: list[str]) -> str:
+    return ",".join("?" * len(ids))
+
+
 def stage_clean(ctx: Context) -> None:
     store, cfg = ctx.store, ctx.settings.clean
     pending = store.ids_at_stage("ingested")
@@ -219,12 +228,18 @@ def stage_clean(ctx: Context) -> None:
     texts: dict[str, tuple[str, str | None, str]] = {}
 
     def outlet_texts() -> Iterator[str]:
-        for aid in pending:
-            row = store.db.execute(
-                "SELECT text, title, source FROM articles WHERE id = ?", (aid,)
-            ).fetchone()
-            texts[aid] = (row["text"], row["title"], row["source"] or "")
-            yield row["text"] if row["source"] else ""
+        for ids in _chunks(pending, _READ_CHUNK):
+            rows = {
+                r["id"]: r
+                for r in store.db.execute(
+                    f"SELECT id, text, title, source FROM articles WHERE id IN ({_placeholders(ids)})",
+                    ids,
+                )
+            }
+            for aid in ids:
+                row = rows[aid]
+                texts[aid] = (row["text"], row["title"], row["source"] or "")
+                yield row["text"] if row["source"] else ""
 
     signed = zip(
         pending, ctx.engine.map(paragraph_signature, outlet_texts(), "templates"), strict=True
@@ -270,15 +285,16 @@ def stage_clean(ctx: Context) -> None:
     ctx.progress.start("clean", len(pending) + len(again))
 
     def jobs() -> Iterator[tuple[str, str, str | None, str, list[str]]]:
-        for aid in [*pending, *again]:
-            aside = [
-                r["text"]
-                for r in store.db.execute(
-                    "SELECT text FROM removed WHERE article_id = ? AND by_stage = 'ingest'",
-                    (aid,),
-                )
-            ]
-            yield (aid, *texts.pop(aid), aside)
+        for ids in _chunks([*pending, *again], _READ_CHUNK):
+            aside: dict[str, list[str]] = {}
+            for r in store.db.execute(
+                "SELECT article_id, text FROM removed WHERE by_stage = 'ingest'"
+                f" AND article_id IN ({_placeholders(ids)}) ORDER BY article_id, idx",
+                ids,
+            ):
+                aside.setdefault(r["article_id"], []).append(r["text"])
+            for aid in ids:
+                yield (aid, *texts.pop(aid), aside.get(aid, []))
 
     clean = partial(_clean_one, cfg=cfg, templates=templates)
     results = enumerate(ctx.engine.map(clean, jobs(), "clean"), start=1)
@@ -322,11 +338,11 @@ def stage_segment(ctx: Context) -> None:
     total = 0
 
     def jobs() -> Iterator[tuple[str, str]]:
-        for i in range(0, len(pending), _READ_CHUNK):
-            ids = pending[i : i + _READ_CHUNK]
-            marks = ",".join("?" * len(ids))
+        for ids in _chunks(pending, _READ_CHUNK):
             rows = dict(
-                store.db.execute(f"SELECT id, clean FROM articles WHERE id IN ({marks})", ids)
+                store.db.execute(
+                    f"SELECT id, clean FROM articles WHERE id IN ({_placeholders(ids)})", ids
+                )
             )
             for aid in ids:
                 yield aid, rows.get(aid) or ""
