@@ -28,8 +28,8 @@ Run it from the repository root::
     .venv/bin/python benchmarks/sentence_splitters.py --mb 0.5 --only syntok,regex
 
 A second table runs each splitter as storyline's segment stage does (``split_sentences``: a
-paragraph with no sentence end before its closing run is one sentence without asking the
-splitter; a piece of punctuation alone joins the sentence before it; clock times rejoined)
+paragraph with no sentence end but at its very end, and no closing quotation mark, is one
+sentence without asking the splitter; clock times rejoined)
 on the gold cases and on real news paragraphs (DUC 2003's documents, read from
 ``../shared/eval/duc2003`` or ``--news DIR``; skipped when absent): exact F1 on the cases,
 seconds over the distinct paragraphs for the splitter alone and as storyline splits, and

@@ -92,11 +92,10 @@ def test_pysbd_spans_found_without_a_regex_per_sentence_equal_pysbd_own(
         assert SPLITTERS["pysbd"](text) == expected, text
 
 
-def test_a_paragraph_with_no_sentence_end_before_its_close_is_one_sentence(
+def test_a_paragraph_with_no_sentence_end_before_its_own_is_one_sentence(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Such a paragraph is not handed to the splitter at all (most news paragraphs are one
-    sentence: the splitter's time goes to the others)."""
+    """Such a paragraph (and no closing quotation mark in it) is not handed to the splitter."""
     asked: list[str] = []
 
     def recording(text: str) -> list[tuple[int, int]]:
@@ -105,25 +104,40 @@ def test_a_paragraph_with_no_sentence_end_before_its_close_is_one_sentence(
 
     monkeypatch.setitem(SPLITTERS, "recording", recording)
     text = (
-        "The harbour board called the audit ”deeply unfair.”\n"
-        "Ferries ran as usual on Monday\n"
-        '"We will rebuild," Mayor Ilse Varga said. "Every house on Quay Street."'
+        "The harbour board called the audit unfair on Monday.\n"
+        "Ferries ran as usual\n"
+        "The board called the audit ”deeply unfair.”\n"
+        '"We will rebuild," Mayor Ilse Varga said. Crews arrived at dawn.'
     )
     got = [text[a:b] for a, b in split_sentences(text, "recording")]
     assert got == [
-        "The harbour board called the audit ”deeply unfair.”",
-        "Ferries ran as usual on Monday",
+        "The harbour board called the audit unfair on Monday.",
+        "Ferries ran as usual",
+        "The board called the audit ”deeply unfair.",
+        "”",
         '"We will rebuild," Mayor Ilse Varga said.',
-        '"Every house on Quay Street."',
+        "Crews arrived at dawn.",
+    ]  # pysbd's own way with a closing quote at a paragraph's end, kept as it was
+    assert asked == [
+        "The board called the audit ”deeply unfair.”",
+        '"We will rebuild," Mayor Ilse Varga said. Crews arrived at dawn.',
     ]
-    assert asked == ['"We will rebuild," Mayor Ilse Varga said. "Every house on Quay Street."']
 
 
-def test_a_closing_quote_the_splitter_parts_joins_its_sentence() -> None:
-    """pysbd parts a curly closing quote from a sentence that ends a paragraph."""
-    text = "”We will rebuild,” Mayor Ilse Varga said. ”Every house on Quay Street.”"
-    assert [text[a:b] for a, b in SPLITTERS["pysbd"](text)][-1] == "”"
-    assert [text[a:b] for a, b in split_sentences(text)] == [
-        "”We will rebuild,” Mayor Ilse Varga said.",
-        "”Every house on Quay Street.”",
+def test_one_sentence_paragraphs_split_as_the_splitter_splits_them(
+    example_corpus: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every paragraph of the example corpus and the seeds splits the same with and without
+    the one-sentence shortcut."""
+    import storyline.text.segment as segment
+
+    texts = [
+        p.read_text(encoding="utf-8", errors="replace")
+        for where in (example_corpus, seeds_dir)
+        for p in sorted(where.rglob("*"))
+        if p.is_file() and p.suffix in {".txt", ".html", ".jsonl", ".xml", ""}
     ]
+    fast = [split_sentences(t) for t in texts]
+    assert sum(segment._one_sentence(line) for t in texts for line in t.splitlines()) > 100
+    monkeypatch.setattr(segment, "_one_sentence", lambda paragraph: False)
+    assert [split_sentences(t) for t in texts] == fast
