@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -183,11 +184,18 @@ def test_an_unchanged_template_does_not_send_the_clean_stage_through_older_artic
     assert all(mid not in (a.clean or "") for a in corpus.articles())
 
 
-def test_the_kept_template_counts_equal_a_count_from_scratch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shared", [(4, 250_000), (1, 0)])
+def test_the_kept_template_counts_equal_a_count_from_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: tuple[int, int]
+) -> None:
     """The clean stage counts only the new articles' paragraphs against what it kept of each
-    outlet; after every add, what it kept equals counting every paragraph again."""
+    outlet; after every add, what it kept equals counting every paragraph again. (With
+    ``shared`` (1, 0), an outlet kept before the last add reads its new rows by its index.)"""
     import random
 
+    import storyline.store as store_module
+
+    monkeypatch.setattr(store_module, "SHARED_READ", shared)
     rng = random.Random(3)
     lines = ["Live updates on every platform", "Subscribe to the Bend Post today",
              "Share this story with a friend", "Follow us for more from the east side"]  # fmt: skip
@@ -240,6 +248,45 @@ def test_template_counts_kept_late_or_never_are_still_right(
     full = corpus.store.template_state("Bend Post", min_articles)
     assert kept["total"] == full["total"] == 6
     assert kept["candidates"] == full["candidates"] and len(full["candidates"]) == 1
+
+
+def test_a_template_verdict_is_read_again_only_when_its_first_carriers_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated line's verdict reads its first 25 carriers by id: an add whose carriers all
+    sort after them keeps the verdict without reading any article; one that sorts before
+    them has it read again. Either way the kept counts equal a count from scratch."""
+    from storyline.ids import article_id
+
+    line = "Subscribe to the Bend Post today"
+    corpus = Corpus()
+    min_articles = corpus.settings.clean.repeat_min_articles
+    urls = (f"https://bendpost.example/{i}" for i in range(10_000))
+    by_id = {u: article_id(u, None, "") for u in itertools.islice(urls, 2000)}
+    low = [u for u, i in by_id.items() if i < "4"][:30]
+    high = [u for u, i in by_id.items() if i > "f"][:2]
+    lowest = min(by_id, key=by_id.__getitem__)
+    reads: list[int] = []
+    real = Store._reads_as_template
+
+    def spy(self: Store, *args: Any) -> bool:
+        reads.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(Store, "_reads_as_template", spy)
+    for name, batch in (("a", low), ("b", high[:1]), ("c", high[1:]), ("d", [lowest])):
+        recs = [{"text": f"{' '.join(TOPICS[n % len(TOPICS)] * 2)}\n\n{line}",  # long, then short
+                 "url": url, "source": "Bend Post"} for n, url in enumerate(batch)]  # fmt: skip
+        write_jsonl(tmp_path / f"{name}.jsonl", recs)
+        reads.clear()
+        corpus.add([str(tmp_path / f"{name}.jsonl")])
+        kept = corpus.store.state(f"templates:{min_articles}:Bend Post")
+        with monkeypatch.context() as m:
+            m.setattr(Store, "_reads_as_template", real)
+            full = corpus.store.template_state("Bend Post", min_articles)
+        assert (kept["total"], kept["candidates"]) == (full["total"], full["candidates"])
+        assert len(full["candidates"]) == 1
+        assert (len(reads) == 0) == (name in ("b", "c")), name
 
 
 def test_articles_are_cleaned_by_the_current_template_marks_after_any_adds(

@@ -29,7 +29,13 @@ class Entity:
 
     @property
     def key(self) -> str:
-        return " ".join(self.text.lower().replace("’s", "").replace("'s", "").split())
+        return _name_key(self.text)
+
+
+@lru_cache(maxsize=65536)
+def _name_key(text: str) -> str:
+    """A name as compared: lower case, no possessive, single spaces (names repeat: cached)."""
+    return " ".join(text.lower().replace("’s", "").replace("'s", "").split())
 
 
 class Extractor(Protocol):
@@ -257,17 +263,20 @@ def resolve(entities: Iterable[Entity]) -> list[Entity]:
                 words = words[1:]
             if words:
                 parts.append(Entity(" ".join(words), e.label))
+    keys = [e.key for e in parts]
     longer: dict[str, set[str]] = {}
-    for e in parts:
-        key = e.key.split()
-        if len(key) > 1:
-            longer.setdefault(key[-1], set()).add(e.key)
+    first: dict[str, str] = {}  # each key's first mention, as written
+    for e, key in zip(parts, keys, strict=True):
+        first.setdefault(key, e.text)
+        words = key.split()
+        if len(words) > 1:
+            longer.setdefault(words[-1], set()).add(key)
     out = []
-    for e in parts:
-        full = longer.get(e.key, set()) if " " not in e.key else set()
+    for e, key in zip(parts, keys, strict=True):
+        full = longer.get(key, set()) if " " not in key else set()
         if len(full) == 1:
             [name] = full
-            e = Entity(next(p.text for p in parts if p.key == name), e.label)
+            e = Entity(first[name], e.label)
         out.append(e)
     return out
 
