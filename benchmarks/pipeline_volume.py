@@ -337,9 +337,11 @@ def child(kind: str, base: str, extra: str, db: str, model: str, workers: str, o
             result["base_stage_peaks_mib"], peaks.peaks = peaks.peaks, {}
             peaks.stage = "start"
         if extra:
+            io = _disk_io()
             t = time.perf_counter()
             run = corpus.add([extra], peaks, engine)
             result["seconds"] = time.perf_counter() - t
+            result["disk_mib"] = [(b - a) / 2**20 for a, b in zip(io, _disk_io(), strict=True)]
             result["timings"] = run.timings
             result["counts"] = {k: v for k, v in run.counts.items() if not isinstance(v, dict)}
         if kind == "run":  # `storyline run` ends by writing report.json and report.html
@@ -364,6 +366,17 @@ def child(kind: str, base: str, extra: str, db: str, model: str, workers: str, o
     Path(out).write_text(json.dumps(result))
 
 
+def _disk_io() -> tuple[int, int]:
+    """Bytes this process has read from and written to the disk (not the page cache), on
+    Linux; zeros elsewhere. A large store's add reads what the cache lacks and writes each
+    changed page twice (the WAL, then the checkpoint)."""
+    try:
+        fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+        return int(fields["read_bytes"]), int(fields["write_bytes"])
+    except (OSError, KeyError, ValueError):
+        return 0, 0
+
+
 def _spawn(*args: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as fh:
         subprocess.run([sys.executable, __file__, "--child", *args, fh.name], check=True)
@@ -381,6 +394,9 @@ def _counts(r: dict[str, Any]) -> None:
     sentence pairs the digest scored and reused."""
     c = r.get("counts", {})
     print("          " + ", ".join(f"{k} {c[k]:,}" for k in COUNTS if k in c))
+    if "disk_mib" in r:
+        read, written = r["disk_mib"]
+        print(f"          disk: {read:,.0f} MiB read, {written:,.0f} MiB written")
     st = r.get("stories")
     if st:
         print(f"          stories {st['stories']:,} (generated {st['generated']:,}), against the"
