@@ -711,16 +711,16 @@ class Store:
         if not since:
             return out
         recent = upto - max(since.values())
-        times, rows = SHARED_READ
-        shared = {s: u for s, u in since.items() if upto - u <= max(times * recent, rows)}
-        rows: list[Any] = []
+        times, reach = SHARED_READ
+        shared = {s: u for s, u in since.items() if upto - u <= max(times * recent, reach)}
+        cursors: list[sqlite3.Cursor] = []
         if shared:
-            rows.append(self.db.execute(
+            cursors.append(self.db.execute(
                 "SELECT source, rowid, article_id, hash, short FROM paragraphs_seen"
                 " WHERE rowid > ? AND rowid <= ?",
                 (min(shared.values()), upto),
             ))  # fmt: skip
-        rows += [
+        cursors += [
             self.db.execute(
                 "SELECT source, rowid, article_id, hash, short FROM paragraphs_seen"
                 " WHERE source = ? AND rowid > ? AND rowid <= ?",
@@ -729,7 +729,7 @@ class Store:
             for s, u in since.items()
             if s not in shared
         ]
-        for cursor in rows:
+        for cursor in cursors:
             for source, rowid, article_id, h, short in cursor:
                 if rowid > since.get(source, upto):
                     articles, added = out[source]
