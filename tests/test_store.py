@@ -85,3 +85,10 @@ def test_lookups_of_a_few_articles_read_by_their_ids_not_by_a_scan(fresh_store: 
 
     plans = _plans(store, lambda: list(store.digest_states()))
     assert plans == ["SCAN articles USING COVERING INDEX articles_digest_state"], plans
+    plans = _plans(store, store.digest_keys)
+    assert plans == ["SCAN digests USING COVERING INDEX digests_key"], plans
+    # The stories' story docs, by id and config, from their unique index.
+    plans = _plans(store, lambda: store.load_story_docs("v1:rules:-", ids))
+    assert plans == ["SEARCH story_docs USING INDEX story_docs_key (article_id=? AND config=?)"], (
+        plans
+    )

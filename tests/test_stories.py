@@ -284,3 +284,97 @@ def test_the_merge_pass_joins_no_story_idle_past_the_window() -> None:
 
     assert pair(1.0) == {1: 0}
     assert pair(30.0) == {}
+
+
+def test_kept_story_features_read_back_as_they_were_made() -> None:
+    """What ``pack_doc`` keeps of an article reads back bit for bit: its word counts, its
+    names in their order (ties in a story's top names go by it) and its vector, float16
+    where that loses nothing, float32 where it would."""
+    from collections import Counter
+
+    import numpy as np
+
+    from storyline.stories.model import keep_counts, pack_doc, unpack_doc
+    from storyline.stories.stream import StoryDoc
+
+    rng = np.random.default_rng(7)
+    half = rng.standard_normal(384).astype(np.float16).astype(np.float32)
+    full = rng.standard_normal(384).astype(np.float32)
+    docs = [
+        StoryDoc(
+            "a",
+            1.0,
+            "Ferry fares rise",
+            "Ferry fares rise again; fares, fares.",
+            Counter({"Port Halloran": 2, "Ilse Brandt": 1, "Ærø": 1}),
+            half,
+        ),  # fmt: skip
+        StoryDoc("b", None, "", "", Counter(), full),
+        StoryDoc("c", 2.0, "Only a title", "", Counter({"CPA": 1}), None),
+    ]
+    keep_counts(docs)
+    for doc, published in zip(
+        docs, ("1970-01-01T00:00:01+00:00", None, "1970-01-01T00:00:02+00:00"), strict=True
+    ):
+        back = unpack_doc(doc.id, published, pack_doc(doc))
+        assert back.id == doc.id and back.time == doc.time
+        assert list(back.entities.items()) == list(doc.entities.items())
+        assert doc.counts is not None and back.counts is not None
+        for (idx, tf), (idx2, tf2) in zip(doc.counts, back.counts, strict=True):
+            assert idx2.dtype == idx.dtype and tf2.dtype == tf.dtype
+            assert np.array_equal(idx, idx2) and np.array_equal(tf, tf2)
+        if doc.embedding is None:
+            assert back.embedding is None
+        else:
+            assert back.embedding is not None and back.embedding.dtype == np.float32
+            assert np.array_equal(back.embedding, doc.embedding)
+    assert len(pack_doc(docs[0])) < len(pack_doc(docs[1]))  # the float16 vector took 2 bytes each
+    (body, _), _ = docs[0].counts or ((None, None), None)
+    assert body is not None and sorted(body.tolist()) == body.tolist()
+
+
+def test_the_stream_places_from_kept_features_as_from_the_texts(
+    example_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``add`` reads the articles of the active stories from their kept features, and places
+    new ones exactly as when it reads their texts, names and vectors again; only the new
+    articles are made into story docs."""
+    import sqlite3
+
+    import storyline.stories.model as model
+
+    files = sorted(str(p) for p in example_corpus.rglob("*") if p.is_file())
+    kept_db, texts_db = tmp_path / "kept.db", tmp_path / "texts.db"
+    with Corpus(kept_db) as corpus:
+        corpus.add(files[:-2])
+        assert corpus.store.story_doc_ids(next(iter(_configs(corpus)))) == {
+            a.id for a in corpus.articles()
+        }  # the batch clustering kept them all
+    with sqlite3.connect(kept_db) as src, sqlite3.connect(texts_db) as dst:
+        src.backup(dst)
+        dst.execute("DELETE FROM story_docs")
+    made: dict[str, list[int]] = {"kept": [], "texts": []}
+    real = model.to_story_docs
+    results = {}
+    for name, db in (("kept", kept_db), ("texts", texts_db)):
+
+        def counted(rows, *args, _name=name, **kw):  # type: ignore[no-untyped-def]
+            made[_name].append(len(rows))
+            return real(rows, *args, **kw)
+
+        monkeypatch.setattr(model, "to_story_docs", counted)
+        with Corpus(db) as corpus:
+            result = corpus.add(files[-2:])
+            how = result.counts["story_clustering"]
+            assert how["method"] == "stream placement" and how["active_stories"] > 0
+            results[name] = (how, sorted((s["id"], tuple(s["articles"])) for s in corpus.stories()))
+            new, recleaned = result.counts["articles_new"], result.counts["recleaned"]
+    assert results["kept"] == results["texts"]
+    # The new articles, and the one whose template lines changed: cleaned again, its kept
+    # features were dropped with its old text.
+    assert recleaned == 1 and made["kept"] == [new + recleaned]
+    assert made["texts"][0] > new + recleaned  # the active stories' articles too
+
+
+def _configs(corpus: Corpus) -> set[str]:
+    return {r[0] for r in corpus.store.db.execute("SELECT DISTINCT config FROM story_docs")}

@@ -814,7 +814,9 @@ def stage_digest(ctx: Context) -> None:
     from storyline.entities import StoredExtractor, get_extractor
 
     store = ctx.store
-    stories = store.stories()
+    # Each story's key is made from its members (not its stored JSON: at 29,000 stories
+    # reading them all was 0.7 s, cold); only the stories whose key changed are read.
+    members_of = store.story_members()
     made = store.digest_keys()
     families = store.families()
     # A digest depends on its articles' text and dates, their copy families, and the settings
@@ -829,17 +831,18 @@ def stage_digest(ctx: Context) -> None:
         aid: f"{aid}|{sig}|{published}|{families.get(aid, '')}"
         for aid, sig, published in store.digest_states()
     }
-    todo = []
-    for st in stories:
-        members = "\n".join(sorted(state.get(a, a) for a in st["articles"]))
+    keys = {}
+    keep = set(store.story_ids())
+    for sid in keep:
+        members = "\n".join(sorted(state.get(a, a) for a in members_of.get(sid, ())))
         key = hashlib.sha1(f"{fingerprint}\n{members}".encode()).hexdigest()
-        if made.get(st["id"]) != key:
-            todo.append((st, key))
-    keep = {st["id"] for st in stories}
-    if not todo:
+        if made.get(sid) != key:
+            keys[sid] = key
+    if not keys:
         store.save_digests([], keep)
         ctx.result.counts["digests"] = len(made)
         return
+    todo = [(st, keys[st["id"]]) for st in store.stories_by_ids(keys)]
     ctx.progress.start("digest", len(todo))
     done: list[tuple[str, str, dict[str, Any]]] = []
     # Names found in an article are kept by text hash: a story remade reads only its new ones.
@@ -927,7 +930,7 @@ def stage_digest(ctx: Context) -> None:
     store.save_fact_scores(scored, keep)
     store.save_fact_partners(partners, keep)
     store.save_digests(done, keep)
-    ctx.result.counts["digests"] = len(store.digest_keys())
+    ctx.result.counts["digests"] = store.count_digests()
 
 
 @dataclass

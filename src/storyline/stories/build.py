@@ -16,7 +16,15 @@ from storyline.entities import StoredExtractor, get_extractor
 from storyline.store import Store
 from storyline.stories.batch import Spread, batch_stories
 from storyline.stories.ids import apply_overrides, carry_ids
-from storyline.stories.model import lead, load_story_model, to_story_docs
+from storyline.stories.model import (
+    features_config,
+    keep_counts,
+    kept_story_docs,
+    lead,
+    load_story_model,
+    pack_doc,
+    to_story_docs,
+)
 
 
 def build_stories(
@@ -43,7 +51,9 @@ def build_stories(
     elif embed is None:
         embed = embedder_of(settings.embed).encode
     rows = story_rows(articles)
-    docs = to_story_docs(rows, StoredExtractor(get_extractor(cfg.entities), store), embed)
+    extractor = StoredExtractor(get_extractor(cfg.entities), store)
+    docs = to_story_docs(rows, extractor, embed)
+    keep_story_docs(store, story_docs_config(extractor.name, embed), docs, rows)
     if clustered is not None and clustered.key == rows_key(rows):
         assignments = clustered.assignments
         if report is not None:
@@ -75,6 +85,33 @@ def build_stories(
 
 
 Row = tuple[str, str | None, str, str]
+
+
+def story_docs_config(
+    extractor: str, embed: Callable[[list[str]], np.ndarray] | None
+) -> str | None:
+    """The key of the story features made with this extractor and embedder (``encode`` of an
+    embedder that has a ``name``); None for an embedder the store cannot name."""
+    if embed is None:
+        return features_config(extractor, None)
+    model = getattr(getattr(embed, "__self__", None), "name", None)
+    return features_config(extractor, model) if isinstance(model, str) else None
+
+
+def keep_story_docs(store: Store, config: str | None, docs: list[Any], rows: list[Row]) -> None:
+    """Keep the story features of the docs the store does not hold yet (a batch clustering
+    made them all), so that the next ``add`` reads the active stories' articles from them."""
+    if config is None:
+        return
+    have = store.story_doc_ids(config)
+    todo = [d for d in docs if d.id not in have]
+    published = {r[0]: r[1] for r in rows}
+    for start in range(0, len(todo), 2000):
+        part = todo[start : start + 2000]
+        keep_counts(part)
+        store.save_story_docs(config, [(d.id, published[d.id], pack_doc(d)) for d in part])
+        for d in part:  # the counts were made for keeping: the batch clustering counts its own
+            d.counts = None
 
 
 def story_rows(articles: list[Any]) -> list[Row]:
@@ -150,6 +187,7 @@ def place_stories(
     elif embed is None:
         embed = embedder_of(settings.embed).encode
     extractor = StoredExtractor(get_extractor(cfg.entities), store)
+    config = story_docs_config(extractor.name, embed)
     fresh_by_id = store.light(new)
     fresh = [fresh_by_id[i] for i in new if i in fresh_by_id]
     times = [t for t in (epoch(a.published) for a in fresh) if t is not None]
@@ -159,15 +197,19 @@ def place_stories(
         else None
     )
     previous = store.stories_since(since)
-    old_articles = store.light(i for members in previous.values() for i in members)
-    meta = {**old_articles, **{a.id: a for a in fresh}}
+    meta = {a.id: a for a in fresh}
 
-    def rows(arts: list[Any]) -> list[tuple[str, str | None, str, str]]:
-        return [(a.id, a.published, a.title or "", a.clean or "") for a in arts]
+    def read(ids: list[str]) -> list[Row]:
+        """The rows of articles whose story features are not kept (read as light articles,
+        which the stories they end up in are described from)."""
+        meta.update(store.light(i for i in ids if i not in meta))
+        return story_rows([meta[i] for i in ids if i in meta])
 
     ages = store.story_ages()
     ordered_old = sorted(previous, key=lambda s: (ages.get(s, 0), s))
-    all_docs = to_story_docs(rows(list(meta.values())), extractor, embed)
+    # The articles of the active stories are read from their kept features, not their texts.
+    wanted = [*(i for members in previous.values() for i in members), *(a.id for a in fresh)]
+    all_docs = kept_story_docs(store, config, wanted, read, extractor, embed)
     by_id = {d.id: d for d in all_docs}
     groups = [[by_id[a] for a in previous[sid] if a in by_id] for sid in ordered_old]
     new_docs = [by_id[a.id] for a in fresh if a.id in by_id and a.id not in previous]
@@ -187,6 +229,7 @@ def place_stories(
     next_age = max(ages.values(), default=-1) + 1
     vectors = {d.id: d.embedding for d in all_docs}
     roots = store.families()
+    meta.update(store.light(a for members in named.values() for a in members if a not in meta))
     stories = []
     for sid, members in named.items():
         stories.append(describe(sid, ages.get(sid, next_age), [meta[a] for a in members],

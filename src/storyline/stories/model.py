@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -49,7 +49,7 @@ def to_story_docs(
     """(id, published, title, body) rows as StoryDocs in canonical order (time, then id).
     Names and embeddings are found ``chunk`` articles at a time, into one array of vectors:
     at 100,000 articles the texts, names and vectors of all at once were GBs at a time."""
-    ordered = sorted(items, key=lambda r: (r[1] is None, epoch(r[1]) or 0.0, r[0]))
+    ordered = sorted(items, key=lambda r: canonical(r[0], r[1]))
     docs: list[StoryDoc] = []
     vectors: np.ndarray | None = None
     for start in range(0, len(ordered), chunk):
@@ -70,6 +70,98 @@ def to_story_docs(
                 )
             )  # fmt: skip
     return docs
+
+
+def canonical(aid: str, published: str | None) -> tuple[bool, float, str]:
+    """An article's place in the canonical order: undated last, then time, then id."""
+    return (published is None, epoch(published) or 0.0, aid)
+
+
+# -- story features kept in the store ---------------------------------------------------------
+#: Bumped when what ``pack_doc`` keeps, or how it is made, changes: older rows are then made again.
+FEATURES_VERSION = 1
+_HEAD = np.dtype("<u4")
+
+
+def features_config(extractor: str | None, embed_model: str | None) -> str:
+    """The key under which an article's story features are kept: they hold for one entity
+    extractor and one embedding model (none: the stories use no vectors)."""
+    return f"v{FEATURES_VERSION}:{extractor or '-'}:{embed_model or '-'}"
+
+
+def pack_doc(doc: StoryDoc) -> bytes:
+    """What the stream clusterer needs of an article (``doc.counts`` must be set), as bytes:
+    four counts, two hashed-term arrays with their counts, the vector (float16 where that
+    loses nothing, else float32) and the names with their counts in order (JSON)."""
+    assert doc.counts is not None
+    (bi, bt), (ti, tt) = doc.counts
+    vec = doc.embedding
+    half = vec is not None and bool(np.array_equal(vec.astype(np.float16).astype(vec.dtype), vec))
+    parts = [
+        np.array([len(bi), len(ti), 0 if vec is None else len(vec), 2 if half else 4], _HEAD),
+        np.asarray(bi, "<i4"), np.asarray(bt, "<u4"), np.asarray(ti, "<i4"), np.asarray(tt, "<u4"),
+    ]  # fmt: skip
+    if vec is not None:
+        parts.append(np.asarray(vec, "<f2" if half else "<f4"))
+    names = json.dumps(list(doc.entities.items()), ensure_ascii=False).encode("utf-8")
+    return b"".join(p.tobytes() for p in parts) + names
+
+
+def unpack_doc(aid: str, published: str | None, data: bytes) -> StoryDoc:
+    """The StoryDoc ``pack_doc`` kept (no texts: its counts stand for them)."""
+    nb, nt, ne, width = (int(x) for x in np.frombuffer(data, _HEAD, 4))
+    at = 16
+
+    def take(dtype: str, n: int) -> np.ndarray:
+        nonlocal at
+        out = np.frombuffer(data, dtype, n, at)
+        at += n * np.dtype(dtype).itemsize
+        return out
+
+    bi, bt = take("<i4", nb).astype(np.int32), take("<u4", nb).astype(np.float64)
+    ti, tt = take("<i4", nt).astype(np.int32), take("<u4", nt).astype(np.float64)
+    vec = None
+    if ne:
+        vec = take("<f2" if width == 2 else "<f4", ne).astype(np.float32)
+    names = Counter(dict((str(k), int(v)) for k, v in json.loads(data[at:].decode("utf-8"))))
+    return StoryDoc(aid, epoch(published), "", "", names, vec, ((bi, bt), (ti, tt)))
+
+
+def kept_story_docs(
+    store: Any,
+    config: str | None,
+    ids: Iterable[str],
+    read: Callable[[list[str]], list[tuple[str, str | None, str, str]]],
+    extractor: Extractor | None,
+    embed: Embed | None,
+) -> list[StoryDoc]:
+    """These articles as StoryDocs in canonical order: those whose features the store keeps
+    under ``config`` read back, the others made from their rows (``read``: the (id,
+    published, title, clean text) of some ids) and kept. With no ``config`` (an embedder
+    the store cannot name) every one is made."""
+    ids = list(dict.fromkeys(ids))
+    kept = store.load_story_docs(config, ids) if config else {}
+    docs = [unpack_doc(aid, published, data) for aid, (published, data) in kept.items()]
+    published = {aid: p for aid, (p, _) in kept.items()}
+    todo = [aid for aid in ids if aid not in kept]
+    if todo:
+        rows = read(todo)
+        made = to_story_docs(rows, extractor, embed)
+        published.update((r[0], r[1]) for r in rows)
+        if config:
+            keep_counts(made)
+            store.save_story_docs(config, [(d.id, published[d.id], pack_doc(d)) for d in made])
+        docs.extend(made)
+    docs.sort(key=lambda d: canonical(d.id, published[d.id]))
+    return docs
+
+
+def keep_counts(docs: list[StoryDoc]) -> None:
+    """Count each doc's words (what ``pack_doc`` keeps of its texts)."""
+    from storyline.stories.stream import Vectorizer
+
+    for doc, counts in zip(docs, Vectorizer().doc_counts(docs), strict=True):
+        doc.counts = counts
 
 
 class _Oracle:

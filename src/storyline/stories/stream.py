@@ -29,6 +29,9 @@ FEATURE_NAMES = (
 
 _DIMS = 1 << 20
 
+#: A text's hashed word counts: the hashed terms (sorted) and how often each occurs.
+Counts = tuple[np.ndarray, np.ndarray]
+
 
 @dataclass
 class StoryDoc:
@@ -40,6 +43,9 @@ class StoryDoc:
     body: str = ""
     entities: Counter[str] = field(default_factory=Counter)
     embedding: np.ndarray | None = None
+    # Its body's and title's hashed word counts (``Vectorizer.counts``), when read from the
+    # store: then ``body`` and ``title`` may be left empty.
+    counts: tuple[Counts, Counts] | None = None
 
 
 def epoch(published: str | None) -> float | None:
@@ -130,13 +136,24 @@ class Vectorizer:
         self.df = np.zeros(_DIMS, dtype=np.int32)
         self.n = 0
 
-    def counts(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def counts(self, texts: list[str]) -> list[Counts]:
         m = self.hasher.transform(texts).tocsr()
         m.sum_duplicates()
         return [
             (m.indices[m.indptr[i] : m.indptr[i + 1]], m.data[m.indptr[i] : m.indptr[i + 1]])
             for i in range(len(texts))
         ]
+
+    def doc_counts(self, docs: list[StoryDoc]) -> list[tuple[Counts, Counts]]:
+        """Each doc's body counts (its title's where it has no body) and title counts: those
+        it carries, the others counted here."""
+        todo = [d for d in docs if d.counts is None]
+        made: dict[str, tuple[Counts, Counts]] = {}
+        if todo:
+            bodies = self.counts([d.body or d.title for d in todo])
+            titles = self.counts([d.title for d in todo])
+            made = {d.id: (b, t) for d, b, t in zip(todo, bodies, titles, strict=True)}
+        return [d.counts if d.counts is not None else made[d.id] for d in docs]
 
     def weigh(self, idx: np.ndarray, tf: np.ndarray, learn: bool = True) -> Packed:
         if not len(idx):
@@ -163,6 +180,9 @@ class Story:
     title_sum: Vector | None = field(default_factory=dict)
     entities: Counter[str] = field(default_factory=Counter)
     embedding: np.ndarray | None = None
+    # Its body's and title's hashed word counts (``Vectorizer.counts``), when read from the
+    # store: then ``body`` and ``title`` may be left empty.
+    counts: tuple[Counts, Counts] | None = None
     first: float = 0.0
     last: float = 0.0
     member_bodies: list[Packed] = field(default_factory=list)  # the latest few, for max cosine
@@ -439,23 +459,19 @@ class StreamClusterer:
         taken as they are, without scoring: the articles that follow are placed against them
         (``storyline add``). The term weights learn from all of them first. Returns each
         group's story number."""
-        counted = [
-            (self.vectorizer.counts([d.body or d.title for d in docs]),
-             self.vectorizer.counts([d.title for d in docs]))
-            for docs in groups
-        ]  # fmt: skip
-        for bodies, _ in counted:
-            for idx, _tf in bodies:
+        counted = [self.vectorizer.doc_counts(docs) for docs in groups]
+        for pairs in counted:
+            for (idx, _tf), _ in pairs:
                 self.vectorizer.n += 1
                 self.vectorizer.df[idx] += 1
         numbers = []
-        for docs, (bodies, titles) in zip(groups, counted, strict=True):
+        for docs, pairs in zip(groups, counted, strict=True):
             sid = self.next_id
             self.next_id += 1
             story = self.active[sid] = Story(sid)
             if self.keep_all:
                 self.all[sid] = story
-            for doc, (bi, bt), (ti, tt) in zip(docs, bodies, titles, strict=True):
+            for doc, ((bi, bt), (ti, tt)) in zip(docs, pairs, strict=True):
                 now = doc.time if doc.time is not None else self.now
                 self.now = max(self.now, now)
                 body = self.vectorizer.weigh(bi, bt, learn=False)
@@ -469,10 +485,8 @@ class StreamClusterer:
 
     def run(self, docs: Iterable[StoryDoc], batch: int = 256) -> dict[str, int]:
         for chunk in _chunks(docs, batch):
-            counted = self.vectorizer.counts([d.body or d.title for d in chunk])
-            titles = self.vectorizer.counts([d.title for d in chunk])
-            for doc, (bi, bt), (ti, tt) in zip(chunk, counted, titles, strict=True):
-                self.add(doc, (bi, bt), (ti, tt))
+            for doc, (body, title) in zip(chunk, self.vectorizer.doc_counts(chunk), strict=True):
+                self.add(doc, body, title)
             if self.online_merge:
                 self.merge_touched()
         return self.assignments
