@@ -396,7 +396,7 @@ def test_entities_join_a_surname_to_the_one_full_name() -> None:
         "Joe Biden and Hunter Biden met in Dover. Biden left early."
     )  # fmt: skip
     ents = entities_of([doc])
-    if ents["extractor"] == "rules":
+    if ents["extractor"].startswith("rules"):
         pytest.skip("spaCy's model is not installed: entity types unknown")
     people = {p["name"]: p["mentions"] for p in ents["people"]}
     assert people["Ada Kessler"] == 2 and "Kessler" not in people

@@ -92,3 +92,32 @@ def test_a_sentence_start_is_read_back_from_the_name_as_the_pattern_reads_it() -
             )
             checked += 1
     assert checked > 100000
+
+
+def test_a_title_case_headline_gives_its_names_not_the_whole_line() -> None:
+    """In a headline Written Like This every word is capitalised, so the capitalised run is
+    the line, not a name. Its names are the words the article's own sentences capitalise,
+    acronyms and uncommon words; a headline in sentence case reads as before."""
+    from storyline.entities import _title_case
+
+    assert _title_case("Noyer Says Strong Euro Creates Unwarranted Economic Pressure")
+    assert _title_case("Strike Threat Hangs Over Final Weekend of Port Halloran Mayoral Race")
+    assert not _title_case("Strike threat hangs over final weekend of Port Halloran mayoral race")
+    assert not _title_case("Fed Speaks Today")  # too few words to tell
+    alone = _keys("Noyer Says Strong Euro Creates Unwarranted Economic Pressure")
+    assert "noyer" in alone
+    assert not any(w in k for k in alone for w in ("says", "strong", "creates", "economic"))
+    # An acronym is a name whatever its frequency, a possessive too (as in a sentence).
+    assert _keys("ECB's Noyer: Low Inflation May Hamper Adjustment In Euro Zone") == ["ecb noyer"]
+    headline = "Strike Threat Hangs Over Final Weekend of Port Halloran Mayoral Race"
+    body = (
+        "Transit workers in Port Halloran may walk out on Saturday, the Transit Workers Union "
+        "said. Mayor Ilse Brandt called the threat a stunt."
+    )
+    keys = _keys(f"{headline}\n\n{body}")
+    # "Port Halloran" is capitalised inside the body's first sentence: a name in the headline.
+    assert keys.count("port halloran") == 2
+    assert not any(w in k for k in keys for w in ("threat", "hangs", "weekend", "mayoral"))
+    sentence_case = "Strike threat hangs over final weekend of Port Halloran mayoral race"
+    assert _keys(f"{sentence_case}\n\n{body}").count("port halloran") == 2
+    assert _keys(sentence_case) == ["port halloran"]

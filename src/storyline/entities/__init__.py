@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
@@ -90,7 +90,9 @@ def _starts_sentence(text: str, at: int) -> bool:
 class RuleExtractor:
     """Capitalised name phrases; a phrase at a sentence start counts only if seen elsewhere too."""
 
-    name = "rules"
+    # "rules:2": a title-case line's names are its name-like words, not the whole line (the
+    # names stored by the first version, keyed "rules", are found again).
+    name = "rules:2"
 
     def __init__(self) -> None:
         self.stop = _FUNCTION_WORDS
@@ -100,9 +102,27 @@ class RuleExtractor:
 
     def _one(self, text: str) -> list[Entity]:
         found: list[tuple[str, bool]] = []
-        for m in _NAME.finditer(text):
-            pieces = _sentences(m.group(1))
-            at_start = _starts_sentence(text, m.start())
+        matches = [
+            (m.group(1), _starts_sentence(text, m.start()), titled)
+            for m, titled in _with_lines(text, _NAME.finditer(text))
+        ]
+        cased: set[str] = set()  # words capitalised inside a sentence, outside title-case lines
+        if any(titled for _, _, titled in matches):
+            for phrase, at_start, titled in matches:
+                if not titled:
+                    for n, piece in enumerate(_sentences(phrase)):
+                        words = piece.split()[1:] if at_start or n > 0 else piece.split()
+                        cased.update(_name_key(w).strip(" .,’'-:;!?") for w in words)
+        for phrase, at_start, titled in matches:
+            pieces = _sentences(phrase)
+            if titled:
+                # In a headline Written Like This every word is capitalised: its names are the
+                # runs of acronyms, of words the text's other lines capitalise inside a
+                # sentence, and of uncommon words.
+                for piece in pieces:
+                    for run in _headline_runs(piece, cased):
+                        self._add(run, False, found)
+                continue
             for n, piece in enumerate(pieces):
                 # A piece after the first begins a sentence.
                 self._add(piece, at_start or n > 0, found)
@@ -127,6 +147,54 @@ class RuleExtractor:
         if len(phrase) < 2:
             return
         found.append((phrase, at_start))
+
+
+_WORD = re.compile(r"[A-Za-z][\w’'.-]*")
+
+
+def _title_case(line: str) -> bool:
+    """A line in title case: of its words of four letters or more after the first, at least
+    three, and four in five, are capitalised ("Fed May Have to Accelerate Tapering Pace").
+    A line of over 200 characters is a paragraph, not a headline (and costs no reading)."""
+    if len(line) > 200:
+        return False
+    words = [w for w in _WORD.findall(line)[1:] if len(w) >= 4 and w.lower() not in _FUNCTION_WORDS]
+    if len(words) < 3:
+        return False
+    return sum(w[0].isupper() for w in words) * 5 >= len(words) * 4
+
+
+def _with_lines(
+    text: str, matches: Iterable[re.Match[str]]
+) -> Iterator[tuple[re.Match[str], bool]]:
+    """Each match (in text order) with whether its line is in title case, each line read
+    once."""
+    start, end = 0, text.find("\n")
+    titled: bool | None = None
+    for m in matches:
+        while end != -1 and end < m.start():
+            start, end, titled = end + 1, text.find("\n", end + 1), None
+        if titled is None:
+            titled = _title_case(text[start : end if end != -1 else len(text)])
+        yield m, titled
+
+
+def _headline_runs(phrase: str, cased: set[str]) -> list[str]:
+    """The names in a capitalised phrase of a title-case line: runs of words that are
+    acronyms, capitalised inside a sentence elsewhere in the text, or uncommon (``_uncommon``)."""
+    runs: list[str] = []
+    run: list[str] = []
+    for word in phrase.split():
+        plain = word.replace("’s", "").replace("'s", "").strip(" .,’'-:;!?")
+        bare = plain.lower()
+        if (len(plain) > 1 and plain.isupper()) or (bare and (bare in cased or _uncommon(bare))):
+            run.append(word)
+        elif run:
+            runs.append(" ".join(run))
+            run = []
+    if run:
+        runs.append(" ".join(run))
+    return runs
 
 
 def _dropped(word: str, stop: frozenset[str]) -> bool:
@@ -185,6 +253,18 @@ def _rare(word: str) -> bool:
     except ImportError:  # pragma: no cover
         return word.isupper()
     return word.isupper() or zipf_frequency(word.lower(), "en") < 4.0
+
+
+@lru_cache(maxsize=100_000)
+def _uncommon(word: str) -> bool:
+    """A title-case line's word (lower case) is a name by itself when it is rarer than
+    ``_rare`` asks of a sentence's first word: in such a line every word is capitalised, so
+    "Hangs", "Mayoral" or "Accelerate" (Zipf 3.3-3.5) must not pass, "Plosser" or "Noyer" must."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # pragma: no cover
+        return False
+    return zipf_frequency(word, "en") < 3.0
 
 
 class StoredExtractor:
