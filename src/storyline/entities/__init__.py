@@ -103,18 +103,17 @@ class RuleExtractor:
     def _one(self, text: str) -> list[Entity]:
         found: list[tuple[str, bool]] = []
         matches = [
-            (m.group(1), _starts_sentence(text, m.start()), titled)
+            (_sentences(m.group(1)), _starts_sentence(text, m.start()), titled)
             for m, titled in _with_lines(text, _NAME.finditer(text))
         ]
         cased: set[str] = set()  # words capitalised inside a sentence, outside title-case lines
         if any(titled for _, _, titled in matches):
-            for phrase, at_start, titled in matches:
+            for pieces, at_start, titled in matches:
                 if not titled:
-                    for n, piece in enumerate(_sentences(phrase)):
+                    for n, piece in enumerate(pieces):
                         words = piece.split()[1:] if at_start or n > 0 else piece.split()
                         cased.update(_name_key(w).strip(" .,’'-:;!?") for w in words)
-        for phrase, at_start, titled in matches:
-            pieces = _sentences(phrase)
+        for pieces, at_start, titled in matches:
             if titled:
                 # In a headline Written Like This every word is capitalised: its names are the
                 # runs of acronyms, of words the text's other lines capitalise inside a

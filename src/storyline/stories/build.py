@@ -18,11 +18,10 @@ from storyline.stories.batch import Spread, batch_stories
 from storyline.stories.ids import apply_overrides, carry_ids
 from storyline.stories.model import (
     features_config,
-    keep_counts,
+    keep_docs,
     kept_story_docs,
     lead,
     load_story_model,
-    pack_doc,
     to_story_docs,
 )
 
@@ -108,8 +107,7 @@ def keep_story_docs(store: Store, config: str | None, docs: list[Any], rows: lis
     published = {r[0]: r[1] for r in rows}
     for start in range(0, len(todo), 2000):
         part = todo[start : start + 2000]
-        keep_counts(part)
-        store.save_story_docs(config, [(d.id, published[d.id], pack_doc(d)) for d in part])
+        keep_docs(store, config, part, published)
         for d in part:  # the counts were made for keeping: the batch clustering counts its own
             d.counts = None
 

@@ -149,11 +149,18 @@ def kept_story_docs(
         made = to_story_docs(rows, extractor, embed)
         published.update((r[0], r[1]) for r in rows)
         if config:
-            keep_counts(made)
-            store.save_story_docs(config, [(d.id, published[d.id], pack_doc(d)) for d in made])
+            keep_docs(store, config, made, published)
         docs.extend(made)
     docs.sort(key=lambda d: canonical(d.id, published[d.id]))
     return docs
+
+
+def keep_docs(
+    store: Any, config: str, docs: list[StoryDoc], published: dict[str, str | None]
+) -> None:
+    """Count the docs' words and keep their story features under ``config``."""
+    keep_counts(docs)
+    store.save_story_docs(config, [(d.id, published[d.id], pack_doc(d)) for d in docs])
 
 
 def keep_counts(docs: list[StoryDoc]) -> None:
